@@ -1,0 +1,98 @@
+"""The `drimlab` command: thin wrappers over the library, one sub-command group per concept.
+
+`run(argv)` returns the exit status instead of exiting, so tests call it in-process.
+Exit statuses: 0 success / PASSED, 1 FAILED verdict, 2 unusable input or setup.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drimlab import __version__
+from drimlab.cli import dataset, trust, validate
+from drimlab.cli._common import CliState, err_console
+from drimlab.config import Settings
+from drimlab.errors import DrimlabError
+
+app = typer.Typer(
+    name="drimlab",
+    help="DRIM-M interoperability test bench: datasets, simulators, validators, scenarios.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"drimlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar="DRIMLAB_HOME",
+            help="Data directory (store, datasets, PKI). Default ./drimlab-data.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """DRIM-M interoperability test bench."""
+    env = {}
+    if home is not None:
+        env["DRIMLAB_HOME"] = str(home)
+    base = Settings.from_env()
+    settings = Settings.from_env({**_database_env(base), **env}) if env else base
+    ctx.obj = CliState(settings)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _database_env(settings: Settings) -> dict[str, str]:
+    url = os.environ.get("DRIMLAB_DATABASE_URL")
+    return {"DRIMLAB_DATABASE_URL": url} if url else {}
+
+
+dataset.register(app)
+validate.register(app)
+trust.register(app)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on argv and return its exit status; errors become one line on stderr."""
+    try:
+        result = app(args=argv, prog_name="drimlab", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"drimlab: error: {exc}", markup=False)
+        return 2
+    except typer.Abort:
+        err_console.print("drimlab: aborted")
+        return 130
+    except DrimlabError as exc:
+        err_console.print(f"drimlab: error: {exc}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("drimlab: interrupted")
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

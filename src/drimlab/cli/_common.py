@@ -1,0 +1,46 @@
+"""What every CLI module shares: the consoles, the settings, the store, one-line failures."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from drimlab.config import Settings
+from drimlab.errors import InputError
+from drimlab.store import Store, open_store
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class CliState:
+    """Per-invocation state: the settings and a store opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The CliState of this invocation (made by the root callback)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState(Settings.from_env())
+    return root.obj
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a one-line reason (exit status 2)."""
+    raise InputError(message)

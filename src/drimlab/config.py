@@ -1,0 +1,44 @@
+"""Where drimlab keeps its data: one frozen `Settings` read from the environment.
+
+`DRIMLAB_HOME` (default `./drimlab-data`) holds the SQLite store, the datasets, the test PKI
+and the recorded bodies; `DRIMLAB_DATABASE_URL` points the store at another database
+(PostgreSQL for a shared environment) while files stay under the home.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The locations one drimlab process works with."""
+
+    home: Path
+    database_url: str
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+    @property
+    def bodies_dir(self) -> Path:
+        """Where recorded message bodies are kept (one file per body, named by its SHA-256)."""
+        return self.home / "bodies"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("DRIMLAB_HOME") or "drimlab-data").expanduser().resolve()
+        url = env.get("DRIMLAB_DATABASE_URL") or f"sqlite:///{home / 'drimlab.db'}"
+        return cls(home=home, database_url=url)

@@ -1,0 +1,104 @@
+"""Opening the store: engine, sessions, and migrations under a lock.
+
+Several processes may open the same store (portal and simulator workers): migrations run
+under an exclusive lock (a file lock for SQLite, an advisory lock for PostgreSQL), and
+SQLite runs in WAL mode with a busy timeout so readers and one writer never block for long.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from drimlab.config import Settings
+from drimlab.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_POSTGRES_LOCK_KEY = 0x6472696D  # "drim"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+class Store:
+    """A handle on one database: `session()` for units of work, `migrate()` to upgrade."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if settings.is_sqlite:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = create_engine(settings.database_url, future=True)
+        except Exception as exc:
+            raise StoreError(f"cannot open database {settings.database_url!r}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends normally, rolled back otherwise."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _POSTGRES_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _POSTGRES_LOCK_KEY})
+                    conn.commit()
+            return
+        lock_path = self.settings.home / ".migrate.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; stored rows are kept."""
+        try:
+            with self._migration_lock():
+                command.upgrade(alembic_config(self.engine), "head")
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot migrate the store: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
+    """Open (and by default upgrade) the store named by the settings or the environment."""
+    store = Store(settings or Settings.from_env())
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,171 @@
+"""SQLAlchemy models of everything drimlab keeps.
+
+Paths stored here are relative to the drimlab home, so a data directory can be moved or
+shared between workers. Large bodies live on disk (see `Settings.bodies_dir`), never in
+the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Exam(Base):
+    """One study of a dataset, with its patient, request and where its files are."""
+
+    __tablename__ = "exams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    origin: Mapped[str] = mapped_column(String(16))  # synthetic | imported
+    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_name: Mapped[str] = mapped_column(String(256), default="")
+    patient_id: Mapped[str] = mapped_column(String(64), default="")
+    issuer_of_patient_id: Mapped[str] = mapped_column(String(64), default="")
+    patient_birth_date: Mapped[str] = mapped_column(String(8), default="")
+    patient_sex: Mapped[str] = mapped_column(String(16), default="")
+    accession_number: Mapped[str] = mapped_column(String(64), default="")
+    accession_issuer: Mapped[str] = mapped_column(String(128), default="")
+    study_date: Mapped[str] = mapped_column(String(8), default="")
+    study_time: Mapped[str] = mapped_column(String(16), default="")
+    study_description: Mapped[str] = mapped_column(String(256), default="")
+    institution_name: Mapped[str] = mapped_column(String(256), default="")
+    root_dir: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    series: Mapped[list[Series]] = relationship(
+        back_populates="exam", cascade="all, delete-orphan", order_by="Series.series_number"
+    )
+    manifests: Mapped[list[Kos]] = relationship(back_populates="exam", cascade="all, delete-orphan")
+
+
+class Series(Base):
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    series_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    series_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    description: Mapped[str] = mapped_column(String(256), default="")
+
+    exam: Mapped[Exam] = relationship(back_populates="series")
+    instances: Mapped[list[Instance]] = relationship(
+        back_populates="series", cascade="all, delete-orphan", order_by="Instance.instance_number"
+    )
+
+
+class Instance(Base):
+    __tablename__ = "instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    sop_class_uid: Mapped[str] = mapped_column(String(64))
+    instance_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    number_of_frames: Mapped[int] = mapped_column(Integer, default=1)
+    rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    columns: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    series: Mapped[Series] = relationship(back_populates="instances")
+    files: Mapped[list[InstanceFile]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan"
+    )
+
+
+class InstanceFile(Base):
+    """One encoding of an instance on disk: a Part 10 file in one transfer syntax."""
+
+    __tablename__ = "instance_files"
+    __table_args__ = (UniqueConstraint("instance_id", "transfer_syntax_uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    instance: Mapped[Instance] = relationship(back_populates="files")
+
+
+class Kos(Base):
+    """A DRIM-M KOS manifest of an exam (built by drimlab or imported with the exam)."""
+
+    __tablename__ = "kos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    origin: Mapped[str] = mapped_column(String(16))  # built | imported
+    retrieve_base_url: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    exam: Mapped[Exam] = relationship(back_populates="manifests")
+
+
+class ExchangeRecord(Base):
+    """One captured HTTP exchange (request and/or response), as the validators saw it."""
+
+    __tablename__ = "exchanges"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    origin: Mapped[str] = mapped_column(String(16))  # server | client | proxy | file
+    method: Mapped[str] = mapped_column(String(16), default="")
+    target: Mapped[str] = mapped_column(Text, default="")
+    request_headers: Mapped[list[Any]] = mapped_column(default=list)
+    request_body_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_headers: Mapped[list[Any]] = mapped_column(default=list)
+    response_body_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parts: Mapped[list[Any]] = mapped_column(default=list)
+    peer: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    reports: Mapped[list[ReportRecord]] = relationship(back_populates="exchange")
+
+
+class ReportRecord(Base):
+    """A validation Report, kept whole as JSON plus the columns queries need."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    exchange_id: Mapped[str | None] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))  # request | response | kos | xds | ...
+    subject: Mapped[str] = mapped_column(Text)
+    profile: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    exchange: Mapped[ExchangeRecord | None] = relationship(back_populates="reports")

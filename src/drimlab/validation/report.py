@@ -1,0 +1,111 @@
+"""A Report: the verdict of one validation run, with everything a certifier needs.
+
+Renderers never re-validate: they read a Report. A Report round-trips through JSON
+(`as_dict` / `from_dict`) so the store can keep it and a monitor can compare it later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from drimlab.validation.findings import Finding, Severity
+
+
+class Verdict(StrEnum):
+    """PASSED: checked, no error. FAILED: at least one error. UNDEFINED: nothing checkable."""
+
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    UNDEFINED = "UNDEFINED"
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One body part of a response or one file of a document set, as evidence lists it."""
+
+    index: int
+    size: int
+    sha256: str
+    content_type: str | None = None
+    sop_class_uid: str | None = None
+    sop_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    series_instance_uid: str | None = None
+    transfer_syntax_uid: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Subject, profile, findings and the verdict derived from them."""
+
+    subject: str
+    profile: str
+    findings: tuple[Finding, ...]
+    rules_checked: tuple[str, ...]
+    validator: str = "drimlab"
+    tool_version: str = ""
+    started_at: datetime = field(default_factory=_now)
+    finished_at: datetime = field(default_factory=_now)
+    parts: tuple[PartRecord, ...] = ()
+    checked_anything: bool = True
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        if any(f.severity is Severity.ERROR for f in self.findings):
+            return Verdict.FAILED
+        if not self.checked_anything:
+            return Verdict.UNDEFINED
+        return Verdict.PASSED
+
+    @property
+    def counters(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            counts[f.severity.value] += 1
+        counts["rules_checked"] = len(self.rules_checked)
+        counts["parts"] = len(self.parts)
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "subject": self.subject,
+            "profile": self.profile,
+            "validator": self.validator,
+            "tool_version": self.tool_version,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "counters": self.counters,
+            "checked_anything": self.checked_anything,
+            "rules_checked": list(self.rules_checked),
+            "findings": [f.as_dict() for f in self.findings],
+            "parts": [p.as_dict() for p in self.parts],
+            "facts": self.facts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        return cls(
+            subject=str(data["subject"]),
+            profile=str(data["profile"]),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings", ())),
+            rules_checked=tuple(data.get("rules_checked", ())),
+            validator=str(data.get("validator", "drimlab")),
+            tool_version=str(data.get("tool_version", "")),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            finished_at=datetime.fromisoformat(data["finished_at"]),
+            parts=tuple(PartRecord(**p) for p in data.get("parts", ())),
+            checked_anything=bool(data.get("checked_anything", True)),
+            facts=dict(data.get("facts", {})),
+        )

@@ -1,0 +1,185 @@
+"""Rules and the catalogue that holds them.
+
+A `Rule` has a stable code (family prefix + number, e.g. `WADO-RQ-012`), a kebab name that
+names the fault, a default severity, spec references and a `RuleDoc` with fixed headings.
+Its `check` is a generator of Findings over one kind of subject (`subject` names it:
+"request", "response", "part", "kos", "tls", ...). A rule whose findings are emitted by a
+component rather than by a check function (e.g. a TLS refusal seen by a server) has
+`check=None` but is still catalogued and documented.
+
+Rule families live in the modules of `drimlab.validation.rulesets` (one module per family)
+and register into `CATALOGUE` at import; `load_all()` imports every one of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from drimlab.validation import rulesets
+from drimlab.validation.findings import Finding, Location, Severity
+
+CODE_PATTERN = re.compile(r"^[A-Z]+(?:-[A-Z]+)*-\d{3}$")
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class UnknownRuleError(ValueError):
+    """A code or prefix given to select/ignore names no rule of the catalogue."""
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """The fixed headings of a rule's documentation."""
+
+    what: str
+    why: str
+    bad: str
+    good: str
+
+    def missing(self) -> list[str]:
+        return [k for k in ("what", "why", "bad", "good") if not getattr(self, k).strip()]
+
+
+CheckFunction = Callable[..., Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One documented check with a stable code."""
+
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: RuleDoc
+    references: tuple[str, ...]
+    subject: str
+    check: CheckFunction | None = field(default=None, compare=False)
+
+    def finding(
+        self,
+        message: str,
+        location: Location | None = None,
+        *,
+        expected: str | None = None,
+        actual: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """Build this rule's Finding, whole and frozen."""
+        return Finding(
+            rule=self.code,
+            severity=severity or self.severity,
+            message=message,
+            location=location or Location(),
+            expected=expected,
+            actual=actual,
+            references=self.references,
+        )
+
+    @property
+    def family(self) -> str:
+        return self.code.rsplit("-", 1)[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "subject": self.subject,
+            "references": list(self.references),
+            "doc": {
+                "what": self.doc.what,
+                "why": self.doc.why,
+                "bad": self.doc.bad,
+                "good": self.doc.good,
+            },
+        }
+
+
+class Catalogue:
+    """Every rule drimlab knows, by code."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, Rule] = {}
+
+    def register(self, rule: Rule) -> Rule:
+        if not CODE_PATTERN.match(rule.code):
+            raise ValueError(f"rule code {rule.code!r} is not FAMILY-NNN")
+        if not NAME_PATTERN.match(rule.name):
+            raise ValueError(f"rule name {rule.name!r} is not kebab-case")
+        known = self._rules.get(rule.code)
+        if known is not None and known.name != rule.name:
+            raise ValueError(f"rule code {rule.code} is already {known.name}")
+        self._rules[rule.code] = rule
+        return rule
+
+    def rule(
+        self,
+        code: str,
+        name: str,
+        *,
+        severity: Severity,
+        summary: str,
+        what: str,
+        why: str,
+        bad: str,
+        good: str,
+        references: Iterable[str] = (),
+        subject: str,
+    ) -> Callable[[CheckFunction], CheckFunction]:
+        """Decorator form: register the decorated generator as the rule's check."""
+
+        def wrap(check: CheckFunction) -> CheckFunction:
+            self.register(
+                Rule(
+                    code=code,
+                    name=name,
+                    severity=severity,
+                    summary=summary,
+                    doc=RuleDoc(what=what, why=why, bad=bad, good=good),
+                    references=tuple(references),
+                    subject=subject,
+                    check=check,
+                )
+            )
+            return check
+
+        return wrap
+
+    def __getitem__(self, code: str) -> Rule:
+        try:
+            return self._rules[code]
+        except KeyError:
+            raise UnknownRuleError(f"unknown rule code {code!r}") from None
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._rules
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self._rules.values(), key=lambda r: r.code))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def matching(self, code_or_prefix: str) -> list[Rule]:
+        """Rules whose code equals or starts with the given code or prefix; unknown is an error."""
+        wanted = code_or_prefix.strip().upper()
+        found = [r for r in self if r.code == wanted or r.code.startswith(wanted)]
+        if not wanted or not found:
+            raise UnknownRuleError(f"no rule code or prefix matches {code_or_prefix!r}")
+        return found
+
+
+CATALOGUE = Catalogue()
+
+
+def load_all() -> Catalogue:
+    """Import every rule family so the catalogue is complete."""
+    for module in pkgutil.iter_modules(rulesets.__path__):
+        importlib.import_module(f"{rulesets.__name__}.{module.name}")
+    return CATALOGUE

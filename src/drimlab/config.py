@@ -2,7 +2,9 @@
 
 `DRIMLAB_HOME` (default `./drimlab-data`) holds the SQLite store, the datasets, the test PKI
 and the recorded bodies; `DRIMLAB_DATABASE_URL` points the store at another database
-(PostgreSQL for a shared environment) while files stay under the home.
+(PostgreSQL for a shared environment) while files stay under the home;
+`DRIMLAB_WADO_BASE_URL` is the WADO-RS base URL written in the KOS drimlab builds
+(everything before `/studies` in each series' Retrieve URL).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Settings:
 
     home: Path
     database_url: str
+    wado_base_url: str = "https://localhost:8443/dicom-web"
 
     @property
     def datasets_dir(self) -> Path:
@@ -41,4 +44,5 @@ class Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("DRIMLAB_HOME") or "drimlab-data").expanduser().resolve()
         url = env.get("DRIMLAB_DATABASE_URL") or f"sqlite:///{home / 'drimlab.db'}"
-        return cls(home=home, database_url=url)
+        base = env.get("DRIMLAB_WADO_BASE_URL") or cls.wado_base_url
+        return cls(home=home, database_url=url, wado_base_url=base.rstrip("/"))

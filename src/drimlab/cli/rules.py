@@ -1,0 +1,10 @@
+"""CLI commands: rules (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    _ = app

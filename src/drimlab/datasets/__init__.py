@@ -1,0 +1,1 @@
+"""Datasets: synthetic exams, imported exams, their DRIM-M KOS, and the catalogue."""

@@ -1,0 +1,1 @@
+"""The DICOMweb protocol, sans I/O: paths, UIDs, media types, Accept, multipart."""

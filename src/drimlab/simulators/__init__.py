@@ -1,0 +1,1 @@
+"""The WADO-RS simulators: the source (server) and the consumer (client)."""

@@ -1,0 +1,1 @@
+"""Launchers of real peers (Orthanc, nginx) for tests and benchmarks."""

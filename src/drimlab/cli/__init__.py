@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from drimlab import __version__
-from drimlab.cli import dataset, rules, trust, validate
+from drimlab.cli import dataset, rules, token, trust, validate
 from drimlab.cli._common import CliState, err_console
 from drimlab.config import Settings
 from drimlab.errors import DrimlabError
@@ -67,6 +67,7 @@ def _database_env(settings: Settings) -> dict[str, str]:
 dataset.register(app)
 validate.register(app)
 rules.register(app)
+token.register(app)
 trust.register(app)
 
 

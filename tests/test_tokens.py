@@ -89,6 +89,7 @@ def test_cli_issue_then_verify(settings: Settings, capsys: pytest.CaptureFixture
     assert run(["token", "issue", "--subject", "42"]) == 0
     token = capsys.readouterr().out.strip()
     assert run(["token", "verify", token]) == 0
+    assert capsys.readouterr().out.startswith("valid")
     assert run(["token", "issue", "--expired"]) == 0
     expired = capsys.readouterr().out.strip()
     assert run(["token", "verify", expired]) == 1

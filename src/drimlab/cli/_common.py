@@ -12,7 +12,7 @@ from drimlab.errors import InputError
 from drimlab.store import Store, open_store
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
 
 
 class CliState:

@@ -34,3 +34,36 @@ def reference_dir() -> Path:
     if not REFERENCE.is_dir():
         pytest.fail(f"ANS reference samples not found at {REFERENCE}")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def default_dataset(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a home holding the default dataset, generated once per session; read-only."""
+    from drimlab.datasets.catalog import generate_dataset
+
+    home = tmp_path_factory.mktemp("default-dataset") / "home"
+    generated = Settings(home=home, database_url=f"sqlite:///{home / 'drimlab.db'}")
+    opened = open_store(generated)
+    try:
+        generate_dataset(opened, generated, "default")
+    finally:
+        opened.close()
+    return generated
+
+
+@pytest.fixture
+def default_dataset_copy(
+    default_dataset: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """A private, writable copy of the default dataset's home (DRIMLAB_HOME points at it)."""
+    import shutil
+
+    home = tmp_path / "default-home"
+    shutil.copytree(default_dataset.home, home)
+    monkeypatch.setenv("DRIMLAB_HOME", str(home))
+    monkeypatch.delenv("DRIMLAB_DATABASE_URL", raising=False)
+    return Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'drimlab.db'}",
+        wado_base_url=default_dataset.wado_base_url,
+    )

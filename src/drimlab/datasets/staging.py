@@ -1,0 +1,242 @@
+"""Adding exams to the catalogue without ever leaving anything half-done.
+
+Files are written to a staging directory under the home (the same file system as the
+datasets), rows are flushed in one transaction, the exam directories are renamed into
+place, then the transaction commits; any failure removes what was moved and rolls back.
+Writers of the datasets directory are serialised across processes by a file lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from pydicom import Dataset, dcmread
+from sqlalchemy.exc import SQLAlchemyError
+
+from drimlab.config import Settings
+from drimlab.datasets.encodings import encode_file
+from drimlab.datasets.kos_build import build_kos, write_kos
+from drimlab.datasets.kos_read import read_kos
+from drimlab.errors import StoreError
+from drimlab.store import Store
+from drimlab.store.models import Exam, Instance, InstanceFile, Kos, Series
+
+KOS_DIR = "kos"
+_INLINE_JOBS = 8
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (stage label, units done so far, total units of that stage)."""
+
+
+@dataclass
+class StagedInstance:
+    """An instance written to the staging area: its header and its files by transfer syntax."""
+
+    header: Dataset
+    files: dict[str, Path] = field(default_factory=dict)  # relative to the exam's staging dir
+
+
+@dataclass
+class StagedExam:
+    """An exam fully written under a staging directory, ready to be moved and registered."""
+
+    name: str
+    dataset: str
+    origin: str
+    directory: Path
+    instances: list[StagedInstance] = field(default_factory=list)
+    manifests: list[tuple[Path, str]] = field(default_factory=list)  # (relative path, origin)
+
+
+def read_header(path: Path) -> Dataset:
+    """The header of a Part 10 file, without its pixel data."""
+    return dcmread(path, stop_before_pixels=True)
+
+
+@contextmanager
+def dataset_lock(settings: Settings) -> Iterator[None]:
+    """Serialise writers of the datasets directory across processes (a file lock)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / ".datasets.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def staging_area(settings: Settings) -> Iterator[Path]:
+    """A fresh directory under the home (same file system as the datasets), always removed."""
+    path = settings.home / ".staging" / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    try:
+        return int(str(ds.get(keyword)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _issuer(ds: Dataset) -> str:
+    items = ds.get("IssuerOfAccessionNumberSequence") or []
+    if not items:
+        return ""
+    return _text(items[0], "LocalNamespaceEntityID") or _text(items[0], "UniversalEntityID")
+
+
+def _exam_row(staged: StagedExam, settings: Settings) -> Exam:
+    head = staged.instances[0].header
+    root = settings.datasets_dir / staged.name
+    exam = Exam(
+        name=staged.name,
+        dataset=staged.dataset,
+        origin=staged.origin,
+        study_instance_uid=_text(head, "StudyInstanceUID"),
+        patient_name=_text(head, "PatientName"),
+        patient_id=_text(head, "PatientID"),
+        issuer_of_patient_id=_text(head, "IssuerOfPatientID"),
+        patient_birth_date=_text(head, "PatientBirthDate"),
+        patient_sex=_text(head, "PatientSex"),
+        accession_number=_text(head, "AccessionNumber"),
+        accession_issuer=_issuer(head),
+        study_date=_text(head, "StudyDate"),
+        study_time=_text(head, "StudyTime"),
+        study_description=_text(head, "StudyDescription"),
+        institution_name=_text(head, "InstitutionName"),
+        root_dir=str(root.relative_to(settings.home)),
+    )
+    series_rows: dict[str, Series] = {}
+    for staged_instance in staged.instances:
+        header = staged_instance.header
+        series_uid = _text(header, "SeriesInstanceUID")
+        series = series_rows.get(series_uid)
+        if series is None:
+            series = Series(
+                series_instance_uid=series_uid,
+                modality=_text(header, "Modality"),
+                series_number=_int(header, "SeriesNumber"),
+                description=_text(header, "SeriesDescription"),
+            )
+            series_rows[series_uid] = series
+            exam.series.append(series)
+        instance = Instance(
+            sop_instance_uid=_text(header, "SOPInstanceUID"),
+            sop_class_uid=_text(header, "SOPClassUID"),
+            instance_number=_int(header, "InstanceNumber"),
+            number_of_frames=_int(header, "NumberOfFrames") or 1,
+            rows=_int(header, "Rows"),
+            columns=_int(header, "Columns"),
+        )
+        for ts, relative in sorted(staged_instance.files.items()):
+            staged_path = staged.directory / relative
+            instance.files.append(
+                InstanceFile(
+                    transfer_syntax_uid=ts,
+                    path=str((root / relative).relative_to(settings.home)),
+                    size=staged_path.stat().st_size,
+                    sha256=sha256_of(staged_path),
+                )
+            )
+        series.instances.append(instance)
+    for relative, origin in staged.manifests:
+        summary = read_kos(staged.directory / relative)
+        exam.manifests.append(
+            Kos(
+                sop_instance_uid=summary.sop_instance_uid,
+                origin=origin,
+                retrieve_base_url=summary.base_url,
+                path=str((root / relative).relative_to(settings.home)),
+                sha256=sha256_of(staged.directory / relative),
+            )
+        )
+    return exam
+
+
+def commit_staged(store: Store, settings: Settings, staged: Sequence[StagedExam]) -> list[Exam]:
+    """Register staged exams in one transaction and move their directories into place."""
+    moved: list[Path] = []
+    try:
+        with store.session() as session:
+            rows = [_exam_row(exam, settings) for exam in staged]
+            session.add_all(rows)
+            session.flush()
+            for exam in staged:
+                final = settings.datasets_dir / exam.name
+                if final.exists():
+                    # Under the dataset lock and without a row, it is debris of a crash.
+                    shutil.rmtree(final)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                exam.directory.rename(final)
+                moved.append(final)
+    except SQLAlchemyError as exc:
+        for path in moved:
+            shutil.rmtree(path, ignore_errors=True)
+        reason = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
+        raise StoreError(f"cannot register the exams: {reason}") from exc
+    except BaseException:
+        for path in moved:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    return rows
+
+
+def run_encodings(jobs: Sequence[tuple[Path, str, Path]], progress: Progress | None) -> None:
+    """Encode files (source, transfer syntax, destination) on a pool of two processes."""
+    for _, _, dest in jobs:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    if len(jobs) <= _INLINE_JOBS:
+        # Starting two interpreters costs more than a handful of small encodings.
+        for done, (src, ts, dest) in enumerate(jobs, start=1):
+            encode_file(src, ts, dest)
+            if progress is not None:
+                progress("encoding", done, len(jobs))
+        return
+    # spawn: the parent holds database connections and threads that must not be forked.
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(encode_file, src, ts, dest) for src, ts, dest in jobs]
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                if progress is not None:
+                    progress("encoding", done, len(jobs))
+        except BrokenProcessPool as exc:
+            raise StoreError(f"an encoding worker process died: {exc}") from exc
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def add_built_kos(staged: StagedExam, base_url: str) -> Path:
+    """Build the exam's KOS from its staged headers and write it under `kos/`."""
+    kos = build_kos((i.header for i in staged.instances), base_url)
+    relative = Path(KOS_DIR) / f"{kos.SOPInstanceUID}.dcm"
+    write_kos(kos, staged.directory / relative)
+    staged.manifests.append((relative, "built"))
+    return relative

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from drimlab import __version__
-from drimlab.cli import dataset, rules, token, trust, validate
+from drimlab.cli import dataset, exchanges, rules, serve, token, trust, validate
 from drimlab.cli._common import CliState, err_console
 from drimlab.config import Settings
 from drimlab.errors import DrimlabError
@@ -68,6 +68,8 @@ dataset.register(app)
 validate.register(app)
 rules.register(app)
 token.register(app)
+serve.register(app)
+exchanges.register(app)
 trust.register(app)
 
 

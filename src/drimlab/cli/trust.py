@@ -23,7 +23,7 @@ from drimlab.trust.whitelist import (
     read_bytes,
     verify_whitelist,
 )
-from drimlab.trust.whitelist_sign import make_whitelist, sign_whitelist
+from drimlab.trust.whitelist_sign import bench_whitelist, sign_whitelist
 
 pki_app = typer.Typer(help="The bench's IGC-Santé-shaped test PKI.", no_args_is_help=True)
 whitelist_app = typer.Typer(
@@ -120,7 +120,7 @@ def pki_list(
 
 
 @pki_app.command("issue")
-def pki_issue(  # noqa: PLR0917 - typer maps parameters to options
+def pki_issue(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="File name of the new certificate (a-z, 0-9, -).")],
     host: Annotated[str, typer.Option(help="The DRIMBox host: CN and DNS subjectAltName.")],
@@ -232,7 +232,7 @@ def whitelist_show(
 
 
 @whitelist_app.command("verify")
-def whitelist_verify(  # noqa: PLR0917 - typer maps parameters to options
+def whitelist_verify(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A signed ListeBlancheDRIM-M XML file.")],
     ca: Annotated[
@@ -362,23 +362,9 @@ def whitelist_make(
     """Write the bench's own signed whitelist naming its DRIMBox certificates."""
     pki = _pki(ctx)
     names = include or ["source", "consumer"]
-    domains = []
-    for name in names:
-        entry = pki.entry(name)
-        if entry.role not in {"drimbox", "negative"} or not entry.hosts:
-            fail(f"{name!r} is a {entry.role} certificate, not a DRIMBox one")
-        organisation = pki.certificate(name).subject.get_attributes_for_oid(
-            NameOID.ORGANIZATION_NAME
-        )
-        label = str(organisation[0].value) if organisation else name
-        domains.append((entry.hosts[0], "", label, entry.subject))
     target = output or pki.directory / "whitelist.xml"
-    signed = sign_whitelist(
-        make_whitelist(domains),
-        pki.certificate("whitelist-signer"),
-        pki.key_path("whitelist-signer").read_bytes(),
-        [pki.certificate("organisations"), pki.certificate("root")],
-    )
+    signed = bench_whitelist(pki, names)
+    domains = names
     write_file(target, signed, mode=0o644)
     console.print(
         f"wrote {target}: {len(domains)} domains, signed by "

@@ -1,1 +1,1 @@
-"""Launchers of real peers (Orthanc, nginx) for tests and benchmarks."""
+"""Real peers (Orthanc, an nginx mTLS front) and byte-exact HTTP captures for tests."""

@@ -19,9 +19,11 @@ from typing import Any
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from drimlab.errors import InputError
+from drimlab.trust.pki import Pki
 from drimlab.trust.whitelist import (
     DS,
     EXC_C14N,
@@ -176,3 +178,23 @@ def make_whitelist(
     etree.indent(root, space="    ")
     out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return out
+
+
+def bench_whitelist(pki: Pki, names: Sequence[str] = ("source", "consumer")) -> bytes:
+    """The bench's own list naming these PKI certificates, signed by its whitelist signer."""
+    domains = []
+    for name in names:
+        entry = pki.entry(name)
+        if entry.role not in {"drimbox", "negative"} or not entry.hosts:
+            raise InputError(f"{name!r} is a {entry.role} certificate, not a DRIMBox one")
+        organisation = pki.certificate(name).subject.get_attributes_for_oid(
+            NameOID.ORGANIZATION_NAME
+        )
+        label = str(organisation[0].value) if organisation else name
+        domains.append((entry.hosts[0], "", label, entry.subject))
+    return sign_whitelist(
+        make_whitelist(domains),
+        pki.certificate("whitelist-signer"),
+        pki.key_path("whitelist-signer").read_bytes(),
+        [pki.certificate("organisations"), pki.certificate("root")],
+    )

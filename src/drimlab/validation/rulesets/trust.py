@@ -205,6 +205,21 @@ HOSTNAME_MISMATCH = _rule(
     references=("RFC 6125", "RFC 9110 §4.3.4"),
     subject="tls",
 )
+PLAIN_HTTP = _rule(
+    "TLS-013",
+    "exchange-without-tls",
+    W,
+    "The exchange travelled in plain HTTP, without TLS.",
+    what="The request reached the bench (e.g. the server simulator started with "
+    "--insecure-http) over plain HTTP: there was no certificate, no peer identity and no "
+    "whitelist check.",
+    why="DRIM-M allows plain HTTP only for ACME, CRL, CA and OCSP downloads; a WADO-RS exchange "
+    "without TLS proves nothing about the trust model and must not be used as evidence.",
+    bad="GET http://localhost:8080/dicom-web/studies/... (server started with --insecure-http)",
+    good="GET https://localhost:8443/dicom-web/studies/... with a client certificate",
+    references=(DRIMM_TRUST, "RFC 9110 §4.2.2"),
+    subject="tls",
+)
 
 WL_MALFORMED = _rule(
     "WL-001",

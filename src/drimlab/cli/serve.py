@@ -1,0 +1,113 @@
+"""`drimlab serve` (the server simulator) and `drimlab start` (the whole test environment)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drimlab.cli._common import console, err_console, state
+from drimlab.simulators.environment import BenchEnvironment
+from drimlab.simulators.faults import FAULT_DOCS, FaultRule
+from drimlab.simulators.runner import serve_until_cancelled
+from drimlab.simulators.serve import SourceOptions, build_source, notice
+from drimlab.tokens import DEFAULT_ISSUER
+
+
+def _serve(ctx: typer.Context, options: SourceOptions) -> None:
+    cli = state(ctx)
+    for spec in options.faults:
+        FaultRule.parse(spec)  # an unknown fault is a one-line error before anything starts
+    env = BenchEnvironment.prepare(
+        cli.store, cli.settings, progress=lambda m: err_console.print(m, markup=False)
+    )
+    setup = build_source(cli.store, env, options)
+    scheme = "http" if options.insecure_http else "https"
+    typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
+    listeners = [(setup.app, options.host, options.port, setup.ssl_context)]
+    if options.crl_port is not None and not options.insecure_http:
+        listeners.append((setup.pki_app, options.host, options.crl_port, None))
+    console.print("serving; Ctrl-C to stop", markup=False)
+    try:
+        asyncio.run(serve_until_cancelled(listeners))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        setup.recorder.close()
+        recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
+        console.print(f"stopped: {recorded} exchanges recorded", markup=False)
+        for failure in setup.recorder.failures:
+            err_console.print(f"drimlab: not recorded: {failure}", markup=False)
+        if failed:
+            raise typer.Exit(1)
+
+
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(help="WADO-RS port (HTTPS with mutual TLS).")]
+CrlPortOption = Annotated[
+    int, typer.Option(help="Plain-HTTP port for the CRL and CA bundle (0: none).")
+]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-http",
+        help="Plain HTTP, no client certificate: local debugging only (flagged in every report).",
+    ),
+]
+FaultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        help="Inject a fault, NAME or NAME:MATCH (only requests whose path contains MATCH). "
+        "Names: " + ", ".join(f.value for f in FAULT_DOCS),
+    ),
+]
+
+
+def serve(
+    ctx: typer.Context,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8443,
+    crl_port: CrlPortOption = 8080,
+    insecure_http: InsecureOption = False,
+    fault: FaultOption = None,
+    no_drim: Annotated[
+        bool, typer.Option("--no-drim", help="Plain DICOMweb: no KOS header or token required.")
+    ] = False,
+    jwks: Annotated[
+        Path | None, typer.Option(help="Trust this issuer's JWKS instead of the bench's.")
+    ] = None,
+    issuer: Annotated[str, typer.Option(help="Expected `iss` of tokens.")] = DEFAULT_ISSUER,
+) -> None:
+    """Start the server simulator (the DRIMBox source) on the catalogue's exams."""
+    _serve(
+        ctx,
+        SourceOptions(
+            host=host,
+            port=port,
+            crl_port=crl_port or None,
+            insecure_http=insecure_http,
+            drim_mode=not no_drim,
+            faults=tuple(fault or ()),
+            jwks_path=jwks,
+            issuer_url=issuer,
+        ),
+    )
+
+
+def start(
+    ctx: typer.Context,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8443,
+    crl_port: CrlPortOption = 8080,
+) -> None:
+    """Start the test environment on its defaults: dataset, PKI, whitelist, server simulator."""
+    _serve(ctx, SourceOptions(host=host, port=port, crl_port=crl_port or None))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `drimlab serve` and `drimlab start` to the root app."""
+    app.command("serve")(serve)
+    app.command("start")(start)

@@ -1,0 +1,188 @@
+"""Assembling the server simulator: catalogue index, recorder, trust, listeners, the notice.
+
+`build_source` wires the pieces for one process; `source_in_thread` runs them in the
+background (tests, benchmarks, scenarios); `drimlab serve` runs them in the foreground.
+Over TLS the source requires a client certificate from the bench's CA bundle, checks it
+against the whitelist and the CRL, and records refused handshakes as exchanges. A second,
+plain-HTTP listener serves only the CRL and the CA bundle (DRIM-M allows CRL and CA
+downloads in clear).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from drimlab.simulators.environment import CONSUMER_CERT, SOURCE_CERT, BenchEnvironment
+from drimlab.simulators.index import CatalogIndex
+from drimlab.simulators.recording import Recorder
+from drimlab.simulators.runner import RunningServer, serve_in_thread
+from drimlab.simulators.source import SourceConfig, make_app, with_faults
+from drimlab.store import Store
+from drimlab.tokens import DEFAULT_ISSUER, TokenVerifier
+from drimlab.trust.enforce import HandshakeRefusals
+from drimlab.trust.tls import server_context
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How `drimlab serve` was asked to run."""
+
+    host: str = "127.0.0.1"
+    port: int = 8443
+    crl_port: int | None = 8080
+    insecure_http: bool = False
+    drim_mode: bool = True
+    faults: tuple[str, ...] = ()
+    jwks_path: Path | None = None
+    issuer_url: str = DEFAULT_ISSUER
+    base_path: str = "/dicom-web"
+
+
+@dataclass(frozen=True)
+class SourceSetup:
+    """The assembled simulator, ready to listen."""
+
+    app: web.Application
+    ssl_context: ssl.SSLContext | None
+    pki_app: web.Application
+    recorder: Recorder
+    index: CatalogIndex
+    env: BenchEnvironment
+    options: SourceOptions
+
+
+def _pki_app(env: BenchEnvironment) -> web.Application:
+    """Plain-HTTP downloads a DRIMBox may fetch in clear: the CRL and the CA bundle."""
+
+    async def crl(_: web.Request) -> web.StreamResponse:
+        return web.FileResponse(env.pki.crl_path, headers={"Content-Type": "application/pkix-crl"})
+
+    async def bundle(_: web.Request) -> web.StreamResponse:
+        return web.FileResponse(
+            env.pki.bundle_path, headers={"Content-Type": "application/x-pem-file"}
+        )
+
+    app = web.Application()
+    app.router.add_get("/pki/crl", crl)
+    app.router.add_get("/pki/ca.pem", bundle)
+    return app
+
+
+def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) -> SourceSetup:
+    """Wire index, recorder, token verifier, whitelist, CRL and TLS context."""
+    index = CatalogIndex(store)
+    recorder = Recorder(store, index, insecure_http=options.insecure_http)
+    if options.jwks_path is not None:
+        verifier = TokenVerifier.from_file(options.jwks_path, issuer=options.issuer_url)
+        jwks = None
+    else:
+        jwks = env.issuer.jwks()
+        verifier = TokenVerifier(jwks, issuer=env.issuer.issuer_url)
+    config = SourceConfig(
+        base_path=options.base_path,
+        drim_mode=options.drim_mode,
+        verifier=verifier,
+        insecure_http=options.insecure_http,
+        jwks=jwks,
+        whitelist=None if options.insecure_http else env.whitelist(),
+        revocation=None if options.insecure_http else env.revocation_list(),
+    )
+    context = None
+    if not options.insecure_http:
+        refusals = HandshakeRefusals(sink=recorder.record_refusal)
+        context = server_context(
+            env.pki.chain_path(SOURCE_CERT),
+            env.pki.key_path(SOURCE_CERT),
+            env.pki.bundle_path,
+            on_failure=refusals.record,
+        )
+    app = make_app(index, with_faults(config, options.faults), recorder)
+    return SourceSetup(app, context, _pki_app(env), recorder, index, env, options)
+
+
+@contextmanager
+def source_in_thread(
+    store: Store, env: BenchEnvironment, options: SourceOptions
+) -> Iterator[tuple[SourceSetup, RunningServer]]:
+    """Run the simulator (and its plain PKI listener when `crl_port` is set) in the background."""
+    setup = build_source(store, env, options)
+    with ExitStack() as stack:
+        server = stack.enter_context(
+            serve_in_thread(
+                setup.app, host=options.host, port=options.port, ssl_context=setup.ssl_context
+            )
+        )
+        if options.crl_port is not None:
+            stack.enter_context(
+                serve_in_thread(setup.pki_app, host=options.host, port=options.crl_port)
+            )
+        stack.callback(setup.recorder.close)
+        yield setup, server
+
+
+def notice(setup: SourceSetup, origin: str) -> str:
+    """The interoperability notice a vendor needs to point a consumer at the simulator."""
+    env, options = setup.env, setup.options
+    pki = env.pki
+    base = f"{origin}{options.base_path}"
+    lines = [
+        "drimlab server simulator — plays the DRIMBox source"
+        + (" (DRIM-M mode)" if options.drim_mode else " (plain DICOMweb mode)"),
+        f"  WADO-RS base URL      {base}",
+    ]
+    if options.insecure_http:
+        lines.append(
+            "  TRANSPORT             plain HTTP (--insecure-http): debugging only, flagged "
+            "TLS-013 in every report"
+        )
+    else:
+        lines += [
+            f"  CA bundle to trust    {pki.bundle_path}",
+            f"  client certificate    {pki.chain_path(CONSUMER_CERT)}",
+            f"  client key            {pki.key_path(CONSUMER_CERT)}",
+            f"  whitelist (signed)    {env.whitelist_path}",
+        ]
+        if options.crl_port is not None:
+            lines.append(
+                f"  CRL (plain HTTP)      http://{options.host}:{options.crl_port}/pki/crl"
+            )
+    if options.jwks_path is None:
+        lines.append(
+            f"  token issuer JWKS     {origin}/.well-known/jwks.json  (drimlab token issue)"
+        )
+    else:
+        lines.append(f"  token issuer JWKS     {options.jwks_path} (issuer {options.issuer_url})")
+    if options.faults:
+        lines.append(f"  FAULTS INJECTED       {', '.join(options.faults)}")
+    exams = list(setup.index.snapshot.exams.values())
+    if exams:
+        lines.append("  exams (name, study UID, KOS SOPInstanceUID):")
+        for exam in exams:
+            kos = exam.kos.sop_instance_uid if exam.kos else "-"
+            lines.append(f"    {exam.name:<18} {exam.study_instance_uid}  {kos}")
+        first = exams[0]
+        series = setup.index.series_of(first.study_instance_uid)[0]
+        tls = (
+            ""
+            if options.insecure_http
+            else (
+                f"--cacert {pki.bundle_path} --cert {pki.chain_path(CONSUMER_CERT)} "
+                f"--key {pki.key_path(CONSUMER_CERT)} "
+            )
+        )
+        kos_uid = first.kos.sop_instance_uid if first.kos else ""
+        lines += [
+            "  example request:",
+            f'    curl {tls}-H "Authorization: Bearer $(drimlab token issue)" '
+            f"-H 'KOS-SOPInstanceUID: {kos_uid}' "
+            "-H 'Accept: multipart/related; type=\"application/dicom\"' "
+            f"{base}/studies/{first.study_instance_uid}/series/{series.series_instance_uid}"
+            " -o series.multipart",
+        ]
+    return "\n".join(lines)

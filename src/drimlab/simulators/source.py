@@ -1,0 +1,315 @@
+"""The WADO-RS server simulator: drimlab plays the DRIMBox source (PS3.18 §10.4).
+
+An aiohttp application (aiohttp exposes the verified TLS peer of each connection, see
+docs/trust.md) serving the catalogue's exams: study / series / instance retrieve, their
+metadata with BulkDataURIs, bulk data, frames and rendered images. In DRIM-M mode a request
+needs `KOS-SOPInstanceUID` (400 when missing, 404 when not a KOS of that study) and a Bearer
+token from the configured issuer (401). Every request becomes an Exchange that is validated
+and stored after the response is sent (see `recording.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+
+from drimlab.datasets.catalog import InstanceInfo
+from drimlab.dicomweb import media, multipart, transfer_syntax
+from drimlab.dicomweb.paths import Kind, PathError, Resource, parse_target
+from drimlab.dicomweb.uids import uid_problem
+from drimlab.simulators.faults import (
+    Fault,
+    FaultRule,
+    PartPlan,
+    ResponsePlan,
+    apply_fault,
+)
+from drimlab.simulators.index import CatalogIndex
+from drimlab.simulators.recording import Outcome, Recorder
+from drimlab.simulators.rendering import frames_response, metadata_response, rendered_response
+from drimlab.simulators.streaming import SendStats, stream_plan
+from drimlab.tokens import TokenVerifier, parse_authorization
+from drimlab.trust.enforce import check_client
+from drimlab.trust.peer import peer_from_request
+from drimlab.trust.pki_verify import RevocationList
+from drimlab.trust.whitelist import Whitelist
+from drimlab.validation.findings import Finding, Severity
+
+HSTS = "max-age=63072000; includeSubDomains"
+KOS_HEADER = "KOS-SOPInstanceUID"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """How the simulated source behaves."""
+
+    base_path: str = "/dicom-web"
+    drim_mode: bool = True
+    verifier: TokenVerifier | None = None
+    faults: tuple[FaultRule, ...] = ()
+    insecure_http: bool = False
+    jwks: dict[str, Any] | None = None
+    crl_path: str | None = None
+    whitelist: Whitelist | None = None
+    revocation: RevocationList | None = None
+
+
+class Refusal(Exception):
+    """A request the source refuses; becomes an HTTP error response (not a bench failure)."""
+
+    def __init__(self, status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = tuple(headers)
+
+
+def _error(status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> web.Response:
+    response = web.json_response({"status": status, "error": reason}, status=status)
+    response.headers["Strict-Transport-Security"] = HSTS
+    for name, value in headers:
+        response.headers[name] = value
+    return response
+
+
+def _check_uids(resource: Resource) -> None:
+    for label, uid in resource.uids():
+        problem = uid_problem(uid)
+        if problem is not None:
+            raise Refusal(400, f"malformed {label} UID {uid!r}: {problem}")
+
+
+def _resolve(index: CatalogIndex, resource: Resource) -> list[InstanceInfo]:
+    """The instances a resource names, in series then instance order; 404 for unknown UIDs."""
+    exam = index.exam(resource.study)
+    if exam is None:
+        raise Refusal(404, f"unknown study {resource.study}")
+    series_list = index.series_of(resource.study)
+    if resource.series is not None:
+        series_list = tuple(s for s in series_list if s.series_instance_uid == resource.series)
+        if not series_list:
+            raise Refusal(404, f"unknown series {resource.series} in study {resource.study}")
+    instances = [i for s in series_list for i in s.instances]
+    if resource.instance is not None:
+        instances = [i for i in instances if i.sop_instance_uid == resource.instance]
+        if not instances:
+            raise Refusal(404, f"unknown instance {resource.instance} in that series")
+    return instances
+
+
+def _check_drim(
+    config: SourceConfig, index: CatalogIndex, request: web.Request, study: str
+) -> None:
+    """DRIM-M gate: a valid bearer token, then a KOS of this very study."""
+    if not config.drim_mode:
+        return
+    token = parse_authorization(request.headers.get("Authorization"))
+    if config.verifier is not None:
+        check = config.verifier.check(token)
+        if not check.ok:
+            challenge = f'Bearer error="invalid_token", error_description="{check.reason}"'
+            raise Refusal(401, check.reason, [("WWW-Authenticate", challenge)])
+    elif token is None:
+        raise Refusal(401, "no bearer token", [("WWW-Authenticate", "Bearer")])
+    kos_uid = request.headers.get(KOS_HEADER)
+    if kos_uid is None or not kos_uid.strip():
+        raise Refusal(400, f"missing {KOS_HEADER} header")
+    kos = index.kos(kos_uid.strip())
+    if kos is None or kos.study_instance_uid != study:
+        raise Refusal(404, f"KOS {kos_uid.strip()} is not a manifest of study {study}")
+
+
+def _offers(instances: Sequence[InstanceInfo]) -> list[media.MediaType]:
+    """One multipart DICOM offer per transfer syntax every instance is stored in (EVRLE first)."""
+    common = set(instances[0].transfer_syntaxes) if instances else set()
+    for instance in instances[1:]:
+        common &= set(instance.transfer_syntaxes)
+    ordered = sorted(common, key=lambda uid: (uid != transfer_syntax.DEFAULT, uid))
+    return [
+        media.parse_media_type(
+            f'multipart/related; type="application/dicom"; transfer-syntax={uid}'
+        )
+        for uid in ordered
+    ]
+
+
+def _part(instance: InstanceInfo, uid: str) -> PartPlan:
+    stored = instance.file(uid)
+    assert stored is not None  # offers only name syntaxes every instance has
+    return PartPlan(
+        headers=(("Content-Type", f"application/dicom; transfer-syntax={uid}"),),
+        size=stored.size,
+        sop_instance_uid=instance.sop_instance_uid,
+        transfer_syntax_uid=uid,
+        sha256=stored.sha256,
+        path=stored.path,
+    )
+
+
+def negotiate(accept: str | None, instances: Sequence[InstanceInfo]) -> str:
+    """The transfer syntax to send (PS3.18 §8.7): the client's best among stored encodings."""
+    offers = _offers(instances)
+    parsed = media.parse_accept(accept) if accept is not None else None
+    if parsed is not None and not parsed.ranges:
+        raise Refusal(400, "Accept header has no usable media range")
+    chosen = media.choose(parsed, offers)
+    if chosen is None:
+        raise Refusal(406, "no acceptable DICOM media type among those stored")
+    uid = chosen.param("transfer-syntax")
+    return uid or transfer_syntax.DEFAULT
+
+
+class SourceApp:
+    """Handlers of the simulated source, sharing the catalogue index and the recorder."""
+
+    def __init__(
+        self, index: CatalogIndex, config: SourceConfig, recorder: Recorder | None
+    ) -> None:
+        self.index = index
+        self.config = config
+        self.recorder = recorder
+
+    def _client_trust(self, request: web.Request) -> list[Finding] | None:
+        """The whitelist/CRL check of the verified client certificate (None: not over TLS)."""
+        if self.config.whitelist is None or request.transport is None:
+            return None
+        if request.transport.get_extra_info("sslcontext") is None:
+            return None
+        return check_client(
+            peer_from_request(request), self.config.whitelist, crl=self.config.revocation
+        )
+
+    def _faults_for(self, path: str) -> list[Fault]:
+        return [rule.fault for rule in self.config.faults if rule.applies_to(path)]
+
+    def _plan(self, request: web.Request, resource: Resource) -> ResponsePlan:
+        instances = _resolve(self.index, resource)
+        uid = negotiate(request.headers.get("Accept"), instances)
+        boundary = multipart.new_boundary()
+        parts = tuple(_part(i, uid) for i in instances)
+        plan = ResponsePlan(
+            status=200,
+            content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
+            boundary=boundary,
+            parts=parts,
+        )
+        for fault in self._faults_for(request.path):
+            plan = apply_fault(
+                plan,
+                fault,
+                foreign=self._foreign_part(resource, uid),
+                unaccepted=self._unaccepted(request.headers.get("Accept"), instances),
+            )
+        return plan
+
+    def _foreign_part(self, resource: Resource, uid: str) -> PartPlan | None:
+        for series in self.index.snapshot.series.values():
+            if series.series_instance_uid != resource.series and series.instances:
+                candidate = series.instances[0]
+                if candidate.sop_instance_uid != resource.instance and candidate.file(uid):
+                    return _part(candidate, uid)
+        return None
+
+    def _unaccepted(
+        self, accept: str | None, instances: Sequence[InstanceInfo]
+    ) -> tuple[PartPlan, ...] | None:
+        allowed = media.accepted_transfer_syntaxes(
+            media.parse_accept(accept) if accept is not None else None
+        )
+        for offer in _offers(instances):
+            uid = offer.param("transfer-syntax") or transfer_syntax.DEFAULT
+            if not allowed.allows(uid):
+                return tuple(_part(i, uid) for i in instances)
+        return None
+
+    async def wado(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        target = request.path_qs
+        response: web.StreamResponse
+        plan: ResponsePlan | None = None
+        stats: SendStats | None = None
+        trust = self._client_trust(request)
+        try:
+            refused = [f for f in trust or () if f.severity is Severity.ERROR]
+            if refused:
+                raise Refusal(403, f"client certificate refused: {refused[0].message}")
+            if request.method not in ("GET", "HEAD"):
+                raise Refusal(405, f"method {request.method} not allowed", [("Allow", "GET, HEAD")])
+            try:
+                resource = parse_target(target)
+            except PathError as exc:
+                raise Refusal(400, str(exc)) from None
+            _check_uids(resource)
+            _check_drim(self.config, self.index, request, resource.study)
+            if resource.kind is Kind.INSTANCES:
+                plan = self._plan(request, resource)
+                response, stats = await stream_plan(request, plan, hsts=HSTS)
+            elif resource.kind in (Kind.METADATA, Kind.BULKDATA):
+                instances = _resolve(self.index, resource)
+                response = metadata_response(request, resource, instances, self.config.base_path)
+            elif resource.kind is Kind.FRAMES:
+                response = frames_response(request, resource, _resolve(self.index, resource))
+            else:
+                response = rendered_response(request, resource, _resolve(self.index, resource))
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        except Refusal as refusal:
+            response = _error(refusal.status, refusal.reason, refusal.headers)
+        if self.recorder is not None:
+            elapsed = time.perf_counter() - started
+            outcome = Outcome(plan, stats, elapsed, None if trust is None else tuple(trust))
+            self.recorder.record(request, response, outcome)
+        return response
+
+    async def jwks(self, request: web.Request) -> web.Response:
+        if self.config.jwks is None:
+            return _error(404, "no token issuer configured")
+        return web.json_response(self.config.jwks)
+
+    async def introspect(self, request: web.Request) -> web.Response:
+        """RFC 7662 token introspection, for consumers configured against the bench's issuer."""
+        if self.config.verifier is None:
+            return _error(404, "no token issuer configured")
+        form = await request.post()
+        token = form.get("token")
+        check = self.config.verifier.check(token if isinstance(token, str) else None)
+        return web.json_response(check.introspection())
+
+    async def crl(self, request: web.Request) -> web.StreamResponse:
+        if self.config.crl_path is None:
+            return _error(404, "no CRL configured")
+        return web.FileResponse(
+            self.config.crl_path, headers={"Content-Type": "application/pkix-crl"}
+        )
+
+
+SOURCE_KEY = web.AppKey("drimlab.source", SourceApp)
+
+
+def make_app(
+    index: CatalogIndex, config: SourceConfig, recorder: Recorder | None = None
+) -> web.Application:
+    """The aiohttp application of the simulated source."""
+    handlers = SourceApp(index, config, recorder)
+    app = web.Application()
+    base = config.base_path.rstrip("/")
+    app.router.add_route("*", base + "/studies/{tail:.*}", handlers.wado)
+    app.router.add_get("/.well-known/jwks.json", handlers.jwks)
+    app.router.add_post("/token/introspect", handlers.introspect)
+    app.router.add_get("/pki/crl", handlers.crl)
+    app[SOURCE_KEY] = handlers
+    if recorder is not None:
+
+        async def drain_recordings(_: web.Application) -> None:
+            await recorder.drain()
+
+        app.on_shutdown.append(drain_recordings)
+    return app
+
+
+def with_faults(config: SourceConfig, specs: Sequence[str]) -> SourceConfig:
+    """The config with `NAME[:MATCH]` fault specs added (unknown name -> InputError)."""
+    return replace(config, faults=(*config.faults, *(FaultRule.parse(s) for s in specs)))

@@ -1,0 +1,179 @@
+"""Keeping exchanges and reports: bodies on disk named by SHA-256, the rest in the database.
+
+A body is streamed to a temporary file in `Settings.bodies_dir` while it is hashed, then
+renamed to its SHA-256 (identical bodies are stored once). A chunked body captured raw is
+stored decoded. Paths in the database are relative to the drimlab home.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast, get_args
+
+from drimlab.dicomweb.http import ChunkedDecoder
+from drimlab.dicomweb.paths import PathError, parse_target
+from drimlab.errors import InputError, StoreError
+from drimlab.exchange import BodySource, Exchange, Origin, iter_body
+from drimlab.store.db import Store
+from drimlab.store.models import ExchangeRecord, ReportRecord
+from drimlab.validation.report import Report
+
+
+def store_body(store: Store, source: BodySource, *, chunked: bool = False) -> str:
+    """Write a body under bodies_dir, named by its SHA-256; return its path relative to home."""
+    folder = store.settings.bodies_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    decoder = ChunkedDecoder() if chunked else None
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in iter_body(source):
+                data = decoder.feed(chunk) if decoder is not None else chunk
+                digest.update(data)
+                handle.write(data)
+            if decoder is not None:
+                tail = decoder.close()
+                digest.update(tail)
+                handle.write(tail)
+        final = folder / digest.hexdigest()
+        if final.exists():
+            os.unlink(temp_name)
+        else:
+            os.replace(temp_name, final)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise StoreError(f"cannot store a body in {folder}: {exc}") from exc
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return str(final.relative_to(store.settings.home))
+
+
+def _study_of(exchange: Exchange) -> str | None:
+    if not exchange.target:
+        return None
+    try:
+        study = parse_target(exchange.target).study
+    except PathError:
+        return None
+    return study[:64]
+
+
+def save_exchange(
+    store: Store,
+    exchange: Exchange,
+    *,
+    note: str = "",
+    parts: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """Store an Exchange (bodies to disk, the rest as a row); return its id.
+
+    `parts` is a manifest of the response parts when the body itself is not kept (the server
+    simulator sends catalogue files: it records which, with their sizes and SHA-256).
+
+    An iterable body is consumed: keep the stored copy (`load_exchange`) to read it again.
+    """
+    request_body = (
+        store_body(store, exchange.request_body) if exchange.request_body is not None else None
+    )
+    response_body = (
+        store_body(store, exchange.response_body, chunked=exchange.response_body_encoded)
+        if exchange.response_body is not None
+        else None
+    )
+    kos = exchange.request_header("KOS-SOPInstanceUID")
+    record = ExchangeRecord(
+        id=str(uuid.uuid4()),
+        origin=exchange.origin,
+        method=exchange.method or "",
+        target=exchange.target or "",
+        request_headers=[[k, v] for k, v in exchange.request_headers],
+        request_body_path=request_body,
+        status=exchange.status,
+        response_headers=[[k, v] for k, v in exchange.response_headers],
+        response_body_path=response_body,
+        parts=[dict(p) for p in parts],
+        peer=dict(exchange.peer or {}),
+        timings=dict(exchange.timings),
+        study_instance_uid=_study_of(exchange),
+        kos_sop_instance_uid=kos.strip()[:64] if kos else None,
+        note=note or exchange.label,
+    )
+    with store.session() as session:
+        session.add(record)
+    return record.id
+
+
+def _headers(rows: list[Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in rows)
+
+
+def _origin(value: str) -> Origin:
+    for known in get_args(Origin):
+        if value == known:
+            return cast(Origin, known)
+    return "file"
+
+
+def load_exchange(store: Store, exchange_id: str) -> Exchange:
+    """The stored Exchange with that id (bodies read from disk); InputError if unknown."""
+    home = store.settings.home
+    with store.session() as session:
+        row = session.get(ExchangeRecord, exchange_id)
+        if row is None:
+            raise InputError(f"no stored exchange {exchange_id!r}")
+        return Exchange(
+            method=row.method or None,
+            target=row.target or None,
+            request_headers=_headers(row.request_headers),
+            request_body=home / row.request_body_path if row.request_body_path else None,
+            status=row.status,
+            response_headers=_headers(row.response_headers),
+            response_body=home / row.response_body_path if row.response_body_path else None,
+            peer=row.peer or None,
+            timings=dict(row.timings),
+            origin=_origin(row.origin),
+            label=row.note,
+        )
+
+
+def save_report(
+    store: Store, report: Report, *, exchange_id: str | None = None, kind: str | None = None
+) -> str:
+    """Store a Report (whole, as JSON) linked to its exchange; return its id."""
+    facts = report.facts
+    found = facts.get("request")
+    request: dict[str, Any] = found if isinstance(found, dict) else {}
+    record = ReportRecord(
+        id=str(uuid.uuid4()),
+        exchange_id=exchange_id,
+        kind=kind or str(facts.get("kind", "exchange"))[:32],
+        subject=report.subject,
+        profile=report.profile,
+        verdict=report.verdict.value,
+        study_instance_uid=(str(request.get("study"))[:64] if request.get("study") else None),
+        kos_sop_instance_uid=None,
+        data=report.as_dict(),
+    )
+    with store.session() as session:
+        session.add(record)
+        if exchange_id is not None and report.parts:
+            row = session.get(ExchangeRecord, exchange_id)
+            if row is not None:
+                row.parts = [p.as_dict() for p in report.parts]
+    return record.id
+
+
+def load_report(store: Store, report_id: str) -> Report:
+    """The stored Report with that id; InputError if unknown."""
+    with store.session() as session:
+        row = session.get(ReportRecord, report_id)
+        if row is None:
+            raise InputError(f"no stored report {report_id!r}")
+        return Report.from_dict(row.data)

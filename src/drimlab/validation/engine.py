@@ -1,0 +1,476 @@
+"""The validation engine: run a profile's rules over an Exchange and build a Report.
+
+`ResponseValidator` is a push parser: `feed_headers`, then `feed` body chunks as they
+arrive (from a socket, a proxy or a file), then `close()` for the Report. It never holds a
+whole part: each part is hashed as it streams, and only its first bytes (up to
+`partstate.HEADER_CAP`, enough for the File Meta and the identifying attributes) are kept for the
+DICOM header parse. `validate_exchange` runs the request rules and streams the response.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drimlab.dicomweb.http import ChunkedDecoder, header_value
+from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
+from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
+from drimlab.errors import ConfigurationError
+from drimlab.exchange import Exchange, iter_body
+from drimlab.validation.findings import Finding
+from drimlab.validation.partstate import PartState, part_record
+from drimlab.validation.profiles import Profile, get_profile, resolve
+from drimlab.validation.report import Report
+from drimlab.validation.rules import Rule
+from drimlab.validation.subjects import (
+    BodyFacts,
+    KosLike,
+    NotApplicable,
+    PartFacts,
+    PartSubject,
+    RequestSubject,
+    ResponseSubject,
+    ToolMessage,
+    read_part10_header,
+    request_subject,
+)
+
+INFLATE_STEP = 1024 * 1024
+PartSink = Callable[[Event], None]
+
+
+def _version() -> str:
+    from drimlab import __version__  # noqa: PLC0415 - the package imports this module's users
+
+    return __version__
+
+
+def run_rules(
+    rules: Sequence[Rule], kind: str, subjects: Iterable[object], profile: Profile
+) -> tuple[list[Finding], list[str]]:
+    """Run the rules of one subject kind over each subject; return findings and rules checked."""
+    items = list(subjects)
+    findings: list[Finding] = []
+    checked: list[str] = []
+    for rule in rules:
+        if rule.subject != kind or rule.check is None:
+            continue
+        applicable = False
+        for item in items:
+            try:
+                found = list(rule.check(item))
+            except NotApplicable:
+                continue
+            applicable = True
+            override = profile.overrides.get(rule.code)
+            findings += [replace(f, severity=override) if override else f for f in found]
+        if applicable:
+            checked.append(rule.code)
+    return findings, checked
+
+
+def _request_facts(subject: RequestSubject) -> dict[str, Any]:
+    facts: dict[str, Any] = {"method": subject.method, "target": subject.target}
+    if subject.resource is not None:
+        facts["level"] = subject.resource.level.value
+        facts.update({label: uid for label, uid in subject.resource.uids()})
+    return facts
+
+
+def _not_checked(rules: Sequence[Rule], checked: Iterable[str]) -> list[str]:
+    done = set(checked)
+    return [r.code for r in rules if r.check is not None and r.code not in done]
+
+
+def validate_request(
+    exchange: Exchange,
+    profile: str | Profile = "drim-m",
+    *,
+    kos: KosLike | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Validate the request side of an Exchange."""
+    started = datetime.now(UTC)
+    chosen = get_profile(profile)
+    rules = resolve(chosen, select, ignore)
+    subject = request_subject(exchange, kos)
+    findings, checked = run_rules(rules, "request", [subject], chosen)
+    return Report(
+        subject=exchange.subject,
+        profile=chosen.name,
+        findings=tuple(findings),
+        rules_checked=tuple(checked),
+        tool_version=_version(),
+        started_at=started,
+        checked_anything=bool(checked),
+        facts={
+            "kind": "request",
+            "request": _request_facts(subject),
+            "rules_not_checked": _not_checked(
+                [r for r in rules if r.subject == "request"], checked
+            ),
+        },
+    )
+
+
+class ResponseValidator:
+    """Validate a response while it streams: `feed_headers`, `feed`*, `close` -> Report."""
+
+    def __init__(
+        self,
+        request: Exchange | None,
+        profile: str | Profile = "drim-m",
+        *,
+        kos: KosLike | None = None,
+        select: Iterable[str] = (),
+        ignore: Iterable[str] = (),
+        part_sink: PartSink | None = None,
+        dciodvfy: bool = False,
+        subject: str = "",
+    ) -> None:
+        self.profile = get_profile(profile)
+        self._rules = resolve(self.profile, select, ignore)
+        self._request = (
+            request_subject(request, kos) if request is not None and request.has_request else None
+        )
+        self._kos = kos
+        self._sink = part_sink
+        self._dciodvfy = dciodvfy
+        self._subject = subject or (request.subject if request is not None else "response")
+        self._started = datetime.now(UTC)
+        self._status: int | None = None
+        self._headers: tuple[tuple[str, str], ...] = ()
+        self._problems: tuple[str, ...] = ()
+        self._content_type: MediaType | None = None
+        self._content_type_error: str | None = None
+        self._dechunker: ChunkedDecoder | None = None
+        self._decoder: MultipartDecoder | None = None
+        self._single: PartState | None = None
+        self._current: PartState | None = None
+        self._parts: list[PartFacts] = []
+        self._body_seen = False
+        self._size = 0
+        self._inflater: Any = None
+        self._coding_problems: list[str] = []
+        self._spool_dir: tempfile.TemporaryDirectory[str] | None = None
+        if dciodvfy:
+            from drimlab import dciodvfy as checker  # noqa: PLC0415 - only when asked
+
+            if not checker.available():
+                raise ConfigurationError("dciodvfy is not installed (Debian package dicom3tools)")
+
+    def feed_headers(
+        self,
+        status: int,
+        headers: Sequence[tuple[str, str]],
+        *,
+        encoded: bool = False,
+        problems: Sequence[str] = (),
+    ) -> None:
+        """Take the status and raw headers; `encoded` means `feed` gets wire bytes (chunked)."""
+        self._status = status
+        self._headers = tuple(headers)
+        self._problems = tuple(problems)
+        text = header_value(self._headers, "Content-Type")
+        if text is not None:
+            try:
+                self._content_type = parse_media_type(text)
+            except MediaTypeError as exc:
+                self._content_type_error = str(exc)
+        coding = (header_value(self._headers, "Transfer-Encoding") or "").lower()
+        if encoded and "chunked" in coding:
+            self._dechunker = ChunkedDecoder()
+        if status not in (200, 206) or self._content_type is None:
+            return
+        content_coding = (header_value(self._headers, "Content-Encoding") or "").strip().lower()
+        if content_coding in ("gzip", "x-gzip", "deflate"):
+            wbits = zlib.MAX_WBITS | (16 if "gzip" in content_coding else 0)
+            self._inflater = zlib.decompressobj(wbits)
+        elif content_coding not in ("", "identity"):
+            self._coding_problems.append(
+                f"content coding {content_coding!r} is not one the validator decodes "
+                "(gzip, deflate): the parts were not checked"
+            )
+            return
+        media = self._content_type
+        boundary = media.param("boundary")
+        if media.type == "multipart" and boundary:
+            self._decoder = MultipartDecoder(boundary)
+        elif media.essence == "application/dicom":
+            self._single = self._open_part(0, (("Content-Type", text or ""),))
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next body bytes (a call with b"" marks the body as captured)."""
+        self._body_seen = True
+        if self._dechunker is not None:
+            chunk = self._dechunker.feed(chunk)
+        self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._size += len(chunk)
+        if self._inflater is None:
+            self._route(chunk)
+            return
+        try:
+            # Bounded output per step: a small compressed chunk may expand enormously.
+            data = self._inflater.decompress(chunk, INFLATE_STEP)
+            while True:
+                self._route(data)
+                tail = self._inflater.unconsumed_tail
+                if not tail:
+                    break
+                data = self._inflater.decompress(tail, INFLATE_STEP)
+        except zlib.error as exc:
+            self._coding_problems.append(f"the compressed body is corrupt: {exc}")
+            self._inflater = None
+            self._decoder = None
+            self._single = None
+
+    def _route(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        if self._decoder is not None:
+            self._handle(self._decoder.feed(chunk))
+        elif self._single is not None:
+            self._single.add(chunk)
+            if self._sink is not None:
+                self._sink(PartData(0, chunk))
+
+    def _open_part(self, index: int, headers: tuple[tuple[str, str], ...]) -> PartState:
+        spool: Path | None = None
+        if self._dciodvfy:
+            if self._spool_dir is None:
+                self._spool_dir = tempfile.TemporaryDirectory(prefix="drimlab-parts-")
+            spool = Path(self._spool_dir.name) / f"part-{index}.dcm"
+        if self._sink is not None:
+            self._sink(PartStart(index, headers))
+        return PartState(index, headers, spool)
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, PartStart):
+                self._current = self._open_part(event.index, event.headers)
+                continue
+            if self._current is None:
+                continue
+            if isinstance(event, PartData):
+                self._current.add(event.data)
+                if self._sink is not None:
+                    self._sink(event)
+            elif isinstance(event, PartEnd):
+                if self._sink is not None:
+                    self._sink(event)
+                self._finish(self._current, complete=True)
+                self._current = None
+
+    def _finish(self, part: PartState, *, complete: bool) -> None:
+        dicom = read_part10_header(bytes(part.prefix), truncated=part.capped)
+        errors: tuple[ToolMessage, ...] | None = None
+        warnings: tuple[ToolMessage, ...] = ()
+        if part.spool is not None and part.spool_path is not None:
+            part.spool.close()
+            from drimlab.dciodvfy import run_dciodvfy  # noqa: PLC0415 - only when asked
+
+            result = run_dciodvfy(part.spool_path)
+            errors = tuple(ToolMessage(m.text, m.location) for m in result.errors)
+            warnings = tuple(ToolMessage(m.text, m.location) for m in result.warnings)
+            part.spool_path.unlink(missing_ok=True)
+        self._parts.append(
+            PartFacts(
+                index=part.index,
+                headers=part.headers,
+                size=part.size,
+                sha256=part.hasher.hexdigest(),
+                dicom=dicom,
+                complete=complete,
+                checker_errors=errors,
+                checker_warnings=warnings,
+            )
+        )
+
+    def close(self) -> Report:
+        """End of the response: run the rules over what was seen and return the Report."""
+        try:
+            return self._close()
+        finally:
+            if self._spool_dir is not None:
+                self._spool_dir.cleanup()
+
+    def _close(self) -> Report:
+        if self._status is None:
+            raise ValueError("feed_headers() was never called")
+        transfer_problems: tuple[str, ...] = ()
+        if self._dechunker is not None:
+            self._take(self._dechunker.close())
+            transfer_problems = tuple(self._dechunker.problems)
+        if self._inflater is not None and self._body_seen:
+            self._route(self._inflater.flush())
+            if not self._inflater.eof:
+                self._coding_problems.append("the compressed body ends before its end marker")
+        body: BodyFacts | None = None
+        if self._body_seen:
+            body = self._body_facts(transfer_problems)
+        response = ResponseSubject(
+            status=self._status,
+            headers=self._headers,
+            content_type=self._content_type,
+            content_type_error=self._content_type_error,
+            request=self._request,
+            body=body,
+            problems=self._problems,
+            kos=self._kos,
+        )
+        findings, checked = run_rules(self._rules, "response", [response], self.profile)
+        more, checked_body = run_rules(self._rules, "body", [response], self.profile)
+        findings += more
+        parts = [PartSubject(p, response) for p in (body.parts if body else ())]
+        more, checked_parts = run_rules(self._rules, "part", parts, self.profile)
+        findings += more
+        all_checked = checked + checked_body + checked_parts
+        kinds = ("response", "body", "part")
+        facts: dict[str, Any] = {
+            "kind": "response",
+            "response": {
+                "status": self._status,
+                "content_type": header_value(self._headers, "Content-Type"),
+                "body_captured": body is not None,
+                "body_bytes": body.size if body else None,
+            },
+            "rules_not_checked": _not_checked(
+                [r for r in self._rules if r.subject in kinds], all_checked
+            ),
+        }
+        if self._request is not None:
+            facts["request"] = _request_facts(self._request)
+        return Report(
+            subject=self._subject,
+            profile=self.profile.name,
+            findings=tuple(findings),
+            rules_checked=tuple(all_checked),
+            tool_version=_version(),
+            started_at=self._started,
+            parts=tuple(part_record(p) for p in (body.parts if body else ())),
+            checked_anything=bool(all_checked),
+            facts=facts,
+        )
+
+    def _body_facts(self, transfer_problems: tuple[str, ...]) -> BodyFacts:
+        decoder = self._decoder
+        if decoder is not None:
+            self._handle(decoder.close())
+            if self._current is not None:
+                if self._sink is not None:
+                    self._sink(PartEnd(self._current.index, self._current.size))
+                self._finish(self._current, complete=False)
+                self._current = None
+        elif self._single is not None:
+            if self._sink is not None:
+                self._sink(PartEnd(0, self._single.size))
+            self._finish(self._single, complete=True)
+        return BodyFacts(
+            size=self._size,
+            multipart=decoder is not None,
+            boundary=decoder.boundary if decoder else None,
+            problems=tuple(decoder.problems) if decoder else (),
+            closed_properly=decoder.closed_properly if decoder else False,
+            delimiter_found=decoder.delimiter_found if decoder else False,
+            preamble_size=decoder.preamble_size if decoder else 0,
+            epilogue_size=decoder.epilogue_size if decoder else 0,
+            transfer_problems=transfer_problems,
+            coding_problems=tuple(self._coding_problems),
+            parts=tuple(self._parts),
+        )
+
+
+def validate_response(
+    exchange: Exchange,
+    profile: str | Profile = "drim-m",
+    *,
+    kos: KosLike | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    dciodvfy: bool = False,
+    part_sink: PartSink | None = None,
+) -> Report:
+    """Validate the response side of an Exchange, streaming its body."""
+    if exchange.status is None:
+        raise ValueError("the exchange has no response")
+    validator = ResponseValidator(
+        exchange if exchange.has_request else None,
+        profile,
+        kos=kos,
+        select=select,
+        ignore=ignore,
+        dciodvfy=dciodvfy,
+        part_sink=part_sink,
+        subject=exchange.subject,
+    )
+    validator.feed_headers(
+        exchange.status,
+        exchange.response_headers,
+        encoded=exchange.response_body_encoded,
+        problems=exchange.response_problems,
+    )
+    if exchange.response_body is not None:
+        validator.feed(b"")
+        for chunk in iter_body(exchange.response_body):
+            validator.feed(chunk)
+    return validator.close()
+
+
+def validate_exchange(
+    exchange: Exchange,
+    profile: str | Profile = "drim-m",
+    *,
+    kos: KosLike | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    dciodvfy: bool = False,
+) -> Report:
+    """Validate a whole Exchange: its request and/or its response, in one Report."""
+    started = datetime.now(UTC)
+    reports: list[Report] = []
+    if exchange.has_request:
+        reports.append(validate_request(exchange, profile, kos=kos, select=select, ignore=ignore))
+    if exchange.has_response:
+        reports.append(
+            validate_response(
+                exchange, profile, kos=kos, select=select, ignore=ignore, dciodvfy=dciodvfy
+            )
+        )
+    chosen = get_profile(profile)
+    if not reports:
+        return Report(
+            subject=exchange.subject,
+            profile=chosen.name,
+            findings=(),
+            rules_checked=(),
+            tool_version=_version(),
+            started_at=started,
+            checked_anything=False,
+            facts={"kind": "empty"},
+        )
+    facts: dict[str, Any] = {}
+    for report in reports:
+        facts.update(report.facts)
+    facts["kind"] = "+".join(str(r.facts.get("kind")) for r in reports)
+    facts["rules_not_checked"] = [c for r in reports for c in r.facts.get("rules_not_checked", [])]
+    return Report(
+        subject=exchange.subject,
+        profile=chosen.name,
+        findings=tuple(f for r in reports for f in r.findings),
+        rules_checked=tuple(c for r in reports for c in r.rules_checked),
+        tool_version=_version(),
+        started_at=started,
+        parts=reports[-1].parts if exchange.has_response else (),
+        checked_anything=any(r.checked_anything for r in reports),
+        facts=facts,
+    )

@@ -44,21 +44,21 @@ def _pixels_match(received: pydicom.Dataset, stored_path) -> bool:
     return bool(np.array_equal(received.pixel_array, stored.pixel_array))
 
 
-def test_dicomweb_client_retrieves_every_study_series_and_instance(start_simulator) -> None:
-    sim = start_simulator()
-    for exam in sim.index.snapshot.exams.values():
-        client = DICOMwebClient(sim.base, headers=sim.headers(exam.study_instance_uid))
+def retrieve_everything(index, make_client) -> int:
+    """Retrieve every study, series and instance with dicomweb-client; check UIDs and pixels."""
+    retrieved = 0
+    for exam in index.snapshot.exams.values():
+        client = make_client(exam)
         expected = {
             i.sop_instance_uid: i
-            for s in sim.index.series_of(exam.study_instance_uid)
+            for s in index.series_of(exam.study_instance_uid)
             for i in s.instances
         }
         study = client.retrieve_study(exam.study_instance_uid)
         assert sorted(ds.SOPInstanceUID for ds in study) == sorted(expected)
         for ds in study:
-            stored = expected[ds.SOPInstanceUID].file(ExplicitVRLittleEndian)
-            assert _pixels_match(ds, stored.path)
-        for series in sim.index.series_of(exam.study_instance_uid):
+            assert _pixels_match(ds, expected[ds.SOPInstanceUID].file(ExplicitVRLittleEndian).path)
+        for series in index.series_of(exam.study_instance_uid):
             got = client.retrieve_series(exam.study_instance_uid, series.series_instance_uid)
             assert sorted(ds.SOPInstanceUID for ds in got) == sorted(
                 i.sop_instance_uid for i in series.instances
@@ -69,6 +69,17 @@ def test_dicomweb_client_retrieves_every_study_series_and_instance(start_simulat
                 )
                 assert ds.SOPInstanceUID == instance.sop_instance_uid
                 assert _pixels_match(ds, instance.file(ExplicitVRLittleEndian).path)
+                retrieved += 1
+    return retrieved
+
+
+def test_dicomweb_client_retrieves_every_study_series_and_instance(start_simulator) -> None:
+    sim = start_simulator()
+    count = retrieve_everything(
+        sim.index,
+        lambda exam: DICOMwebClient(sim.base, headers=sim.headers(exam.study_instance_uid)),
+    )
+    assert count == len(sim.index.snapshot.instances)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,8 @@ from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
 from drimlab.simulators.serve import SourceOptions, notice, source_in_thread
 from drimlab.store import open_store
 
+from .test_source import retrieve_everything
+
 
 @pytest.fixture
 def mtls_source(default_dataset_copy: Settings) -> Iterator:
@@ -39,27 +41,25 @@ def _session(env: BenchEnvironment, name: str = CONSUMER_CERT) -> requests.Sessi
 
 def test_dicomweb_client_over_mtls_gets_the_catalogue(mtls_source) -> None:
     env, setup, server = mtls_source
-    exam = next(iter(setup.index.snapshot.exams.values()))
-    headers = {
-        "Authorization": f"Bearer {env.issuer.issue()}",
-        "KOS-SOPInstanceUID": exam.kos.sop_instance_uid,
-    }
     with _session(env) as session:
-        client = DICOMwebClient(
-            f"https://localhost:{server.port}/dicom-web", session=session, headers=headers
-        )
-        got = client.retrieve_study(exam.study_instance_uid)
-    expected = {
-        i.sop_instance_uid
-        for s in setup.index.series_of(exam.study_instance_uid)
-        for i in s.instances
-    }
-    assert {ds.SOPInstanceUID for ds in got} == expected
+
+        def make_client(exam) -> DICOMwebClient:
+            headers = {
+                "Authorization": f"Bearer {env.issuer.issue()}",
+                "KOS-SOPInstanceUID": exam.kos.sop_instance_uid,
+            }
+            return DICOMwebClient(
+                f"https://localhost:{server.port}/dicom-web", session=session, headers=headers
+            )
+
+        count = retrieve_everything(setup.index, make_client)
+    assert count == len(setup.index.snapshot.instances)
     assert setup.recorder.wait_for(1, timeout=60)
     recorded = setup.recorder.recorded[0]
     assert recorded.report.verdict.value == "PASSED"
     assert "WL-020" in recorded.report.rules_checked
     assert "TLS-013" not in {f.rule for f in recorded.report.findings}
+    assert recorded.report.facts.get("kind") != "handshake"
 
 
 def test_unlisted_certificate_gets_403_and_a_wl_finding(mtls_source) -> None:

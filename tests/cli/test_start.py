@@ -1,0 +1,72 @@
+"""`drimlab start`, the README's main job, as a user runs it: a real process, curl, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from drimlab.config import Settings
+from drimlab.simulators.runner import free_port
+
+
+def _wait_for(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if marker in line:
+            return seen
+    raise AssertionError(f"{marker!r} never printed; output so far:\n{seen}")
+
+
+def test_start_serves_the_default_exams_over_mtls_and_stops_cleanly(
+    default_dataset_copy: Settings, tmp_path: Path
+) -> None:
+    port, crl_port = free_port(), free_port()
+    drimlab = str(Path(sys.executable).with_name("drimlab"))
+    env = {**os.environ, "DRIMLAB_HOME": str(default_dataset_copy.home)}
+    process = subprocess.Popen(
+        [drimlab, "start", "--port", str(port), "--crl-port", str(crl_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        notice = _wait_for(process, "serving")
+        example = next(line for line in notice.splitlines() if line.strip().startswith("curl "))
+        token = subprocess.run(
+            [drimlab, "token", "issue"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        command = example.strip().replace("$(drimlab token issue)", token)
+        command = command.replace("-o series.multipart", f"-s -o {tmp_path / 'series.bin'}")
+        result = subprocess.run(
+            [*shlex.split(command), "-w", "%{http_code}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.stdout == "200", result.stderr
+        assert (tmp_path / "series.bin").read_bytes().count(b"DICM") >= 1
+        crl = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+             f"http://127.0.0.1:{crl_port}/pki/crl"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert crl.stdout == "200"
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert re.search(r"stopped: 1 exchanges recorded", rest)

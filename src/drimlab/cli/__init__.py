@@ -14,7 +14,19 @@ from typing import Annotated
 import typer
 
 from drimlab import __version__
-from drimlab.cli import dataset, exchanges, rules, serve, token, trust, validate
+from drimlab.cli import (
+    dataset,
+    documents,
+    evidence,
+    exchanges,
+    retrieve,
+    rules,
+    scenario,
+    serve,
+    token,
+    trust,
+    validate,
+)
 from drimlab.cli._common import CliState, err_console
 from drimlab.config import Settings
 from drimlab.errors import DrimlabError
@@ -66,11 +78,15 @@ def _database_env(settings: Settings) -> dict[str, str]:
 
 dataset.register(app)
 validate.register(app)
+documents.register(app)
 rules.register(app)
 token.register(app)
 serve.register(app)
 exchanges.register(app)
 trust.register(app)
+scenario.register(app)
+retrieve.register(app)
+evidence.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -169,3 +169,50 @@ class ReportRecord(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     exchange: Mapped[ExchangeRecord | None] = relationship(back_populates="reports")
+
+
+class ScenarioRun(Base):
+    """One run of a homologation scenario: its inputs, the exam it is about, its state."""
+
+    __tablename__ = "scenario_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scenario_id: Mapped[str] = mapped_column(String(128), index=True)
+    scenario_sha256: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # interactive | auto
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | done | failed
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    steps: Mapped[list[ScenarioStepState]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="ScenarioStepState.position"
+    )
+
+
+class ScenarioStepState(Base):
+    """Where one step of a run stands: done | failed | skipped | waiting, and what it yielded."""
+
+    __tablename__ = "scenario_steps"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("scenario_runs.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    step_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # INSTRUCTION | PREUVE | VALIDATION
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    exchange_ids: Mapped[list[Any]] = mapped_column(default=list)
+    report_ids: Mapped[list[Any]] = mapped_column(default=list)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)  # [{name, path, sha256, size}]
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    run: Mapped[ScenarioRun] = relationship(back_populates="steps")

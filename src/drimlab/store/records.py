@@ -165,7 +165,8 @@ def save_report(
         session.add(record)
         if exchange_id is not None and report.parts:
             row = session.get(ExchangeRecord, exchange_id)
-            if row is not None:
+            # a manifest given with the exchange (e.g. where each part was kept) wins
+            if row is not None and not row.parts:
                 row.parts = [p.as_dict() for p in report.parts]
     return record.id
 

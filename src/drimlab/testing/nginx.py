@@ -16,14 +16,11 @@ docs/orthanc-deviations.md), and adds `Strict-Transport-Security` to every respo
 from __future__ import annotations
 
 import functools
-import shutil
-import tempfile
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from drimlab.errors import ConfigurationError
-from drimlab.testing.process import ChildProcess, free_port, port_accepts, require_program
+from drimlab.testing.process import ChildProcess, ManagedPeer, port_accepts, require_program
 
 NGINX_PROGRAM = "nginx"
 _ATTEMPTS = 3
@@ -75,8 +72,10 @@ http {{
 """
 
 
-class MtlsProxy:
+class MtlsProxy(ManagedPeer):
     """A private nginx terminating mutual TLS in front of `upstream`; a context manager."""
+
+    name = "nginx"
 
     def __init__(
         self,
@@ -102,100 +101,41 @@ class MtlsProxy:
                 raise ConfigurationError(f"nginx {what} file not found: {path}")
         self._upstream = f"http://{parts.netloc}"
         self._files = (Path(ca_file).resolve(), Path(cert_file).resolve(), Path(key_file).resolve())
-        self._given_workdir = Path(workdir) if workdir is not None else None
+        super().__init__(workdir, startup_timeout)
         self._program = program
-        self._startup_timeout = startup_timeout
         self._log_level = log_level
         # RFC 7239 wants `host="h:port"` quoted, but Orthanc keeps the quotes in the URLs it
         # builds (docs/orthanc-deviations.md): unquoted by default so Orthanc gets it right.
         self._quote_forwarded = quote_forwarded
         # A DRIMBox source sends HSTS (DRIM-M); the front adds it unless told not to.
         self._hsts = hsts
-        self._workdir: Path | None = None
-        self._process: ChildProcess | None = None
-        self._port = 0
 
-    def start(self) -> MtlsProxy:
+    def _program_path(self) -> str:
+        return require_program(self._program, "nginx (Debian package `nginx`)")
+
+    def _launch(self, program: str, port: int) -> ChildProcess:
         """Write the configuration, launch nginx, wait until its port accepts connections."""
-        if self._process is not None:
-            return self
-        program = require_program(self._program, "nginx (Debian package `nginx`)")
-        if self._given_workdir is not None:
-            self._given_workdir.mkdir(parents=True, exist_ok=True)
-            self._workdir = self._given_workdir
-        else:
-            self._workdir = Path(tempfile.mkdtemp(prefix="drimlab-nginx-"))
-        (self._workdir / "tmp").mkdir(exist_ok=True)
-        error: ConfigurationError | None = None
-        for _ in range(_ATTEMPTS):
-            self._port = free_port()
-            conf = self._write_conf(self._port)
-            argv = [program, "-p", str(self._workdir), "-e", str(self.error_log), "-c", str(conf)]
-            process = ChildProcess(argv, log_path=self._workdir / "nginx.out", cwd=self._workdir)
-            try:
-                process.wait_until(
-                    functools.partial(port_accepts, self._port),
-                    timeout=self._startup_timeout,
-                    what="nginx",
-                )
-            except ConfigurationError as exc:
-                error = ConfigurationError(f"{exc}; error log: {self.error_log_text(600)!r}")
-                process.stop()
-                continue
-            self._process = process
-            return self
-        self._cleanup_dir()
-        assert error is not None
-        raise error
-
-    def stop(self) -> None:
-        """Stop nginx; remove its directory unless the caller gave it."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._cleanup_dir()
-
-    def __enter__(self) -> MtlsProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def workdir(self) -> Path:
-        if self._workdir is None:
-            raise ConfigurationError("nginx is not started")
-        return self._workdir
+        (self.workdir / "tmp").mkdir(exist_ok=True)
+        conf = self._write_conf(port)
+        argv = [program, "-p", str(self.workdir), "-e", str(self.error_log), "-c", str(conf)]
+        process = ChildProcess(argv, log_path=self.workdir / "nginx.out", cwd=self.workdir)
+        try:
+            process.wait_until(
+                functools.partial(port_accepts, port), timeout=self._startup_timeout, what="nginx"
+            )
+        except ConfigurationError as exc:
+            process.stop()
+            raise ConfigurationError(f"{exc}; error log: {self.error_log_text(600)!r}") from None
+        return process
 
     @property
     def error_log(self) -> Path:
         return self.workdir / "error.log"
 
     @property
-    def port(self) -> int:
-        if self._process is None:
-            raise ConfigurationError("nginx is not started")
-        return self._port
-
-    @property
     def url(self) -> str:
         """The public HTTPS origin of the proxy."""
         return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        if self._process is None:
-            raise ConfigurationError("nginx is not started")
-        return self._process.pid
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
 
     def error_log_text(self, limit: int = 20_000) -> str:
         """The tail of nginx's error log."""
@@ -227,8 +167,3 @@ class MtlsProxy:
         path = self.workdir / "nginx.conf"
         path.write_text(text)
         return path
-
-    def _cleanup_dir(self) -> None:
-        if self._workdir is not None and self._given_workdir is None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None

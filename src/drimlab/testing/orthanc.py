@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from drimlab.errors import ConfigurationError, InputError
-from drimlab.testing.process import ChildProcess, free_port, require_program
+from drimlab.testing.process import ChildProcess, ManagedPeer, require_program
 
 ORTHANC_PROGRAM = "Orthanc"
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
@@ -40,8 +37,10 @@ class StoredInstance:
     parent_series: str
 
 
-class OrthancServer:
+class OrthancServer(ManagedPeer):
     """A private Orthanc process; a context manager (`start()` / `stop()` work too)."""
+
+    name = "Orthanc"
 
     def __init__(
         self,
@@ -51,85 +50,37 @@ class OrthancServer:
         plugin: Path = DICOMWEB_PLUGIN,
         startup_timeout: float = 30.0,
     ) -> None:
-        self._given_workdir = Path(workdir) if workdir is not None else None
+        super().__init__(workdir, startup_timeout)
         self._program = program
         self._plugin = plugin
-        self._startup_timeout = startup_timeout
-        self._workdir: Path | None = None
-        self._process: ChildProcess | None = None
-        self._port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> OrthancServer:
-        """Launch Orthanc and wait until `GET /system` answers."""
-        if self._process is not None:
-            return self
+    def _program_path(self) -> str:
         program = require_program(self._program, "Orthanc (Debian package `orthanc`)")
         if not self._plugin.is_file():
             raise ConfigurationError(
                 f"the Orthanc DICOMweb plugin is not installed ({self._plugin} not found; "
                 "Debian package `orthanc-dicomweb`)"
             )
-        if self._given_workdir is not None:
-            self._given_workdir.mkdir(parents=True, exist_ok=True)
-            self._workdir = self._given_workdir
-        else:
-            self._workdir = Path(tempfile.mkdtemp(prefix="drimlab-orthanc-"))
-        error: ConfigurationError | None = None
-        # Another process may take the free port between our probe and Orthanc's bind.
-        for _ in range(_ATTEMPTS):
-            self._port = free_port()
-            config = self._write_config(self._port)
-            process = ChildProcess(
-                [program, str(config)], log_path=self.log_path, cwd=self._workdir
-            )
-            try:
-                process.wait_until(self._answers, timeout=self._startup_timeout, what="Orthanc")
-            except ConfigurationError as exc:
-                error = exc
-                process.stop()
-                continue
-            self._process = process
-            return self
-        self._cleanup_dir()
-        assert error is not None
-        raise error
+        return program
 
-    def stop(self) -> None:
-        """Stop Orthanc; remove its directory unless the caller gave it."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        self._cleanup_dir()
-
-    def __enter__(self) -> OrthancServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _launch(self, program: str, port: int) -> ChildProcess:
+        """Start Orthanc on `port` and wait until `GET /system` answers."""
+        config = self._write_config(port)
+        process = ChildProcess([program, str(config)], log_path=self.log_path, cwd=self.workdir)
+        try:
+            process.wait_until(self._answers, timeout=self._startup_timeout, what="Orthanc")
+        except ConfigurationError:
+            process.stop()
+            raise
+        return process
 
     # -- facts -------------------------------------------------------------------------------
 
     @property
-    def workdir(self) -> Path:
-        if self._workdir is None:
-            raise ConfigurationError("Orthanc is not started")
-        return self._workdir
-
-    @property
     def log_path(self) -> Path:
         return self.workdir / "orthanc.log"
-
-    @property
-    def port(self) -> int:
-        self._require_running()
-        return self._port
 
     @property
     def url(self) -> str:
@@ -140,16 +91,6 @@ class OrthancServer:
     def base_url(self) -> str:
         """The WADO-RS base URL: everything before `/studies`."""
         return f"{self.url}{DICOMWEB_ROOT}"
-
-    @property
-    def pid(self) -> int:
-        self._require_running()
-        assert self._process is not None
-        return self._process.pid
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
 
     def log_text(self, limit: int = 20_000) -> str:
         """The tail of Orthanc's log."""
@@ -189,10 +130,6 @@ class OrthancServer:
         return answer
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _require_running(self) -> None:
-        if self._process is None:
-            raise ConfigurationError("Orthanc is not started")
 
     def _write_config(self, port: int) -> Path:
         storage = self.workdir / "storage"
@@ -248,8 +185,3 @@ class OrthancServer:
         except ValueError:
             answer = raw.decode("utf-8", "replace")
         return response.status, answer
-
-    def _cleanup_dir(self) -> None:
-        if self._workdir is not None and self._given_workdir is None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-        self._workdir = None if self._given_workdir is None else self._workdir

@@ -14,9 +14,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from drimlab.errors import ConfigurationError
 
@@ -131,3 +134,99 @@ def port_accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+class ManagedPeer:
+    """A peer program run in a folder of its own on a free port; a context manager.
+
+    Subclasses say how to check the installation (`_program_path`) and how to launch on a
+    given port and wait until ready (`_launch`, raising ConfigurationError on failure).
+    `start()` retries on another port, since another process may take the free port between
+    our probe and the peer's bind.
+    """
+
+    name = "peer"
+    attempts = 3
+
+    def __init__(self, workdir: Path | None, startup_timeout: float) -> None:
+        self._given_workdir = Path(workdir) if workdir is not None else None
+        self._startup_timeout = startup_timeout
+        self._workdir: Path | None = None
+        self._process: ChildProcess | None = None
+        self._port = 0
+
+    def _program_path(self) -> str:
+        raise NotImplementedError
+
+    def _launch(self, program: str, port: int) -> ChildProcess:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Launch the peer and wait until it is ready (ConfigurationError if it never is)."""
+        if self._process is not None:
+            return self
+        program = self._program_path()
+        if self._given_workdir is not None:
+            self._given_workdir.mkdir(parents=True, exist_ok=True)
+            self._workdir = self._given_workdir
+        else:
+            self._workdir = Path(tempfile.mkdtemp(prefix=f"drimlab-{self.name.lower()}-"))
+        error: ConfigurationError | None = None
+        for _ in range(self.attempts):
+            self._port = free_port()
+            try:
+                self._process = self._launch(program, self._port)
+            except ConfigurationError as exc:
+                error = exc
+                continue
+            return self
+        self._cleanup_dir()
+        assert error is not None
+        raise error
+
+    def stop(self) -> None:
+        """Stop the peer; remove its folder unless the caller gave it."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        self._cleanup_dir()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            raise ConfigurationError(f"{self.name} is not started")
+        return self._workdir
+
+    def _require_running(self) -> ChildProcess:
+        if self._process is None:
+            raise ConfigurationError(f"{self.name} is not started")
+        return self._process
+
+    @property
+    def port(self) -> int:
+        self._require_running()
+        return self._port
+
+    @property
+    def pid(self) -> int:
+        return self._require_running().pid
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.running
+
+    def _cleanup_dir(self) -> None:
+        if self._workdir is not None and self._given_workdir is None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None

@@ -36,6 +36,7 @@ ROOT = px.Subject("TEST AC RACINE DRIMLAB", "DRIMLAB IGC TEST", "DRIMLAB TEST")
 ORGANISATIONS = px.Subject("TEST AC DRIMLAB ORGANISATIONS", "DRIMLAB IGC TEST", "DRIMLAB TEST")
 SIGNER_CN = "TEST Liste Blanche DRIM-M DRIMLAB"
 SIGNER_OU = "300000000990037"
+EVIDENCE_SIGNER_CN = "TEST Banc DRIMLAB Preuves"
 IDNST = re.compile(r"^3\d{14}$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -251,6 +252,13 @@ class Builder:
             "whitelist-signer",
             px.Subject(SIGNER_CN, SIGNER_OU, "DRIMLAB TEST", "Paris (75)"),
             "signs the bench whitelist (like the ANS ORG SIGN certificate)",
+            signing=True,
+        )
+        leaf(
+            "evidence-signer",
+            "evidence-signer",
+            px.Subject(EVIDENCE_SIGNER_CN, SIGNER_OU, "DRIMLAB TEST", "Paris (75)"),
+            "signs the manifests of drimlab evidence bundles",
             signing=True,
         )
         # The negative set carries the consumer's listed DN so exactly one fault shows.

@@ -39,7 +39,19 @@ DICOMWEB = Profile(
 
 DRIM_M = Profile(
     name="drim-m",
-    families=("WADO-RQ", "WADO-RS", "DICOM", "DRIM", "TLS", "WL", "KOS", "PROBE"),
+    families=(
+        "WADO-RQ",
+        "WADO-RS",
+        "DICOM",
+        "DRIM",
+        "TLS",
+        "WL",
+        "KOS",
+        "PROBE",
+        "XDS",
+        "XVAL",
+        "XDM",
+    ),
     description="DICOMweb plus the DRIM-M headers, KOS consistency, TLS and whitelist facts",
     overrides={
         # The ANS reference requests carry both; DRIM-M tolerates them (see the rule docs).

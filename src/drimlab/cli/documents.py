@@ -1,0 +1,131 @@
+"""`drimlab validate kos|xds|cross|xdm`: validate the DRIM-M documents around the exchange.
+
+Same options and exit statuses as the other `validate` commands: 0 PASSED (or UNDEFINED),
+1 FAILED, 2 unusable input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drimlab.cli._common import state
+from drimlab.cli.validate import (
+    FileArgument,
+    FormatOption,
+    IgnoreOption,
+    OutputOption,
+    ProfileOption,
+    SelectOption,
+    _check_options,
+    _emit,
+    validate_app,
+)
+from drimlab.store.records import save_report
+from drimlab.validation.report import Report, Verdict
+
+
+def _finish(ctx: typer.Context, report: Report, kind: str, fmt: str, output: Path | None) -> int:
+    save_report(state(ctx).store, report, kind=kind)
+    _emit([report], fmt, output)
+    return 1 if report.verdict is Verdict.FAILED else 0
+
+
+def kos_command(
+    ctx: typer.Context,
+    file: FileArgument,
+    *,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
+) -> None:
+    """Validate a KOS manifest (Part 10 file): dciodvfy IOD check plus the DRIM-M KOS rules."""
+    from drimlab.documents.validate import validate_kos  # noqa: PLC0415 - pydicom-heavy
+
+    _check_options(profile, select, ignore, fmt)
+    report = validate_kos(file, profile, select=select or (), ignore=ignore or ())
+    raise typer.Exit(_finish(ctx, report, "kos", fmt, output))
+
+
+def xds_command(
+    ctx: typer.Context,
+    file: FileArgument,
+    *,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
+) -> None:
+    """Validate the XDS metadata of a KOS: ProvideAndRegisterDocumentSet-b (SOAP or bare)."""
+    from drimlab.documents.validate import validate_xds  # noqa: PLC0415 - on demand
+
+    _check_options(profile, select, ignore, fmt)
+    report = validate_xds(file, profile, select=select or (), ignore=ignore or ())
+    raise typer.Exit(_finish(ctx, report, "xds", fmt, output))
+
+
+def cross_command(
+    ctx: typer.Context,
+    *,
+    kos: Annotated[Path, typer.Option("--kos", help="The KOS manifest (Part 10 file).")],
+    xds: Annotated[
+        Path | None, typer.Option("--xds", help="Its XDS metadata (PnR message).")
+    ] = None,
+    cda: Annotated[Path | None, typer.Option("--cda", help="The exam's report (CDA R2).")] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option("--image", help="An image of the exam (repeatable).")
+    ] = None,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
+) -> None:
+    """Check that the KOS, XDS metadata, CDA and images tell the same exam."""
+    from drimlab.documents.validate import validate_cross  # noqa: PLC0415 - pydicom-heavy
+
+    _check_options(profile, select, ignore, fmt)
+    report = validate_cross(
+        kos,
+        xds=xds,
+        cda=cda,
+        images=image or (),
+        profile=profile,
+        select=select or (),
+        ignore=ignore or (),
+    )
+    raise typer.Exit(_finish(ctx, report, "cross", fmt, output))
+
+
+def xdm_command(
+    ctx: typer.Context,
+    file: FileArgument,
+    *,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
+) -> None:
+    """Validate an IHE XDM export (ZIP): layout, integrity, XDS metadata, KOS, cross-checks."""
+    from drimlab.documents.validate import validate_xdm  # noqa: PLC0415 - pydicom-heavy
+
+    _check_options(profile, select, ignore, fmt)
+    report = validate_xdm(file, profile, select=select or (), ignore=ignore or ())
+    raise typer.Exit(_finish(ctx, report, "xdm", fmt, output))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the document commands to the `validate` group (registered by `cli.validate`)."""
+    del app  # the group object is shared: commands join it wherever it is mounted
+    if any(c.name == "kos" for c in validate_app.registered_commands):
+        return
+    validate_app.command("kos")(kos_command)
+    validate_app.command("xds")(xds_command)
+    validate_app.command("cross")(cross_command)
+    validate_app.command("xdm")(xdm_command)

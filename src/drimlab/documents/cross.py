@@ -1,0 +1,174 @@
+"""One exam seen from every document: the facts the cross-validation (`XVAL`) compares.
+
+`KosFacts` (from the KOS), `XdsFacts` (from its DocumentEntry), the `CdaHeader` and one
+`ImageFacts` per image file form a `CrossSubject`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from pydicom import Dataset, dcmread
+
+from drimlab.datasets.kos_read import KosSeries, read_kos
+from drimlab.documents.cda import CdaHeader
+from drimlab.documents.kos import parse_fully, quiet_values
+from drimlab.documents.xds import (
+    ENTRY_SCHEMES,
+    REFERENCE_ID_LIST,
+    Submission,
+    parse_cx,
+)
+from drimlab.errors import InputError
+
+ACCESSION = "urn:ihe:iti:xds:2013:accession"
+STUDY = "urn:ihe:iti:xds:2016:studyInstanceUID"
+ORDER = "urn:ihe:iti:xds:2013:order"
+
+
+def _text(item: Dataset, keyword: str) -> str:
+    value = item.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _first(item: Dataset, keyword: str) -> Dataset:
+    value = item.get(keyword)
+    return value[0] if value else Dataset()
+
+
+def _issuer(item: Dataset) -> str:
+    issuer = _first(item, "IssuerOfAccessionNumberSequence")
+    return _text(issuer, "UniversalEntityID") or _text(issuer, "LocalNamespaceEntityID")
+
+
+@dataclass(frozen=True)
+class KosFacts:
+    """What the KOS says of the exam."""
+
+    label: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    patient_id: str
+    accession_number: str
+    accession_issuer: str
+    order_number: str
+    study_date: str
+    series: tuple[KosSeries, ...]
+
+    @classmethod
+    def read(cls, data: bytes, label: str) -> KosFacts:
+        """Read a KOS Part 10 file; InputError when it is not a readable KOS."""
+        ds = parse_fully(data, label)
+        try:
+            with quiet_values():
+                summary = read_kos(ds)
+        except InputError as exc:
+            raise InputError(f"{label}: {exc}") from None
+        request = _first(ds, "ReferencedRequestSequence")
+        return cls(
+            label=label,
+            sop_instance_uid=summary.sop_instance_uid,
+            study_instance_uid=summary.study_instance_uid,
+            patient_id=summary.patient_id,
+            accession_number=_text(request, "AccessionNumber") or _text(ds, "AccessionNumber"),
+            accession_issuer=_issuer(request) or _issuer(ds),
+            order_number=_text(request, "PlacerOrderNumberImagingServiceRequest"),
+            study_date=_text(ds, "StudyDate"),
+            series=summary.series,
+        )
+
+
+@dataclass(frozen=True)
+class XdsFacts:
+    """What the KOS DocumentEntry of the XDS metadata says of the exam."""
+
+    label: str
+    entry_id: str
+    patient_id: str
+    unique_id: str
+    accession: tuple[str, str] | None  # (number, assigning authority OID)
+    study_instance_uid: str
+    order_number: str
+    service_start: str
+
+
+def xds_facts(submission: Submission, entry_id: str | None = None) -> XdsFacts:
+    """The facts of the KOS DocumentEntry (the first, or `entry_id`); InputError if none."""
+    entries = [e for e in submission.kos_entries if entry_id in (None, e.id)]
+    if not entries:
+        raise InputError(f"{submission.label}: no KOS DocumentEntry to cross-validate")
+    entry = entries[0]
+    refs: dict[str, tuple[str, str]] = {}
+    for value in entry.slot(REFERENCE_ID_LIST) or ():
+        parsed = parse_cx(value)
+        if parsed is not None:
+            refs.setdefault(parsed[2], (parsed[0], parsed[1]))
+    patient = parse_cx(entry.identifier(ENTRY_SCHEMES["patientId"]) or "")
+    return XdsFacts(
+        label=submission.label,
+        entry_id=entry.id,
+        patient_id=patient[0] if patient else "",
+        unique_id=entry.identifier(ENTRY_SCHEMES["uniqueId"]) or "",
+        accession=refs.get(ACCESSION),
+        study_instance_uid=refs[STUDY][0] if STUDY in refs else "",
+        order_number=refs[ORDER][0] if ORDER in refs else "",
+        service_start=entry.first("serviceStartTime"),
+    )
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """The identifying attributes of one image file."""
+
+    label: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    patient_id: str
+    accession_number: str
+    study_date: str
+
+
+def read_image(data: bytes, label: str) -> ImageFacts:
+    """Read an image's header (no pixel data); InputError when it is not DICOM."""
+    try:
+        with quiet_values():
+            ds = dcmread(BytesIO(data), stop_before_pixels=True)
+            facts = [
+                _text(ds, k)
+                for k in (
+                    "SOPClassUID",
+                    "SOPInstanceUID",
+                    "StudyInstanceUID",
+                    "SeriesInstanceUID",
+                    "PatientID",
+                    "AccessionNumber",
+                    "StudyDate",
+                )
+            ]
+    except Exception as exc:  # pydicom raises many types on damaged input
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{label}: not a readable DICOM file ({reason})") from None
+    return ImageFacts(label, *facts)
+
+
+@dataclass(frozen=True)
+class CrossSubject:
+    """One exam's KOS and whatever else was given about it."""
+
+    kos: KosFacts
+    xds: XdsFacts | None
+    cda: CdaHeader | None
+    images: tuple[ImageFacts, ...]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kos": self.kos.label,
+            "study_instance_uid": self.kos.study_instance_uid,
+            "xds": self.xds.label if self.xds else None,
+            "cda": self.cda.label if self.cda else None,
+            "images": len(self.images),
+        }

@@ -1,0 +1,341 @@
+"""Validate DRIM-M documents: a KOS, its XDS metadata, one exam across documents, XDM archives.
+
+Each function runs the profile's rules of one or more subject kinds with the engine's
+`run_rules` and returns one Report; unusable input raises InputError, a non-conformance is a
+Finding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drimlab.documents.cda import CdaHeader, read_cda
+from drimlab.documents.cross import CrossSubject, ImageFacts, KosFacts, read_image, xds_facts
+from drimlab.documents.kos import KosDocument, load_kos_document, quiet_values
+from drimlab.documents.xdm import XdmArchive, read_xdm
+from drimlab.documents.xds import Submission, parse_submission
+from drimlab.errors import InputError
+from drimlab.validation.engine import run_rules
+from drimlab.validation.findings import Finding
+from drimlab.validation.profiles import Profile, get_profile, resolve
+from drimlab.validation.report import PartRecord, Report
+from drimlab.validation.rules import Rule
+
+Runs = Sequence[tuple[str, Sequence[object]]]
+
+
+def _version() -> str:
+    from drimlab import __version__  # noqa: PLC0415 - the package imports this module's users
+
+    return __version__
+
+
+def _run(rules: Sequence[Rule], runs: Runs, profile: Profile) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    checked: list[str] = []
+    for kind, subjects in runs:
+        with quiet_values():
+            found, done = run_rules(rules, kind, subjects, profile)
+        findings += found
+        checked += [code for code in done if code not in checked]
+    return findings, checked
+
+
+def _report(
+    subject: str,
+    kind: str,
+    profile: Profile,
+    *,
+    rules: Sequence[Rule],
+    findings: Sequence[Finding],
+    checked: Sequence[str],
+    started: datetime,
+    facts: dict[str, Any],
+    parts: Sequence[PartRecord] = (),
+) -> Report:
+    kinds = {"kos", "xds", "cross", "xdm"} if kind == "xdm" else {kind}
+    not_checked = [
+        r.code
+        for r in rules
+        if r.subject in kinds and r.check is not None and r.code not in checked
+    ]
+    return Report(
+        subject=subject,
+        profile=profile.name,
+        findings=tuple(findings),
+        rules_checked=tuple(checked),
+        tool_version=_version(),
+        started_at=started,
+        parts=tuple(parts),
+        checked_anything=bool(checked),
+        facts={"kind": kind, **facts, "rules_not_checked": not_checked},
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def validate_kos_document(
+    kos: KosDocument,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Run the KOS rules over a loaded KOS."""
+    started = datetime.now(UTC)
+    chosen = get_profile(profile)
+    rules = resolve(chosen, select, ignore)
+    findings, checked = _run(rules, [("kos", [kos])], chosen)
+    facts: dict[str, Any] = {
+        "kos": {
+            "sop_instance_uid": str(kos.dataset.get("SOPInstanceUID", "")),
+            "study_instance_uid": str(kos.dataset.get("StudyInstanceUID", "")),
+            "dciodvfy": kos.checker.iod if kos.checker else None,
+        }
+    }
+    return _report(
+        kos.label,
+        "kos",
+        chosen,
+        rules=rules,
+        findings=findings,
+        checked=checked,
+        started=started,
+        facts=facts,
+    )
+
+
+def validate_kos(
+    path: Path,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Validate a KOS Part 10 file (the KOS rules, dciodvfy included when installed)."""
+    data = _read(path)
+    kos = load_kos_document(data, label=str(path))
+    report = validate_kos_document(kos, profile, select=select, ignore=ignore)
+    return replace(report, parts=(_kos_record(0, kos, data),))
+
+
+def _kos_record(index: int, kos: KosDocument, data: bytes) -> PartRecord:
+    """The KOS file as evidence lists it: size, SHA-256 and identifying UIDs."""
+    ds = kos.dataset
+    meta = getattr(ds, "file_meta", None)
+    return PartRecord(
+        index=index,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type="application/dicom",
+        sop_class_uid=str(ds.get("SOPClassUID", "")) or None,
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")) or None,
+        study_instance_uid=str(ds.get("StudyInstanceUID", "")) or None,
+        series_instance_uid=str(ds.get("SeriesInstanceUID", "")) or None,
+        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")) or None if meta else None,
+    )
+
+
+def validate_submission(
+    submission: Submission,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Run the XDS rules over parsed metadata."""
+    started = datetime.now(UTC)
+    chosen = get_profile(profile)
+    rules = resolve(chosen, select, ignore)
+    findings, checked = _run(rules, [("xds", [submission])], chosen)
+    facts = {
+        "xds": {
+            "entries": [e.id for e in submission.entries],
+            "kos_entries": [e.id for e in submission.kos_entries],
+            "provide_and_register": submission.documents is not None,
+        }
+    }
+    return _report(
+        submission.label,
+        "xds",
+        chosen,
+        rules=rules,
+        findings=findings,
+        checked=checked,
+        started=started,
+        facts=facts,
+    )
+
+
+def validate_xds(
+    path: Path,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Validate a ProvideAndRegisterDocumentSet-b message (SOAP or bare) or XDM metadata."""
+    submission = parse_submission(_read(path), str(path))
+    return validate_submission(submission, profile, select=select, ignore=ignore)
+
+
+def cross_subject(
+    kos: Path | bytes,
+    *,
+    xds: Path | None = None,
+    cda: Path | None = None,
+    images: Sequence[Path] = (),
+    kos_label: str | None = None,
+) -> CrossSubject:
+    """Gather one exam's facts from the KOS and the other documents given."""
+    data = kos if isinstance(kos, bytes) else _read(kos)
+    label = kos_label or (str(kos) if isinstance(kos, Path) else "<kos>")
+    submission = parse_submission(_read(xds), str(xds)) if xds is not None else None
+    header: CdaHeader | None = read_cda(_read(cda), str(cda)) if cda is not None else None
+    found: list[ImageFacts] = [read_image(_read(p), str(p)) for p in images]
+    return CrossSubject(
+        kos=KosFacts.read(data, label),
+        xds=xds_facts(submission) if submission is not None else None,
+        cda=header,
+        images=tuple(found),
+    )
+
+
+def validate_cross_subject(
+    subject: CrossSubject,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Run the cross-validation rules over gathered facts."""
+    started = datetime.now(UTC)
+    chosen = get_profile(profile)
+    rules = resolve(chosen, select, ignore)
+    findings, checked = _run(rules, [("cross", [subject])], chosen)
+    facts = {"cross": subject.summary()}
+    return _report(
+        subject.kos.label,
+        "cross",
+        chosen,
+        rules=rules,
+        findings=findings,
+        checked=checked,
+        started=started,
+        facts=facts,
+    )
+
+
+def validate_cross(
+    kos: Path,
+    *,
+    xds: Path | None = None,
+    cda: Path | None = None,
+    images: Sequence[Path] = (),
+    profile: str | Profile = "drim-m",
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Check that the KOS, the XDS metadata, the CDA and the images tell the same exam."""
+    subject = cross_subject(kos, xds=xds, cda=cda, images=images)
+    return validate_cross_subject(subject, profile, select=select, ignore=ignore)
+
+
+def _within(member: str, finding: Finding) -> Finding:
+    inner = finding.location.path
+    return replace(
+        finding,
+        location=replace(finding.location, path=f"{member}: {inner}" if inner else member),
+    )
+
+
+def validate_archive(
+    archive: XdmArchive,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Run the XDM rules, then the XDS, KOS and cross rules over what the archive holds."""
+    started = datetime.now(UTC)
+    chosen = get_profile(profile)
+    rules = resolve(chosen, select, ignore)
+    documents: list[tuple[str, KosDocument, KosFacts]] = []
+    for member in archive.kos_members:
+        try:
+            data = archive.read(member)
+            documents.append(
+                (member, load_kos_document(data, label=member), KosFacts.read(data, member))
+            )
+        except InputError as exc:
+            archive.unreadable[member] = str(exc)
+    findings, checked = _run(rules, [("xdm", [archive])], chosen)
+
+    def add(member: str, runs: Runs) -> None:
+        found, done = _run(rules, runs, chosen)
+        findings.extend(_within(member, f) for f in found)
+        checked.extend(code for code in done if code not in checked)
+
+    for subset in archive.subsets:
+        if subset.submission is not None and subset.metadata_name is not None:
+            add(subset.metadata_name, [("xds", [subset.submission])])
+    for member, kos, kos_facts in documents:
+        cross = CrossSubject(
+            kos=kos_facts, xds=archive.xds_facts_for(member), cda=None, images=tuple(archive.images)
+        )
+        add(member, [("kos", [kos]), ("cross", [cross])])
+    uids = {member: facts for member, _kos, facts in documents}
+    parts = []
+    for index, listed in enumerate(archive.listed):
+        known = uids.get(listed.member or "")
+        parts.append(
+            PartRecord(
+                index=index,
+                size=listed.size,
+                sha256=listed.sha256,
+                content_type=listed.content_type,
+                sop_instance_uid=known.sop_instance_uid if known else None,
+                study_instance_uid=known.study_instance_uid if known else None,
+            )
+        )
+    facts = {"xdm": archive.summary()}
+    return _report(
+        archive.label,
+        "xdm",
+        chosen,
+        rules=rules,
+        findings=findings,
+        checked=checked,
+        started=started,
+        facts=facts,
+        parts=parts,
+    )
+
+
+def validate_xdm(
+    path: Path,
+    profile: str | Profile = "drim-m",
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> Report:
+    """Validate an IHE XDM export archive (ZIP)."""
+    archive = read_xdm(path)
+    try:
+        return validate_archive(archive, profile, select=select, ignore=ignore)
+    finally:
+        archive.close()

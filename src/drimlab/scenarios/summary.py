@@ -1,0 +1,27 @@
+"""HTML pages of a run (inside its bundle) and of a monitor's verification."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_run_summary(manifest: Mapping[str, Any]) -> str:
+    """The run at a glance: scenario, exam, SUT, steps with their reports and evidence."""
+    return _env.get_template("run.html.j2").render(m=manifest)
+
+
+def render_verification(verification: Any) -> str:
+    """The monitor's page: verdict, reasons, what is missing, and each step."""
+    return _env.get_template("monitor.html.j2").render(v=verification, m=verification.manifest)

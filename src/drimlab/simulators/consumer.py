@@ -225,7 +225,7 @@ def plan_requests(
 def _bench_env(store: Store, settings: Settings) -> Any:
     from drimlab.simulators.environment import BenchEnvironment  # noqa: PLC0415 - may generate
 
-    return BenchEnvironment.prepare(store, settings)
+    return BenchEnvironment.prepare(store, settings, dataset=False)
 
 
 def client_trust(store: Store, settings: Settings, options: RetrieveOptions) -> ClientTrust:

@@ -43,14 +43,19 @@ class BenchEnvironment:
         settings: Settings,
         *,
         progress: Callable[[str], None] | None = None,
+        dataset: bool = True,
     ) -> BenchEnvironment:
-        """Create what is missing (under a lock) and return the environment."""
+        """Create what is missing (under a lock) and return the environment.
+
+        `dataset=False` leaves the default dataset alone (the client simulator needs only
+        the PKI, the whitelist and the token issuer).
+        """
         say = progress or (lambda _message: None)
         settings.home.mkdir(parents=True, exist_ok=True)
         with (settings.home / ".prepare.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                if ensure_default_dataset(store, settings):
+                if dataset and ensure_default_dataset(store, settings):
                     say("generated the default dataset")
                 if not (settings.pki_dir / MANIFEST).exists():
                     say(f"creating the test PKI in {settings.pki_dir}")

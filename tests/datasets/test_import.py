@@ -234,3 +234,24 @@ def test_implicit_vr_files_get_an_explicit_vr_copy(
             converted, original = dcmread(explicit.path), dcmread(implicit.path)
             assert converted.SOPInstanceUID == instance.sop_instance_uid
             assert (converted.pixel_array == original.pixel_array).all()
+
+
+def test_over_long_values_are_refused_the_same_way_on_every_database(
+    default_store: Store, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    import warnings
+
+    import pydicom
+
+    source = tmp_path / "DICOM"
+    copied = _copy_exam(default_store, "radio-thorax", ExplicitVRLittleEndian, source)
+    for path in copied:
+        ds = pydicom.dcmread(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom: longer than LO allows
+            ds.InstitutionName = "H" * 300  # LO allows 64 in DICOM, the catalogue 256
+            ds.save_as(path)
+    with pytest.raises(InputError, match=r"exams.institution_name \(300 > 256 characters\)"):
+        import_directory(store, settings, source)
+    assert catalog.list_exams(store) == []
+    assert not any((settings.datasets_dir).glob("*/**/*.dcm"))

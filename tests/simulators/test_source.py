@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import numpy as np
 import pydicom
@@ -280,3 +282,26 @@ def test_fifty_concurrent_consumers_are_all_recorded_unmixed(start_simulator) ->
             assert [p["sop_instance_uid"] for p in row.parts] == [
                 i.sop_instance_uid for i in by_series[series_uid].instances
             ]
+
+
+def test_an_exam_added_while_running_is_served(start_simulator, default_dataset_copy) -> None:
+    from dataclasses import replace
+
+    from drimlab.datasets.catalog import generate_dataset, get_exam
+    from drimlab.datasets.synthetic import dataset_specs
+
+    sim = start_simulator()
+    base = next(s for s in dataset_specs("default") if s.name == "radio-thorax")
+    generate_dataset(
+        sim.store, default_dataset_copy, "extra", specs=[replace(base, name="radio-bis", seed=7)]
+    )
+    exam = get_exam(sim.store, "radio-bis")
+    assert exam.kos is not None
+    headers = {
+        "Authorization": f"Bearer {sim.issuer.issue()}",
+        "KOS-SOPInstanceUID": exam.kos.sop_instance_uid,
+    }
+    time.sleep(sim.index._refresh_interval)  # the reload is rate-limited
+    response = httpx.get(f"{sim.base}/studies/{exam.study_instance_uid}", headers=headers)
+    assert response.status_code == 200
+    assert response.content.count(b"DICM") == exam.instance_count

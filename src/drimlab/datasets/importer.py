@@ -309,7 +309,10 @@ def import_directory(
                 refused.append(reason)
         names = _names(store, len(accepted), name or _slug(source.name), name is not None)
         staged: list[StagedExam] = []
-        with staging_area(settings) as stage:
+        with staging_area(settings) as stage, warnings.catch_warnings():
+            # real-world headers often break their VR's rules (pydicom warns on each access);
+            # they are imported as they are: judging them is the validators' job
+            warnings.simplefilter("ignore", UserWarning)
             for done, (study, exam_name) in enumerate(zip(accepted, names, strict=True), 1):
                 staged.append(_stage_study(study, exam_name, stage, settings.wado_base_url, notes))
                 if progress is not None:

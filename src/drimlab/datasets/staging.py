@@ -27,9 +27,9 @@ from drimlab.config import Settings
 from drimlab.datasets.encodings import encode_file
 from drimlab.datasets.kos_build import build_kos, write_kos
 from drimlab.datasets.kos_read import read_kos
-from drimlab.errors import StoreError
+from drimlab.errors import InputError, StoreError
 from drimlab.store import Store
-from drimlab.store.models import Exam, Instance, InstanceFile, Kos, Series
+from drimlab.store.models import Exam, Instance, InstanceFile, Kos, Series, over_long_values
 
 KOS_DIR = "kos"
 _INLINE_JOBS = 8
@@ -175,6 +175,16 @@ def _exam_row(staged: StagedExam, settings: Settings) -> Exam:
                 sha256=sha256_of(staged.directory / relative),
             )
         )
+    problems = [p for row in (exam, *exam.series, *exam.manifests) for p in over_long_values(row)]
+    problems += [
+        p
+        for series in exam.series
+        for instance in series.instances
+        for row in (instance, *instance.files)
+        for p in over_long_values(row)
+    ]
+    if problems:
+        raise InputError(f"exam {staged.name}: values too long for the catalogue: {problems[0]}")
     return exam
 
 

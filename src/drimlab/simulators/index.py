@@ -1,9 +1,10 @@
 """An in-memory index of the catalogue for the server simulator's hot path.
 
 Every request looks up a study, a series, an instance or a KOS; asking the database each time
-would put SQL on the path of every retrieval. The index is loaded once from the store and
-reloaded when a lookup misses (an exam imported while the simulator runs becomes visible on
-the first request that names it), at most once per `refresh_interval` seconds.
+would put SQL on the path of every retrieval. The index is loaded once from the store; the
+server calls `refresh` (in a worker thread, never on the event loop) when a request names a
+study or KOS the snapshot lacks, so an exam imported while the simulator runs is served on
+the first request that names it. Reloads happen at most once per `refresh_interval` seconds.
 """
 
 from __future__ import annotations
@@ -69,11 +70,13 @@ class CatalogIndex:
             self._loaded_at = time.monotonic()
             return True
 
+    def knows(self, study_uid: str, kos_uid: str | None) -> bool:
+        """Whether the snapshot holds this study (and this KOS, when one is named)."""
+        snap = self.snapshot
+        return study_uid in snap.exams and (not kos_uid or kos_uid in snap.manifests)
+
     def exam(self, study_uid: str) -> ExamInfo | None:
-        found = self.snapshot.exams.get(study_uid)
-        if found is None and self.refresh():
-            found = self.snapshot.exams.get(study_uid)
-        return found
+        return self.snapshot.exams.get(study_uid)
 
     def series_of(self, study_uid: str) -> tuple[SeriesInfo, ...]:
         return self.snapshot.study_series.get(study_uid, ())
@@ -85,7 +88,4 @@ class CatalogIndex:
         return self.snapshot.instances.get(sop_uid)
 
     def kos(self, sop_uid: str) -> KosInfo | None:
-        found = self.snapshot.manifests.get(sop_uid)
-        if found is None and self.refresh():
-            found = self.snapshot.manifests.get(sop_uid)
-        return found
+        return self.snapshot.manifests.get(sop_uid)

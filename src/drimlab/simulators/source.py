@@ -10,6 +10,7 @@ and stored after the response is sent (see `recording.py`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -244,6 +245,10 @@ class SourceApp:
             except PathError as exc:
                 raise Refusal(400, str(exc)) from None
             _check_uids(resource)
+            kos_uid = (request.headers.get(KOS_HEADER) or "").strip() or None
+            if not self.index.knows(resource.study, kos_uid):
+                # an exam imported while we run: reload off the event loop, then look again
+                await asyncio.to_thread(self.index.refresh)
             _check_drim(self.config, self.index, request, resource.study)
             if resource.kind is Kind.INSTANCES:
                 plan = self._plan(request, resource)

@@ -15,7 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from drimlab.config import Settings
@@ -34,6 +35,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _engine_url(database_url: str) -> URL | str:
+    """The URL to connect with: a bare `postgresql://` uses psycopg 3, the driver we ship."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return database_url  # create_engine reports it
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _shown(url: URL | str) -> str:
+    """A URL fit for an error message: never its password."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words on one line (without SQLAlchemy's SQL echo and help link)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return "; ".join(lines) or type(cause).__name__
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -48,10 +77,12 @@ class Store:
         self.settings = settings
         if settings.is_sqlite:
             settings.home.mkdir(parents=True, exist_ok=True)
+        url = _engine_url(settings.database_url)
+        self._shown_url = _shown(url)
         try:
-            self.engine = create_engine(settings.database_url, future=True)
+            self.engine = create_engine(url, future=True)
         except Exception as exc:
-            raise StoreError(f"cannot open database {settings.database_url!r}: {exc}") from exc
+            raise StoreError(f"cannot open database {self._shown_url!r}: {_reason(exc)}") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -90,7 +121,9 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot migrate the store: {exc}") from exc
+            raise StoreError(
+                f"cannot migrate the store in {self._shown_url!r}: {_reason(exc)}"
+            ) from exc
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,12 +10,44 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time, always read back as an aware UTC datetime, whatever the database.
+
+    SQLite keeps no offset (it would drop a non-UTC one) and PostgreSQL answers in the
+    session's time zone: values go in as UTC and come out as UTC on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -44,7 +76,7 @@ class Exam(Base):
     study_description: Mapped[str] = mapped_column(String(256), default="")
     institution_name: Mapped[str] = mapped_column(String(256), default="")
     root_dir: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     series: Mapped[list[Series]] = relationship(
         back_populates="exam", cascade="all, delete-orphan", order_by="Series.series_number"
@@ -98,7 +130,7 @@ class InstanceFile(Base):
     )
     transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(Text)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)  # a multi-frame file may pass 2 GiB
     sha256: Mapped[str] = mapped_column(String(64))
 
     instance: Mapped[Instance] = relationship(back_populates="files")
@@ -116,7 +148,7 @@ class Kos(Base):
     retrieve_base_url: Mapped[str] = mapped_column(Text, default="")
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     exam: Mapped[Exam] = relationship(back_populates="manifests")
 
@@ -127,9 +159,7 @@ class ExchangeRecord(Base):
     __tablename__ = "exchanges"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     origin: Mapped[str] = mapped_column(String(16))  # server | client | proxy | file
     method: Mapped[str] = mapped_column(String(16), default="")
     target: Mapped[str] = mapped_column(Text, default="")
@@ -154,9 +184,7 @@ class ReportRecord(Base):
     __tablename__ = "reports"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     exchange_id: Mapped[str | None] = mapped_column(
         ForeignKey("exchanges.id", ondelete="SET NULL"), nullable=True, index=True
     )
@@ -185,8 +213,8 @@ class ScenarioRun(Base):
     inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     steps: Mapped[list[ScenarioStepState]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ScenarioStepState.position"
@@ -212,7 +240,22 @@ class ScenarioStepState(Base):
     report_ids: Mapped[list[Any]] = mapped_column(default=list)
     evidence: Mapped[list[Any]] = mapped_column(default=list)  # [{name, path, sha256, size}]
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     run: Mapped[ScenarioRun] = relationship(back_populates="steps")
+
+
+def over_long_values(row: Base) -> list[str]:
+    """The values of `row` longer than their column allows, as `table.column (N > max)`.
+
+    SQLite stores an over-long string silently while PostgreSQL refuses it: checking before
+    writing makes both databases refuse the same input, with a message naming the field.
+    """
+    problems = []
+    for column in row.__table__.columns:
+        limit = getattr(column.type, "length", None)
+        value = getattr(row, column.key, None)
+        if isinstance(limit, int) and isinstance(value, str) and len(value) > limit:
+            problems.append(f"{row.__tablename__}.{column.key} ({len(value)} > {limit} characters)")
+    return problems

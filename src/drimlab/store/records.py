@@ -91,7 +91,8 @@ def save_exchange(
     record = ExchangeRecord(
         id=str(uuid.uuid4()),
         origin=exchange.origin,
-        method=exchange.method or "",
+        # captured traffic may carry anything; PostgreSQL refuses an over-long VARCHAR
+        method=(exchange.method or "")[:16],
         target=exchange.target or "",
         request_headers=[[k, v] for k, v in exchange.request_headers],
         request_body_path=request_body,

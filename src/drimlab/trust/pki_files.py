@@ -205,8 +205,10 @@ class Builder:
         self.crl_url = crl_url
         self.entries: list[PkiEntry] = []
 
-    def build(self) -> None:
-        os.chmod(self.dir, 0o700)
+    def _hierarchy(
+        self,
+    ) -> tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey]:
+        """A root and an organisations CA under it, with fresh keys (genuine or look-alike)."""
         now = self.now
         root_key, org_key = px.new_key(), px.new_key()
         root = px.ca_certificate(
@@ -227,6 +229,12 @@ class Builder:
             not_after=now + px.days(10 * 365),
             path_length=0,
         )
+        return root, root_key, org, org_key
+
+    def build(self) -> None:
+        os.chmod(self.dir, 0o700)
+        now = self.now
+        root, root_key, org, org_key = self._hierarchy()
         self._ca("root", "root-ca", root, root_key, "trust anchor of the bench")
         self._ca("organisations", "organisations-ca", org, org_key, "issues every TEST certificate")
         write_file(self.dir / "ca/bundle.pem", px.cert_pem(root) + px.cert_pem(org))
@@ -368,26 +376,7 @@ class Builder:
 
     def _rogue(self, consumer: px.Subject) -> None:
         """A look-alike hierarchy: the same names as the genuine CAs, other keys."""
-        now = self.now
-        root_key, org_key = px.new_key(), px.new_key()
-        root = px.ca_certificate(
-            ROOT,
-            root_key,
-            issuer=None,
-            issuer_key=None,
-            not_before=now - px.days(1),
-            not_after=now + px.days(20 * 365),
-            path_length=1,
-        )
-        org = px.ca_certificate(
-            ORGANISATIONS,
-            org_key,
-            issuer=root,
-            issuer_key=root_key,
-            not_before=now - px.days(1),
-            not_after=now + px.days(10 * 365),
-            path_length=0,
-        )
+        root, _, org, org_key = self._hierarchy()
         self._ca("rogue-root", "rogue-ca", root, None, "look-alike root: must not be trusted")
         self._ca(
             "rogue-organisations",

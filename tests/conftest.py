@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from drimlab.config import Settings
 from drimlab.store import Store, open_store
+
+# CI replays the same examples on every run (a red build then means a change broke something);
+# developers' runs keep exploring new random examples.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ans"
 

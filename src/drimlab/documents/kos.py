@@ -30,7 +30,8 @@ def parse_fully(source: Path | bytes, label: str) -> Dataset:
     with quiet_values():
         dataset = load_dataset(source, label)
         try:
-            for element in dataset.iterall():
+            meta = getattr(dataset, "file_meta", None)
+            for element in (*(meta.iterall() if meta is not None else ()), *dataset.iterall()):
                 _ = element.value
         except Exception as exc:  # pydicom raises many types on damaged input
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -12,6 +12,7 @@ from drimlab.cli._common import console, fail, state
 from drimlab.store.queries import list_exchanges, report_ids_of, resolve_exchange_id
 from drimlab.store.records import load_exchange, load_report
 from drimlab.validation.render import FORMATS, render
+from drimlab.validation.rules import load_all
 
 exchanges_app = typer.Typer(help="Recorded exchanges and their reports.", no_args_is_help=True)
 
@@ -88,7 +89,7 @@ def show_command(
             lines.append("timings: " + ", ".join(f"{k}={v}" for k, v in exchange.timings.items()))
         typer.echo("\n".join(lines))
     for report_id in report_ids_of(store, full):
-        typer.echo(render(load_report(store, report_id), fmt))
+        typer.echo(render(load_report(store, report_id), fmt, catalogue=load_all()))
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,7 @@ from drimlab.cli._common import console, err_console, fail, state
 from drimlab.simulators.consumer import Level, RetrieveOptions, retrieve, run_probes
 from drimlab.validation.render import FORMATS, render
 from drimlab.validation.report import Report, Verdict
+from drimlab.validation.rules import load_all
 
 KosOption = Annotated[
     Path | None, typer.Option("--kos", help="The exam's KOS (Part 10): UIDs and Retrieve URLs.")
@@ -97,7 +98,7 @@ def _options(**values: Any) -> RetrieveOptions:
 
 
 def _emit(reports: list[Report], fmt: str, output: Path | None) -> None:
-    text = "\n".join(render(r, fmt) for r in reports)
+    text = "\n".join(render(r, fmt, catalogue=load_all()) for r in reports)
     if output is None:
         console.print(text, markup=False, soft_wrap=True, end="" if text.endswith("\n") else "\n")
         return

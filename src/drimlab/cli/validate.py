@@ -20,7 +20,7 @@ from drimlab.validation.loaders import load_har, load_request, load_response
 from drimlab.validation.profiles import get_profile, resolve
 from drimlab.validation.render import FORMATS, render
 from drimlab.validation.report import Report, Verdict
-from drimlab.validation.rules import UnknownRuleError
+from drimlab.validation.rules import UnknownRuleError, load_all
 from drimlab.validation.subjects import KosLike
 
 validate_app = typer.Typer(
@@ -115,9 +115,11 @@ def _run(
 def _emit(reports: list[Report], fmt: str, output: Path | None) -> None:
     if len(reports) == 1 or output is None:
         if len(reports) > 1 and fmt == "json":
-            text = json.dumps([json.loads(render(r, fmt)) for r in reports], indent=2)
+            text = json.dumps(
+                [json.loads(render(r, fmt, catalogue=load_all())) for r in reports], indent=2
+            )
         else:
-            text = "\n".join(render(r, fmt) for r in reports)
+            text = "\n".join(render(r, fmt, catalogue=load_all()) for r in reports)
         if output is None:
             console.print(
                 text, markup=False, soft_wrap=True, end="" if text.endswith("\n") else "\n"
@@ -132,7 +134,7 @@ def _emit(reports: list[Report], fmt: str, output: Path | None) -> None:
         raise InputError(f"cannot create folder {output}: {exc.strerror}") from None
     for index, report in enumerate(reports):
         target = output / f"entry-{index:03d}.{_EXTENSIONS[fmt]}"
-        _write(target, render(report, fmt))
+        _write(target, render(report, fmt, catalogue=load_all()))
         console.print(f"{report.verdict.value} {report.subject} -> {target}", markup=False)
 
 

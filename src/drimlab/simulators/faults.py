@@ -34,6 +34,7 @@ class Fault(StrEnum):
     SLOW = "slow"
     BUSY = "busy"
     CUT = "cut"
+    SHORT_BODY = "short-body"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ FAULT_DOCS: dict[Fault, FaultDoc] = {
     Fault.CUT: FaultDoc(
         "the connection is closed in the middle of the first part", ("WADO-RS-010", "WADO-RS-021")
     ),
+    Fault.SHORT_BODY: FaultDoc(
+        "Content-Length announces the whole body, the connection closes in the first part",
+        ("WADO-RS-009",),
+    ),
 }
 
 
@@ -135,6 +140,7 @@ class ResponsePlan:
     headers: tuple[tuple[str, str], ...] = ()
     close_delimiter: bool = True
     cut_after_bytes: int | None = None
+    keep_content_length: bool = False  # with a cut: announce the full length anyway
     rate_bytes_per_second: int | None = None
     faults: tuple[str, ...] = field(default=())
 
@@ -202,6 +208,8 @@ def apply_fault(
         return replace(plan, status=503, parts=(), headers=(*plan.headers, ("Retry-After", "5")))
     if fault is Fault.CUT and parts:
         return replace(plan, cut_after_bytes=max(1, parts[0].size // 2))
+    if fault is Fault.SHORT_BODY and parts:
+        return replace(plan, cut_after_bytes=max(1, parts[0].size // 2), keep_content_length=True)
     return plan
 
 

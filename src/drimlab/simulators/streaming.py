@@ -68,7 +68,7 @@ async def stream_plan(
         stats.completed = True
         return response, stats
     response.headers["Content-Type"] = plan.content_type
-    if plan.cut_after_bytes is None:
+    if plan.cut_after_bytes is None or plan.keep_content_length:
         response.content_length = planned_length(plan)
     else:
         response.enable_chunked_encoding()  # the cut must look like a real mid-stream failure

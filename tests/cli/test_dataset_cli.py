@@ -194,3 +194,19 @@ def test_a_fresh_home_lists_the_built_in_exams(
     assert isinstance(exams, list)
     assert [(e["name"], e["dataset"]) for e in exams] == [("radio-thorax", "default")]
     assert exams[0]["kos_sop_instance_uid"]
+
+
+def test_export_xdm_and_pnr_pass_their_validators(
+    default_dataset_copy: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive, pnr = tmp_path / "export.zip", tmp_path / "pnr.xml"
+    assert run(["dataset", "export-xdm", "radio-thorax", str(archive)]) == 0
+    assert "2 images" in capsys.readouterr().out
+    assert run(["dataset", "export-pnr", "radio-thorax", str(pnr)]) == 0
+    capsys.readouterr()
+    assert run(["validate", "xdm", str(archive), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "PASSED"
+    assert run(["validate", "xds", str(pnr), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "PASSED"
+    assert run(["dataset", "export-xdm", "radio-thorax", str(tmp_path / "no" / "x.zip")]) == 2
+    assert "does not exist" in capsys.readouterr().err

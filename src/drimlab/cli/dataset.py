@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydicom.uid import UID
+from pydicom.uid import UID, ExplicitVRLittleEndian
 from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn
 from rich.progress import Progress as RichProgress
 
 from drimlab.cli._common import console, err_console, fail, state
 from drimlab.datasets import catalog
+from drimlab.datasets.catalog import KosInfo
 from drimlab.datasets.importer import ImportReport, import_directory
 from drimlab.datasets.kos_read import KosSummary, read_kos
 from drimlab.datasets.staging import Progress
@@ -248,32 +249,42 @@ def import_command(
         fail(f"nothing imported from {directory}: {reason}")
 
 
-def export_kos_command(
-    ctx: typer.Context,
-    exam: ExamArgument,
-    file: Annotated[Path, typer.Argument(help="Where to write the KOS (a .dcm file).")],
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="Build (and register) a KOS for this WADO-RS base."),
-    ] = None,
-) -> None:
-    """Write an exam's KOS to FILE (with --base-url: a KOS pointing at that WADO-RS base)."""
-    _ensure_default(ctx)
-    st = state(ctx)
-    info = catalog.get_exam(st.store, exam)
+def _writable(file: Path) -> None:
     if not file.parent.is_dir():
         fail(f"{file}: folder {file.parent} does not exist")
     if file.is_dir():
         fail(f"{file}: is a directory")
-    if base_url is not None:
-        kos = catalog.kos_for_base(st.store, st.settings, info.name, base_url)
-    elif info.kos is not None:
-        kos = info.kos
-    else:
-        kos = catalog.kos_for_base(st.store, st.settings, info.name, st.settings.wado_base_url)
+
+
+def _exam_kos(ctx: typer.Context, exam: str, base_url: str | None) -> tuple[str, KosInfo]:
+    """The exam's name and its KOS (with a base URL: a KOS built for that WADO-RS base)."""
+    _ensure_default(ctx)
+    st = state(ctx)
+    info = catalog.get_exam(st.store, exam)
+    if base_url is None and info.kos is not None:
+        return info.name, info.kos
+    base = base_url if base_url is not None else st.settings.wado_base_url
+    return info.name, catalog.kos_for_base(st.store, st.settings, info.name, base)
+
+
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Build (and register) a KOS for this WADO-RS base."),
+]
+
+
+def export_kos_command(
+    ctx: typer.Context,
+    exam: ExamArgument,
+    file: Annotated[Path, typer.Argument(help="Where to write the KOS (a .dcm file).")],
+    base_url: BaseUrlOption = None,
+) -> None:
+    """Write an exam's KOS to FILE (with --base-url: a KOS pointing at that WADO-RS base)."""
+    _writable(file)
+    name, kos = _exam_kos(ctx, exam, base_url)
     shutil.copyfile(kos.path, file)
     console.print(
-        f"KOS {kos.sop_instance_uid} of {info.name} (base {kos.retrieve_base_url}) -> {file}",
+        f"KOS {kos.sop_instance_uid} of {name} (base {kos.retrieve_base_url}) -> {file}",
         markup=False,
         soft_wrap=True,
     )
@@ -324,6 +335,54 @@ def read_kos_command(
         _line("problem", problem)
 
 
+def export_xdm_command(
+    ctx: typer.Context,
+    exam: ExamArgument,
+    file: Annotated[Path, typer.Argument(help="Where to write the archive (a .zip file).")],
+    base_url: BaseUrlOption = None,
+    images: Annotated[
+        bool, typer.Option("--images/--no-images", help="Put the exam's images in it too.")
+    ] = True,
+) -> None:
+    """Write an IHE XDM export of an exam: its KOS listed in METADATA.XML, and its images."""
+    from drimlab.documents.xdm import build_xdm  # noqa: PLC0415 - lxml and zip on demand
+
+    _writable(file)
+    name, kos = _exam_kos(ctx, exam, base_url)
+    paths = []
+    if images:
+        for series in catalog.exam_series(state(ctx).store, name):
+            for instance in series.instances:
+                stored = instance.file(ExplicitVRLittleEndian) or instance.files[0]
+                paths.append(stored.path)
+    build_xdm(kos.path, paths, file)
+    console.print(
+        f"XDM of {name}: KOS {kos.sop_instance_uid}, {len(paths)} images -> {file}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def export_pnr_command(
+    ctx: typer.Context,
+    exam: ExamArgument,
+    file: Annotated[Path, typer.Argument(help="Where to write the SOAP message (.xml).")],
+    base_url: BaseUrlOption = None,
+) -> None:
+    """Write the DMP submission of an exam's KOS: a ProvideAndRegisterDocumentSet-b message."""
+    from drimlab.datasets.kos_read import load_dataset  # noqa: PLC0415 - on demand
+    from drimlab.documents.xds_build import provide_and_register  # noqa: PLC0415
+
+    _writable(file)
+    name, kos = _exam_kos(ctx, exam, base_url)
+    file.write_bytes(provide_and_register(load_dataset(kos.path, str(kos.path))))
+    console.print(
+        f"ProvideAndRegisterDocumentSet-b of {name} (KOS {kos.sop_instance_uid}) -> {file}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     dataset_app.command("list")(list_command)
@@ -332,4 +391,6 @@ def register(app: typer.Typer) -> None:
     dataset_app.command("import")(import_command)
     dataset_app.command("export-kos")(export_kos_command)
     dataset_app.command("read-kos")(read_kos_command)
+    dataset_app.command("export-xdm")(export_xdm_command)
+    dataset_app.command("export-pnr")(export_pnr_command)
     app.add_typer(dataset_app, name="dataset")

@@ -118,6 +118,35 @@ class Catalogue:
         self._rules[rule.code] = rule
         return rule
 
+    def declare(
+        self,
+        code: str,
+        name: str,
+        *,
+        severity: Severity,
+        summary: str,
+        what: str,
+        why: str,
+        bad: str,
+        good: str,
+        references: Iterable[str] = (),
+        subject: str,
+        check: CheckFunction | None = None,
+    ) -> Rule:
+        """Register a documented rule; without `check`, its findings come from a component."""
+        return self.register(
+            Rule(
+                code=code,
+                name=name,
+                severity=severity,
+                summary=summary,
+                doc=RuleDoc(what=what, why=why, bad=bad, good=good),
+                references=tuple(references),
+                subject=subject,
+                check=check,
+            )
+        )
+
     def rule(
         self,
         code: str,
@@ -135,17 +164,18 @@ class Catalogue:
         """Decorator form: register the decorated generator as the rule's check."""
 
         def wrap(check: CheckFunction) -> CheckFunction:
-            self.register(
-                Rule(
-                    code=code,
-                    name=name,
-                    severity=severity,
-                    summary=summary,
-                    doc=RuleDoc(what=what, why=why, bad=bad, good=good),
-                    references=tuple(references),
-                    subject=subject,
-                    check=check,
-                )
+            self.declare(
+                code,
+                name,
+                severity=severity,
+                summary=summary,
+                what=what,
+                why=why,
+                bad=bad,
+                good=good,
+                references=references,
+                subject=subject,
+                check=check,
             )
             return check
 

@@ -9,7 +9,7 @@ is in docs/probes.md.
 from __future__ import annotations
 
 from drimlab.validation.findings import Severity
-from drimlab.validation.rules import CATALOGUE, Rule, RuleDoc
+from drimlab.validation.rules import CATALOGUE, Rule
 
 PS318_STATUS = "PS3.18 §8.4 (status codes) and §10.4.3 (Retrieve responses)"
 PS318_RESOURCES = "PS3.18 §10.4.1 (Retrieve resources)"
@@ -34,16 +34,17 @@ def _probe(
     references: tuple[str, ...],
     severity: Severity = Severity.ERROR,
 ) -> Rule:
-    return CATALOGUE.register(
-        Rule(
-            code=code,
-            name=name,
-            severity=severity,
-            summary=summary,
-            doc=RuleDoc(what=what, why=why, bad=bad, good=good),
-            references=references,
-            subject="probe",
-        )
+    return CATALOGUE.declare(
+        code,
+        name,
+        severity=severity,
+        summary=summary,
+        what=what,
+        why=why,
+        bad=bad,
+        good=good,
+        references=references,
+        subject="probe",
     )
 
 

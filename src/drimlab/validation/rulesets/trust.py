@@ -8,7 +8,7 @@ documentation know them.
 from __future__ import annotations
 
 from drimlab.validation.findings import Severity
-from drimlab.validation.rules import CATALOGUE, Rule, RuleDoc
+from drimlab.validation.rules import CATALOGUE, Rule
 
 DRIMM_TRUST = "DRIM-M: mutual TLS with IGC-Santé ORG certificates between DRIMBoxes"
 DRIMM_WL = "DRIM-M: liste blanche ListeBlancheDRIM-M (ansforge/DRIM-M_DATA, Référencement DRIMBox)"
@@ -35,16 +35,17 @@ def _rule(
     references: tuple[str, ...],
     subject: str,
 ) -> Rule:
-    return CATALOGUE.register(
-        Rule(
-            code=code,
-            name=name,
-            severity=severity,
-            summary=summary,
-            doc=RuleDoc(what=what, why=why, bad=bad, good=good),
-            references=references,
-            subject=subject,
-        )
+    return CATALOGUE.declare(
+        code,
+        name,
+        severity=severity,
+        summary=summary,
+        what=what,
+        why=why,
+        bad=bad,
+        good=good,
+        references=references,
+        subject=subject,
     )
 
 

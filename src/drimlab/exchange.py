@@ -7,16 +7,25 @@ iterable of chunks (an iterable can be read once only). `response_body_encoded` 
 response body is still in its transfer coding (e.g. a raw capture of a chunked response);
 the validator then removes the coding itself and reports framing faults. `timings` are
 seconds; `started_at` (Unix time the request was sent) is what time-dependent rules use.
+
+Beside the HTTP messages an Exchange carries the other facts of the capture: the TLS facts of
+its connection (`tls`), the server simulator's decision (`decision`), how the transport ended
+when no response came (`transport_error`), what the bench meant the request for (`purpose`)
+and the manifest of the response parts (`parts`). `as_dict` / `from_dict` is the one
+serialisation (store, evidence bundle, monitor); bodies travel beside it, by reference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from drimlab.dicomweb.http import header_value, header_values
+from drimlab.facts.decision import Decision
+from drimlab.facts.tls import TlsFacts
 
 CHUNK_SIZE = 1024 * 1024
 Origin = Literal["server", "client", "proxy", "file"]
@@ -64,6 +73,49 @@ def iter_body(source: BodySource | None, chunk_size: int = CHUNK_SIZE) -> Iterat
             yield bytes(chunk)
 
 
+class Purpose(StrEnum):
+    """What the bench sent a request for (rules about the source's answer depend on it)."""
+
+    UNSPECIFIED = ""
+    RETRIEVE = "retrieve"  # a well-formed retrieval the client simulator sent for a user
+    PROBE = "probe"  # a deliberately bad request of the probe battery
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One body part of a response or one file of a document set, as evidence lists it."""
+
+    index: int
+    size: int
+    sha256: str
+    content_type: str | None = None
+    sop_class_uid: str | None = None
+    sop_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    series_instance_uid: str | None = None
+    transfer_syntax_uid: str | None = None
+    kept_as: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        if data["kept_as"] is None:
+            del data["kept_as"]  # only parts the client kept on disk say where
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartRecord:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def _origin(value: Any) -> Origin:
+    return cast(Origin, value) if value in get_args(Origin) else "file"
+
+
+def _pairs(rows: Any) -> RawHeaders:
+    return tuple((str(k), str(v)) for k, v in rows or ())
+
+
 @dataclass(frozen=True)
 class Exchange:
     """A captured request and/or response; either side may be absent."""
@@ -78,12 +130,16 @@ class Exchange:
     response_headers: RawHeaders = ()
     response_body: BodySource | None = None
     response_body_encoded: bool = False
-    peer: Mapping[str, Any] | None = None
+    tls: TlsFacts | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
     origin: Origin = "file"
     label: str = ""
     request_problems: tuple[str, ...] = ()
     response_problems: tuple[str, ...] = ()
+    decision: Decision | None = None
+    transport_error: str | None = None
+    purpose: Purpose = Purpose.UNSPECIFIED
+    parts: tuple[PartRecord, ...] = ()
 
     @property
     def has_request(self) -> bool:
@@ -118,3 +174,68 @@ class Exchange:
         if self.has_response:
             bits.append(f"-> {self.status}")
         return " ".join(bits) or "empty exchange"
+
+    @property
+    def peer_subject(self) -> str | None:
+        """The subject DN of the certificate the peer presented, if any."""
+        peer = self.tls.peer if self.tls is not None else None
+        return peer.subject if peer is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field but the bodies (which travel beside it: see `from_dict`)."""
+        return {
+            "method": self.method,
+            "target": self.target,
+            "request_headers": [list(h) for h in self.request_headers],
+            "has_request_body": self.request_body is not None,
+            "http_version": self.http_version,
+            "status": self.status,
+            "reason": self.reason,
+            "response_headers": [list(h) for h in self.response_headers],
+            "has_response_body": self.response_body is not None,
+            "response_body_encoded": self.response_body_encoded,
+            "tls": None if self.tls is None else self.tls.as_dict(),
+            "timings": dict(self.timings),
+            "origin": self.origin,
+            "label": self.label,
+            "request_problems": list(self.request_problems),
+            "response_problems": list(self.response_problems),
+            "decision": None if self.decision is None else self.decision.as_dict(),
+            "transport_error": self.transport_error,
+            "purpose": self.purpose.value,
+            "parts": [p.as_dict() for p in self.parts],
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        request_body: BodySource | None = None,
+        response_body: BodySource | None = None,
+    ) -> Exchange:
+        """The Exchange `as_dict` described, with its bodies given back by the caller."""
+        tls = data.get("tls")
+        decision = data.get("decision")
+        return cls(
+            method=data.get("method"),
+            target=data.get("target"),
+            request_headers=_pairs(data.get("request_headers")),
+            request_body=request_body,
+            http_version=str(data.get("http_version") or "HTTP/1.1"),
+            status=data.get("status"),
+            reason=str(data.get("reason") or ""),
+            response_headers=_pairs(data.get("response_headers")),
+            response_body=response_body,
+            response_body_encoded=bool(data.get("response_body_encoded", False)),
+            tls=None if tls is None else TlsFacts.from_dict(tls),
+            timings={str(k): float(v) for k, v in (data.get("timings") or {}).items()},
+            origin=_origin(data.get("origin")),
+            label=str(data.get("label") or ""),
+            request_problems=tuple(str(p) for p in data.get("request_problems", ())),
+            response_problems=tuple(str(p) for p in data.get("response_problems", ())),
+            decision=None if decision is None else Decision.from_dict(decision),
+            transport_error=data.get("transport_error"),
+            purpose=Purpose(data.get("purpose") or ""),
+            parts=tuple(PartRecord.from_dict(p) for p in data.get("parts", ())),
+        )

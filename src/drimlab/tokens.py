@@ -211,8 +211,10 @@ class TokenVerifier:
             return TokenCheck(False, "no bearer token", "missing")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
-            return TokenCheck(False, f"malformed token: {exc}", "malformed")
+        except jwt.DecodeError:
+            return TokenCheck(
+                False, "malformed token: not a JWT (its header does not decode)", "malformed"
+            )
         kid = header.get("kid")
         jwk = self._keys.get(kid) or (
             next(iter(self._keys.values())) if kid is None and len(self._keys) == 1 else None
@@ -248,9 +250,9 @@ class TokenVerifier:
         except jwt.InvalidSignatureError:
             return TokenCheck(False, "token signature does not verify", "bad-signature")
         except jwt.MissingRequiredClaimError as exc:
-            return TokenCheck(False, f"token lacks a required claim: {exc}", "malformed")
-        except jwt.InvalidTokenError as exc:
-            return TokenCheck(False, f"invalid token: {exc}", "malformed")
+            return TokenCheck(False, f"token lacks the required {exc.claim!r} claim", "malformed")
+        except jwt.InvalidTokenError:
+            return TokenCheck(False, "malformed token: not a valid signed JWT", "malformed")
         return TokenCheck(True, "valid", "valid", dict(claims))
 
     def _check_times(self, claims: Mapping[str, Any], now: float) -> None:

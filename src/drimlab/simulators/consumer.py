@@ -1,429 +1,37 @@
 """The WADO-RS client simulator: drimlab plays the DRIMBox consumer for a source under test.
 
-From a KOS (or explicit UIDs) it builds the requests a DRIM-M consumer sends (one per series
-by default, the DRIM-M Accept list, a Bearer token, `KOS-SOPInstanceUID`), sends each over
-mutual TLS with `consumer_http`, checks the source's certificate and host against the
-whitelist, and validates the response while it streams (`ResponseValidator`, `drim-m` profile,
-completeness against the KOS). Parts go to disk as they arrive when `keep_dir` is set. Every
-exchange (request as sent, response head, part manifest, TLS facts, timings) and its report
-are stored as evidence.
+`retrieve` runs the retrieval a set of options describes (one exchange per request, or
+repeated and concurrent for performance); `run_probes` runs the battery of bad requests. The
+pieces live in `retrieval` (requests, one exchange), `consumer_performance` and `probes`; this
+module is the entry point the CLI and the scenarios use.
 """
 
 from __future__ import annotations
 
-import ssl
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Literal
-
-from drimlab import __version__
 from drimlab.config import Settings
-from drimlab.datasets.kos_read import KosSummary, read_kos
-from drimlab.dicomweb.multipart import Event
-from drimlab.dicomweb.uids import uid_problem
 from drimlab.errors import InputError
-from drimlab.exchange import Exchange
-from drimlab.simulators.consumer_http import HttpRequest, ResponseStream, TransportError
-from drimlab.simulators.consumer_http import open_response as open_http
-from drimlab.simulators.consumer_parts import PartKeeper, Progress, _Counter
+from drimlab.simulators.consumer_parts import Progress
+from drimlab.simulators.consumer_performance import measure
+from drimlab.simulators.probes import run_probes
+from drimlab.simulators.retrieval import (
+    DRIM_M_ACCEPT,
+    USER_AGENT,
+    ClientTrust,
+    Level,
+    RetrievalRecord,
+    RetrieveOptions,
+    RetrieveResult,
+    Target,
+    client_trust,
+    default_token,
+    exchange_once,
+    keep_folder,
+    overall,
+    plan_requests,
+    resolve_target,
+    store_outcome,
+)
 from drimlab.store import Store
-from drimlab.store.records import save_exchange, save_report
-from drimlab.trust.enforce import check_server, classify_handshake_error
-from drimlab.trust.tls import client_context
-from drimlab.trust.whitelist import Whitelist, load_whitelist
-from drimlab.validation.engine import ResponseValidator
-from drimlab.validation.findings import Finding, Location, Severity
-from drimlab.validation.report import Report, Verdict
-from drimlab.validation.rulesets import probe as probe_rules
-from drimlab.validation.rulesets import trust as trust_rules
-
-KOS_HEADER = "KOS-SOPInstanceUID"
-# The Accept list of the ANS sample request (request-series.txt), same media ranges, same
-# order and q-values, without its `boundary=**` parameters and trailing comma (docs/consumer.md).
-DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
-    ("1.2.840.10008.1.2.4.70", "0.9"),
-    ("1.2.840.10008.1.2.4.80", "0.8"),
-    ("1.2.840.10008.1.2.4.91", "0.6"),
-    ("1.2.840.10008.1.2.4.50", "0.5"),
-    ("1.2.840.10008.1.2.4.51", "0.5"),
-    ("1.2.840.10008.1.2.4.100", "0.5"),
-    ("1.2.840.10008.1.2.4.101", "0.5"),
-    ("1.2.840.10008.1.2.4.102", "0.5"),
-    ("1.2.840.10008.1.2.4.103", "0.5"),
-    ("1.2.840.10008.1.2.1", "0.4"),
-)
-DRIM_M_ACCEPT = ",".join(
-    f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
-    for uid, q in DRIM_M_TRANSFER_SYNTAXES
-)
-USER_AGENT = f"drimlab/{__version__} (DRIM-M client simulator)"
-Level = Literal["study", "series", "instance"]
-
-
-@dataclass(frozen=True)
-class RetrieveOptions:
-    """What to retrieve, from where, and how to authenticate (defaults: the bench's own)."""
-
-    base_url: str | None = None
-    study: str | None = None
-    series: tuple[str, ...] = ()
-    instance: str | None = None
-    kos_path: Path | None = None
-    kos_uid: str | None = None
-    level: Level = "series"
-    accept: str | None = None
-    token: str | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    ca: Path | None = None
-    whitelist: Path | None = None
-    check_whitelist: bool = True
-    insecure_http: bool = False
-    keep_dir: Path | None = None
-    profile: str = "drim-m"
-    repeat: int = 1
-    concurrency: int = 1
-    timeout: float = 60.0
-
-
-@dataclass(frozen=True)
-class RetrievalRecord:
-    """One request sent and its validated response, as stored."""
-
-    exchange_id: str
-    report_id: str
-    report: Report
-    url: str
-    status: int | None
-
-
-@dataclass(frozen=True)
-class RetrieveResult:
-    """Every retrieval of a run; FAILED when any report failed."""
-
-    records: tuple[RetrievalRecord, ...]
-    verdict: Verdict
-    performance: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the options designate: the KOS (if any), its UID, the base URL(s), the UIDs."""
-
-    kos: KosSummary | None
-    kos_uid: str | None
-    study: str
-    base_url: str
-    series: tuple[str, ...]
-    instance: str | None
-
-
-@dataclass(frozen=True)
-class ClientTrust:
-    """The TLS context to present and the whitelist to check sources against."""
-
-    context: ssl.SSLContext | None
-    whitelist: Whitelist | None
-    issuer: Any = None  # the bench's token issuer, when the bench environment was opened
-
-
-def _check_uid(label: str, uid: str) -> None:
-    problem = uid_problem(uid)
-    if problem is not None:
-        raise InputError(f"{label} UID {uid!r} is malformed: {problem}")
-
-
-def resolve_target(options: RetrieveOptions) -> Target:
-    """Read the KOS (or the explicit UIDs) and check what the options ask makes sense."""
-    kos: KosSummary | None = None
-    if options.kos_path is not None:
-        kos = read_kos(options.kos_path)
-        if not kos.series:
-            raise InputError(f"{options.kos_path}: the KOS references no series")
-        study = options.study or kos.study_instance_uid
-        # Each series is fetched at its own Retrieve URL unless a base URL overrides them.
-        base = (options.base_url or "").rstrip("/")
-        kos_uid: str | None = options.kos_uid or kos.sop_instance_uid
-        unknown = [s for s in options.series if kos.series_by_uid(s) is None]
-        if unknown:
-            raise InputError(f"series {unknown[0]} is not referenced by the KOS")
-        series = options.series or tuple(s.series_instance_uid for s in kos.series)
-    else:
-        if not options.base_url or not options.study:
-            raise InputError("give --kos FILE, or --base URL and --study UID")
-        study, base, kos_uid = options.study, options.base_url.rstrip("/"), options.kos_uid
-        series = options.series
-    if not base and kos is not None and not all(s.retrieve_url for s in kos.series):
-        raise InputError("the KOS has no Retrieve URL: give --base URL")
-    if base and not base.startswith(("http://", "https://")):
-        raise InputError(f"base URL {base!r} must start with https:// (or http://)")
-    if options.instance is not None and len(series) != 1:
-        raise InputError("--instance needs exactly one --series")
-    for uid in (study, *series, *([options.instance] if options.instance else [])):
-        _check_uid("the", uid)
-    if kos_uid is not None:
-        _check_uid("the KOS SOP Instance", kos_uid)
-    return Target(kos, kos_uid, study, base, series, options.instance)
-
-
-def request_headers(
-    host: str, accept: str | None, token: str | None, kos_uid: str | None
-) -> tuple[tuple[str, str], ...]:
-    """The header block of a DRIM-M retrieve, in the order the client sends it."""
-    headers: list[tuple[str, str]] = [("Host", host)]
-    if accept is not None:
-        headers.append(("Accept", accept))
-    if token is not None:
-        headers.append(("Authorization", f"Bearer {token}"))
-    if kos_uid is not None:
-        headers.append((KOS_HEADER, kos_uid))
-    headers += [("User-Agent", USER_AGENT), ("Connection", "close")]
-    return tuple(headers)
-
-
-def _netloc(url: str) -> str:
-    return url.split("://", 1)[1].split("/", 1)[0]
-
-
-def plan_requests(
-    target: Target, *, level: Level = "series", accept: str | None = None, token: str | None
-) -> tuple[HttpRequest, ...]:
-    """The requests a DRIM-M consumer sends for the target (one per series at series level)."""
-    accept = DRIM_M_ACCEPT if accept is None else accept
-    urls: list[str] = []
-    kos = target.kos
-    if target.instance is not None:
-        level = "instance"
-    if level == "study":
-        bases = [target.base_url] if target.base_url else list(kos.base_urls if kos else ())
-        urls = [f"{b}/studies/{target.study}" for b in bases]
-    else:
-        for series_uid in target.series:
-            found = kos.series_by_uid(series_uid) if kos is not None else None
-            if found is not None and found.retrieve_url and not target.base_url:
-                url = found.retrieve_url.rstrip("/")
-            else:
-                url = f"{target.base_url}/studies/{target.study}/series/{series_uid}"
-            if level == "series":
-                urls.append(url)
-            elif target.instance is not None:
-                urls.append(f"{url}/instances/{target.instance}")
-            elif found is not None:
-                urls += [f"{url}/instances/{i.sop_instance_uid}" for i in found.instances]
-            else:
-                raise InputError("instance level needs --instance UID or a KOS listing them")
-    if not urls:
-        raise InputError("nothing to retrieve: give a series (or a KOS that lists some)")
-    return tuple(
-        HttpRequest("GET", url, request_headers(_netloc(url), accept, token, target.kos_uid))
-        for url in urls
-    )
-
-
-def _bench_env(store: Store, settings: Settings) -> Any:
-    from drimlab.simulators.environment import BenchEnvironment  # noqa: PLC0415 - may generate
-
-    return BenchEnvironment.prepare(store, settings, dataset=False)
-
-
-def client_trust(store: Store, settings: Settings, options: RetrieveOptions) -> ClientTrust:
-    """The consumer's TLS context (bench PKI consumer by default) and whitelist."""
-    if options.insecure_http:
-        return ClientTrust(None, None)
-    cert, key, ca, listed = options.cert, options.key, options.ca, options.whitelist
-    if (cert is None) != (key is None):
-        raise InputError("--cert and --key go together")
-    env = None
-    if cert is None or ca is None or (listed is None and options.check_whitelist):
-        env = _bench_env(store, settings)
-        if cert is None:
-            cert, key = env.pki.chain_path("consumer"), env.pki.key_path("consumer")
-        ca = ca or env.pki.bundle_path
-        listed = listed or env.whitelist_path
-    assert ca is not None
-    context = client_context(cert, key, ca)
-    whitelist = load_whitelist(listed) if options.check_whitelist and listed else None
-    return ClientTrust(context, whitelist, env.issuer if env is not None else None)
-
-
-def default_token(settings: Settings) -> str:
-    """A fresh token from the bench's issuer (the PSC stand-in)."""
-    from drimlab.tokens import TokenIssuer  # noqa: PLC0415 - only when no token is given
-
-    return TokenIssuer.open(settings).issue()
-
-
-@dataclass
-class Outcome:
-    """One exchange as the client saw it, before storing."""
-
-    exchange: Exchange
-    report: Report
-    kept: dict[int, Path] = field(default_factory=dict)
-
-
-def _trust_findings(
-    request: HttpRequest, stream: ResponseStream | None, trust: ClientTrust
-) -> list[Finding]:
-    if request.scheme != "https":
-        return [
-            trust_rules.PLAIN_HTTP.finding(
-                f"{request.url} was retrieved in plain HTTP (--insecure-http)",
-                Location(path="transport"),
-            )
-        ]
-    if stream is None or trust.whitelist is None:
-        return []
-    return check_server(request.host, stream.peer, trust.whitelist)
-
-
-def _served_findings(request: HttpRequest, status: int) -> list[Finding]:
-    if status in (200, 206):
-        return []
-    severity = Severity.WARNING if status == 503 else None
-    return [
-        probe_rules.NOT_SERVED.finding(
-            f"the source answered {status} to a well-formed retrieval of {request.target}",
-            Location(path="status"),
-            expected="200",
-            actual=str(status),
-            severity=severity,
-        )
-    ]
-
-
-def _with_findings(report: Report, extra: list[Finding], codes: tuple[str, ...]) -> Report:
-    if not extra and not codes:
-        return report
-    checked = tuple(dict.fromkeys((*report.rules_checked, *codes)))
-    return replace(report, findings=(*report.findings, *extra), rules_checked=checked)
-
-
-def failed_exchange_report(
-    request: HttpRequest, error: TransportError, profile: str, exchange: Exchange
-) -> Report:
-    """The report of an exchange that ended before a response (TLS refusal, dropped)."""
-    if error.tls_error is not None:
-        finding = classify_handshake_error(error.tls_error, side="client")
-    else:
-        finding = probe_rules.NO_RESPONSE.finding(
-            f"no HTTP response from {request.host}:{request.port}: {error}",
-            Location(path="transport"),
-        )
-    return Report(
-        subject=exchange.subject,
-        profile=profile,
-        findings=(finding,),
-        rules_checked=(finding.rule,),
-        facts={"kind": "response", "transport_error": str(error)},
-    )
-
-
-def exchange_once(
-    request: HttpRequest,
-    trust: ClientTrust,
-    *,
-    kos: KosSummary | None,
-    profile: str = "drim-m",
-    keep_dir: Path | None = None,
-    progress: Progress | None = None,
-    timeout: float = 60.0,
-    judge_status: bool = True,
-) -> Outcome:
-    """Send one request, validate the response as it streams, return the Exchange and Report."""
-    base = Exchange(
-        method=request.method,
-        target=request.target,
-        request_headers=request.headers,
-        origin="client",
-        label=f"{request.method} {request.url}",
-    )
-    started_wall = time.time()
-    started = time.perf_counter()
-    try:
-        stream = open_http(request, trust.context, timeout=timeout)
-    except TransportError as error:
-        exchange = replace(base, timings={"started_at": started_wall})
-        return Outcome(exchange, failed_exchange_report(request, error, profile, exchange))
-    counter = _Counter(callback=progress)
-    keeper = PartKeeper(keep_dir) if keep_dir is not None else None
-
-    def sink(event: Event) -> None:
-        counter.sink(event)
-        if keeper is not None:
-            keeper(event)
-
-    small_body = bytearray()
-    with stream:
-        validator = ResponseValidator(base, profile, kos=kos, part_sink=sink)
-        head = stream.head
-        validator.feed_headers(
-            head.status, head.headers, encoded=stream.encoded, problems=head.problems
-        )
-        validator.feed(b"")
-        keep_body = head.status not in (200, 206)
-        for piece in stream.body():
-            validator.feed(piece)
-            if keep_body and len(small_body) < 1024 * 1024:
-                small_body += piece
-        finished = time.perf_counter()
-        report = validator.close()
-    total = finished - started
-    timings = {
-        "started_at": started_wall,
-        "connect": stream.connect_seconds,
-        "time_to_first_byte": stream.first_byte_seconds,
-        "total": total,
-        "body_bytes": float(stream.wire_bytes),
-        "throughput_bytes_per_second": stream.wire_bytes / total if total > 0 else 0.0,
-    }
-    extra = _trust_findings(request, stream, trust)
-    if judge_status:
-        extra += _served_findings(request, head.status)
-    codes = tuple(f.rule for f in extra) + ((probe_rules.NOT_SERVED.code,) if judge_status else ())
-    if request.scheme == "https" and trust.whitelist is not None:
-        codes += ("WL-021", "WL-022")
-    if stream.problems:
-        report = replace(report, facts={**report.facts, "transport_problems": stream.problems})
-    report = _with_findings(report, extra, codes)
-    report = replace(report, facts={**report.facts, "timings": timings})
-    exchange = replace(
-        base,
-        status=head.status,
-        reason=head.reason,
-        http_version=head.http_version,
-        response_headers=head.headers,
-        response_body=bytes(small_body) if keep_body and small_body else None,
-        response_body_encoded=stream.encoded and keep_body,
-        peer=stream.peer.as_dict() if stream.peer is not None else None,
-        timings=timings,
-        response_problems=head.problems,
-    )
-    kept = keeper.finish(report) if keeper is not None else {}
-    return Outcome(exchange, report, kept)
-
-
-def store_outcome(store: Store, outcome: Outcome, *, note: str = "") -> RetrievalRecord:
-    """Keep the exchange (with its part manifest) and its report."""
-    manifest = []
-    for part in outcome.report.parts:
-        entry = part.as_dict()
-        if part.index in outcome.kept:
-            entry["kept_as"] = str(outcome.kept[part.index])
-        manifest.append(entry)
-    exchange_id = save_exchange(store, outcome.exchange, note=note, parts=manifest)
-    report_id = save_report(store, outcome.report, exchange_id=exchange_id, kind="retrieve")
-    url = outcome.exchange.label.split(" ", 1)[-1]
-    return RetrievalRecord(exchange_id, report_id, outcome.report, url, outcome.exchange.status)
-
-
-def _keep_folder(root: Path | None, request: HttpRequest, index: int) -> Path | None:
-    if root is None:
-        return None
-    last = request.target.rstrip("/").rsplit("/", 1)[-1]
-    return root / f"{index:03d}-{last}"
 
 
 def retrieve(
@@ -448,8 +56,6 @@ def retrieve(
         token = trust.issuer.issue() if trust.issuer is not None else default_token(settings)
     requests = plan_requests(target, level=options.level, accept=options.accept, token=token)
     if options.repeat > 1 or options.concurrency > 1:
-        from drimlab.simulators.consumer_performance import measure  # noqa: PLC0415
-
         return measure(store, requests, trust, target.kos, options)
     records = []
     for index, request in enumerate(requests):
@@ -457,8 +63,8 @@ def retrieve(
             request,
             trust,
             kos=target.kos,
-            profile=options.profile,
-            keep_dir=_keep_folder(options.keep_dir, request, index),
+            selection=options.chosen,
+            keep_dir=keep_folder(options.keep_dir, request, index),
             progress=progress,
             timeout=options.timeout,
         )
@@ -466,28 +72,21 @@ def retrieve(
     return RetrieveResult(tuple(records), overall(records))
 
 
-def overall(records: list[RetrievalRecord] | tuple[RetrievalRecord, ...]) -> Verdict:
-    """FAILED if any report failed, PASSED if all passed, else UNDEFINED."""
-    verdicts = [r.report.verdict for r in records]
-    if any(v is Verdict.FAILED for v in verdicts):
-        return Verdict.FAILED
-    if verdicts and all(v is Verdict.PASSED for v in verdicts):
-        return Verdict.PASSED
-    return Verdict.UNDEFINED
-
-
-def run_probes(
-    store: Store,
-    settings: Settings,
-    options: RetrieveOptions,
-    *,
-    concurrency: int = 8,
-    burst: int = 20,
-    other_kos_uid: str | None = None,
-) -> tuple[str, Report]:
-    """The probe battery against the source the options name (see `simulators.probes`)."""
-    from drimlab.simulators.probes import run_probes as battery  # noqa: PLC0415 - cycle
-
-    return battery(
-        store, settings, options, concurrency=concurrency, burst=burst, other_kos_uid=other_kos_uid
-    )
+__all__ = [
+    "DRIM_M_ACCEPT",
+    "USER_AGENT",
+    "ClientTrust",
+    "Level",
+    "RetrievalRecord",
+    "RetrieveOptions",
+    "RetrieveResult",
+    "Target",
+    "client_trust",
+    "exchange_once",
+    "overall",
+    "plan_requests",
+    "resolve_target",
+    "retrieve",
+    "run_probes",
+    "store_outcome",
+]

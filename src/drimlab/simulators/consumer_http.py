@@ -21,7 +21,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from drimlab.errors import InputError
-from drimlab.trust.peer import PeerCertificate
+from drimlab.facts.tls import Role, TlsFacts
+from drimlab.trust.peer import connection_facts, peer_der
 
 RECV_SIZE = 1024 * 1024
 MAX_HEAD = 256 * 1024
@@ -194,7 +195,8 @@ class ResponseStream:
     framing: Framing
     length: int
     rest: bytes
-    peer: PeerCertificate | None
+    peer: TlsFacts | None  # the connection's facts (None: plain HTTP)
+    peer_der: bytes | None
     connect_seconds: float
     first_byte_seconds: float
     problems: list[str] = field(default_factory=list)
@@ -292,7 +294,7 @@ class ResponseStream:
 
 def _connect(
     request: HttpRequest, tls: ssl.SSLContext | None, timeout: float
-) -> tuple[socket.socket, PeerCertificate | None]:
+) -> tuple[socket.socket, TlsFacts | None, bytes | None]:
     try:
         sock = socket.create_connection((request.host, request.port), timeout=timeout)
     except OSError as exc:
@@ -301,7 +303,7 @@ def _connect(
         ) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if request.scheme != "https":
-        return sock, None
+        return sock, None, None
     if tls is None:
         sock.close()
         raise InputError(f"{request.url}: an https URL needs a TLS context")
@@ -313,7 +315,8 @@ def _connect(
     except OSError as exc:
         sock.close()
         raise TransportError(f"TLS handshake failed: {exc}") from None
-    return wrapped, PeerCertificate.from_ssl(wrapped)
+    where = f"{request.host}:{request.port}"
+    return wrapped, connection_facts(wrapped, Role.CLIENT, peer_address=where), peer_der(wrapped)
 
 
 def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
@@ -346,7 +349,7 @@ def open_response(
     the exchange (its `tls_error` keeps a TLS refusal for classification).
     """
     started = time.perf_counter()
-    sock, peer = _connect(request, tls, timeout)
+    sock, peer, der = _connect(request, tls, timeout)
     connected = time.perf_counter()
     try:
         sock.sendall(request.head() + b"".join(extra_head))
@@ -371,6 +374,7 @@ def open_response(
         length=length,
         rest=rest,
         peer=peer,
+        peer_der=der,
         connect_seconds=connected - started,
         first_byte_seconds=first - started,
     )

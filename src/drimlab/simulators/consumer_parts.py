@@ -61,7 +61,9 @@ class PartKeeper:
 
 
 @dataclass
-class _Counter:
+class PartCounter:
+    """Counts parts and bytes as they stream, for a progress callback."""
+
     parts: int = 0
     bytes: int = 0
     callback: Progress | None = None

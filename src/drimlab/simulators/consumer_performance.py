@@ -13,23 +13,24 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from drimlab.simulators.consumer_http import TransportError
+from drimlab.facts.probe import BurstAttempt, BurstOutcome
+from drimlab.simulators.consumer_http import HttpRequest, TransportError
 from drimlab.simulators.consumer_http import open_response as open_http
+from drimlab.simulators.retrieval import (
+    ClientTrust,
+    RetrievalRecord,
+    RetrieveOptions,
+    RetrieveResult,
+    exchange_once,
+    overall,
+    store_outcome,
+)
 from drimlab.store import Store
 from drimlab.store.records import save_report
-from drimlab.validation.findings import Finding, Location, Severity
-from drimlab.validation.report import Report
-from drimlab.validation.rulesets import probe as rules
+from drimlab.validation.assess import combine
 
 if TYPE_CHECKING:
     from drimlab.datasets.kos_read import KosSummary
-    from drimlab.simulators.consumer import (
-        ClientTrust,
-        RetrievalRecord,
-        RetrieveOptions,
-        RetrieveResult,
-    )
-    from drimlab.simulators.consumer_http import HttpRequest
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -55,7 +56,7 @@ def summarise(samples: Sequence[float]) -> dict[str, float]:
 
 def performance_facts(records: Sequence[RetrievalRecord], wall_seconds: float) -> dict[str, Any]:
     """Percentiles of time to first byte, total time and throughput over the retrievals."""
-    timings = [r.report.facts.get("timings", {}) for r in records]
+    timings = [r.timings for r in records]
     ok = [t for t, r in zip(timings, records, strict=True) if r.status in (200, 206)]
     body = sum(float(t.get("body_bytes", 0.0)) for t in ok)
     return {
@@ -78,18 +79,11 @@ def measure(
     options: RetrieveOptions,
 ) -> RetrieveResult:
     """Run the requests `repeat` times, `concurrency` at once; store all and a summary."""
-    from drimlab.simulators.consumer import (  # noqa: PLC0415 - consumer imports this module
-        RetrieveResult,
-        exchange_once,
-        overall,
-        store_outcome,
-    )
-
     work = [r for _ in range(options.repeat) for r in requests]
 
     def one(request: HttpRequest) -> RetrievalRecord:
         outcome = exchange_once(
-            request, trust, kos=kos, profile=options.profile, timeout=options.timeout
+            request, trust, kos=kos, selection=options.chosen, timeout=options.timeout
         )
         return store_outcome(store, outcome, note="performance")
 
@@ -101,12 +95,12 @@ def measure(
     facts.update(
         {"kind": "performance", "repeat": options.repeat, "concurrency": options.concurrency}
     )
-    summary = Report(
-        subject=f"performance: {len(requests)} request(s) x {options.repeat}, "
+    summary = combine(
+        f"performance: {len(requests)} request(s) x {options.repeat}, "
         f"concurrency {options.concurrency}",
-        profile=options.profile,
-        findings=tuple(f for r in records for f in r.report.findings),
-        rules_checked=tuple(dict.fromkeys(c for r in records for c in r.report.rules_checked)),
+        [r.report for r in records],
+        options.chosen,
+        kind="performance",
         facts=facts,
     )
     save_report(store, summary, kind="performance")
@@ -115,55 +109,43 @@ def measure(
 
 def run_burst(
     request: HttpRequest, trust: ClientTrust, burst: int, concurrency: int, timeout: float
-) -> tuple[dict[str, Any], list[Finding]]:
-    def one(_: int) -> tuple[int | None, float, float, bool, str]:
+) -> BurstOutcome:
+    """Send `burst` identical retrievals over `concurrency` connections at once; their outcomes."""
+
+    def one(_: int) -> BurstAttempt:
         started = time.perf_counter()
         try:
             with open_http(request, trust.context, timeout=timeout) as stream:
-                size = sum(len(p) for p in stream.body())
-                del size
-                total = time.perf_counter() - started
-                complete = stream.complete and not stream.problems
-                return stream.head.status, stream.first_byte_seconds, total, complete, ""
+                for _piece in stream.body():
+                    pass
+                return BurstAttempt(
+                    status=stream.head.status,
+                    complete=stream.complete and not stream.problems,
+                    time_to_first_byte=stream.first_byte_seconds,
+                    total=time.perf_counter() - started,
+                )
         except TransportError as exc:
-            return None, 0.0, time.perf_counter() - started, False, str(exc)
+            return BurstAttempt(
+                None, False, error=str(exc)[:200], total=time.perf_counter() - started
+            )
 
     wall = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(one, range(burst)))
-    wall = time.perf_counter() - wall
-    findings: list[Finding] = []
-    where = Location(path="probe: burst")
-    ok = [r for r in results if r[0] == 200 and r[3]]
-    busy = [r for r in results if r[0] == 503]
-    failed = [r for r in results if r not in ok and r not in busy]
-    if failed:
-        shown = ", ".join(sorted({str(r[0]) if r[0] else (r[4] or "dropped") for r in failed}))
-        findings.append(
-            rules.BURST.finding(
-                f"{len(failed)} of {burst} concurrent retrievals failed or were cut ({shown})",
-                where,
-                expected="200 with a complete body",
-                actual=shown[:200],
-            )
-        )
-    if busy:
-        findings.append(
-            rules.BURST.finding(
-                f"{len(busy)} of {burst} concurrent retrievals got 503",
-                where,
-                severity=Severity.WARNING,
-                actual="503",
-            )
-        )
-    facts = {
-        "requests": burst,
-        "concurrency": concurrency,
+        attempts = tuple(pool.map(one, range(burst)))
+    return BurstOutcome(request.url, concurrency, attempts, time.perf_counter() - wall)
+
+
+def burst_summary(burst: BurstOutcome) -> dict[str, Any]:
+    """The burst's counts and latency percentiles, for the probe report's facts."""
+    ok = [a for a in burst.attempts if a.status == 200 and a.complete]
+    busy = [a for a in burst.attempts if a.status == 503]
+    return {
+        "requests": len(burst.attempts),
+        "concurrency": burst.concurrency,
         "ok": len(ok),
         "busy": len(busy),
-        "failed": len(failed),
-        "wall_seconds": wall,
-        "time_to_first_byte_seconds": summarise([r[1] for r in ok]),
-        "total_seconds": summarise([r[2] for r in ok]),
+        "failed": len(burst.attempts) - len(ok) - len(busy),
+        "wall_seconds": burst.wall_seconds,
+        "time_to_first_byte_seconds": summarise([a.time_to_first_byte for a in ok]),
+        "total_seconds": summarise([a.total for a in ok]),
     }
-    return facts, findings

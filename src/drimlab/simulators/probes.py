@@ -1,12 +1,11 @@
 """The probe battery: bad requests a conformant DRIMBox source must refuse correctly.
 
-Each probe sends one request (as the client simulator, through the same client and validator
-as a retrieval), stores the exchange as evidence, and compares the outcome (an HTTP status,
-or a TLS refusal) with what the probe expects. The result is ONE report: an error finding
-per probe whose outcome differs (`PROBE-NNN`, naming expected vs actual), a warning for a
-tolerated outcome, an info finding for a probe that could not run; a probe that passes is
-listed in `rules_checked`. A bounded burst of concurrent retrievals closes the battery with
-latency percentiles. Expectations and their references: docs/probes.md.
+Each probe of `drimlab.validation.rulesets.probe.EXPECTATIONS` sends one request (as the
+client simulator, through the same client and validator as a retrieval), stores the exchange
+as evidence, and records its outcome (an HTTP status, a TLS refusal, a dropped connection, or
+why it could not be sent) as a `ProbeOutcome`. A bounded burst of concurrent retrievals closes
+the battery. The PROBE rules judge the outcomes and `assess` makes ONE report, with a table
+of the probes in its facts. What each probe expects and why: docs/probes.md.
 """
 
 from __future__ import annotations
@@ -15,55 +14,53 @@ import base64
 import ssl
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from pydicom.uid import ExplicitVRLittleEndian
-
 from drimlab.config import Settings
-from drimlab.simulators.consumer import (
+from drimlab.errors import InputError
+from drimlab.exchange import Purpose
+from drimlab.facts.probe import ProbeOutcome, Transport
+from drimlab.facts.tls import TlsFacts
+from drimlab.simulators.consumer_http import HttpRequest
+from drimlab.simulators.consumer_performance import burst_summary, run_burst
+from drimlab.simulators.environment import BenchEnvironment
+from drimlab.simulators.retrieval import (
     ClientTrust,
     Outcome,
     RetrieveOptions,
     Target,
-    _bench_env,
+    client_trust,
     default_token,
     exchange_once,
     plan_requests,
     resolve_target,
     store_outcome,
 )
-from drimlab.simulators.consumer_http import HttpRequest
-from drimlab.simulators.consumer_performance import run_burst
 from drimlab.store import Store
 from drimlab.store.records import save_report
+from drimlab.tokens import TokenIssuer
 from drimlab.trust.tls import client_context
-from drimlab.validation.findings import Finding, Location, Severity
+from drimlab.validation.assess import assess
+from drimlab.validation.findings import Finding
 from drimlab.validation.report import Report
-from drimlab.validation.rules import Rule
-from drimlab.validation.rulesets import probe as rules
+from drimlab.validation.rules import Kind
+from drimlab.validation.rulesets.probe import EXPECTATIONS, probe_table
+from drimlab.validation.subjects import TlsSubject
 
-TLS_REFUSED = "tls-refused"
-DROPPED = "dropped"
-REFUSAL_STATUSES = frozenset({400, 401, 403})
 MPEG2 = "1.2.840.10008.1.2.4.100"
 IMPLICIT = "1.2.840.10008.1.2"
-Outcome_ = int | str
 
 
 @dataclass(frozen=True)
 class ProbeCase:
-    """One probe: its rule, the request (None: not applicable, `why`), what must happen."""
+    """One probe: its id, the request (None: not applicable, `why_not`), its TLS context."""
 
-    rule: Rule
-    name: str
+    probe: str
     request: HttpRequest | None
-    expected: frozenset[Outcome_]
-    tolerated: frozenset[Outcome_] = frozenset()
     context: ssl.SSLContext | None = None
     why_not: str = ""
-    judge_success: Callable[[Report], str | None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -113,13 +110,8 @@ def forge(token: str) -> str:
     return f"{head}.{claims}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
 
 
-def _only_default_syntax(report: Report) -> str | None:
-    syntaxes = {p.transfer_syntax_uid for p in report.parts}
-    if not report.parts:
-        return "200 without any part"
-    if syntaxes != {ExplicitVRLittleEndian}:
-        return f"200 with parts in {', '.join(sorted(s or '?' for s in syntaxes))}"
-    return None
+def _bench_env(store: Store, settings: Settings) -> BenchEnvironment:
+    return BenchEnvironment.prepare(store, settings, dataset=False)
 
 
 def _cert_context(store: Store, settings: Settings, options: RetrieveOptions, name: str) -> Any:
@@ -151,174 +143,73 @@ def _tls11_context(
 def build_cases(
     store: Store, settings: Settings, options: RetrieveOptions, ctx: ProbeContext
 ) -> list[ProbeCase]:
-    """The battery for this target, in the order it runs."""
+    """The battery for this target, in the order of `EXPECTATIONS`."""
     t = ctx.target
     good = plan_requests(t, level="series", token=ctx.token)[0]
     series = t.series[0]
     base = t.base_url or ctx.series_url.split("/studies/", 1)[0]
     study_url = f"{base}/studies/{t.study}"
-    not_found = frozenset({404})
-    bad_request = frozenset({400})
+    stamp = int(time.time())
+
+    def accepting(uid: str) -> HttpRequest:
+        return _headers(
+            good, accept=f'multipart/related; type="application/dicom";transfer-syntax={uid}'
+        )
+
+    requests: dict[str, HttpRequest | None] = {
+        "unknown-study": _at(
+            good, f"{base}/studies/2.25.1{series[-8:].replace('.', '')}9/series/{series}"
+        ),
+        "unknown-series": _at(good, f"{study_url}/series/2.25.{stamp}77"),
+        "unknown-instance": _at(good, f"{ctx.series_url}/instances/2.25.{stamp}55"),
+        "instance-of-other-series": _at(
+            good, f"{ctx.series_url}/instances/{ctx.other_series_instance}"
+        )
+        if ctx.other_series_instance
+        else None,
+        "malformed-uid": _at(good, f"{study_url}/series/1.2.03.abc"),
+        "overlong-uid": _at(good, f"{study_url}/series/{'1.' * 64}1"),
+        "wrong-level": _at(good, f"{base}/studies/{series}/series/{t.study}"),
+        "no-accept": _headers(good, accept=None),
+        "unsupported-transfer-syntax": accepting(MPEG2),
+        "implicit-vr": accepting(IMPLICIT),
+        "no-kos-header": _headers(good, kos_sopinstanceuid=None),
+        "kos-of-other-exam": _headers(good, kos_sopinstanceuid=ctx.other_kos_uid)
+        if ctx.other_kos_uid
+        else None,
+        "no-token": _headers(good, authorization=None),
+        "expired-token": _headers(good, authorization=f"Bearer {ctx.expired_token}"),
+        "forged-token": _headers(good, authorization=f"Bearer {ctx.forged_token}"),
+    }
+    why_not = {
+        "instance-of-other-series": "the KOS lists a single series",
+        "kos-of-other-exam": "no KOS of another exam was given (--other-kos-uid)",
+    }
     cases = [
-        ProbeCase(
-            rules.UNKNOWN_STUDY,
-            "unknown study",
-            _at(good, f"{base}/studies/2.25.1{series[-8:].replace('.', '')}9/series/{series}"),
-            not_found,
-        ),
-        ProbeCase(
-            rules.UNKNOWN_SERIES,
-            "unknown series",
-            _at(good, f"{study_url}/series/2.25.{int(time.time())}77"),
-            not_found,
-        ),
-        ProbeCase(
-            rules.UNKNOWN_INSTANCE,
-            "unknown instance",
-            _at(good, f"{ctx.series_url}/instances/2.25.{int(time.time())}55"),
-            not_found,
-        ),
+        ProbeCase(probe, request, why_not=why_not.get(probe, ""))
+        for probe, request in requests.items()
     ]
-    if ctx.other_series_instance:
-        cases.append(
-            ProbeCase(
-                rules.FOREIGN_INSTANCE,
-                "instance of another series",
-                _at(good, f"{ctx.series_url}/instances/{ctx.other_series_instance}"),
-                not_found,
-            )
-        )
-    else:
-        cases.append(
-            ProbeCase(
-                rules.FOREIGN_INSTANCE,
-                "instance of another series",
-                None,
-                not_found,
-                why_not="the KOS lists a single series",
-            )
-        )
-    cases += [
-        ProbeCase(
-            rules.MALFORMED_UID,
-            "malformed UID",
-            _at(good, f"{study_url}/series/1.2.03.abc"),
-            bad_request,
-        ),
-        ProbeCase(
-            rules.OVERLONG_UID,
-            "over-long UID",
-            _at(good, f"{study_url}/series/{'1.' * 64}1"),
-            bad_request,
-            not_found,
-        ),
-        ProbeCase(
-            rules.WRONG_LEVEL,
-            "UIDs at the wrong level",
-            _at(good, f"{base}/studies/{series}/series/{t.study}"),
-            not_found,
-            bad_request,
-        ),
-        ProbeCase(
-            rules.NO_ACCEPT,
-            "no Accept header",
-            _headers(good, accept=None),
-            frozenset({200, 400, 406}),
-            judge_success=_only_default_syntax,
-        ),
-        ProbeCase(
-            rules.UNSUPPORTED_SYNTAX,
-            "only an unsupported transfer syntax",
-            _headers(
-                good, accept=f'multipart/related; type="application/dicom";transfer-syntax={MPEG2}'
-            ),
-            frozenset({406}),
-        ),
-        ProbeCase(
-            rules.IMPLICIT_VR,
-            "Implicit VR asked",
-            _headers(
-                good,
-                accept=f'multipart/related; type="application/dicom";transfer-syntax={IMPLICIT}',
-            ),
-            frozenset({406}),
-            bad_request,
-        ),
-        ProbeCase(
-            rules.KOS_MISSING,
-            "no KOS-SOPInstanceUID",
-            _headers(good, kos_sopinstanceuid=None),
-            bad_request,
-        ),
-    ]
-    if ctx.other_kos_uid:
-        cases.append(
-            ProbeCase(
-                rules.KOS_FOREIGN,
-                "KOS of another exam",
-                _headers(good, kos_sopinstanceuid=ctx.other_kos_uid),
-                not_found,
-            )
-        )
-    else:
-        cases.append(
-            ProbeCase(
-                rules.KOS_FOREIGN,
-                "KOS of another exam",
-                None,
-                not_found,
-                why_not="no KOS of another exam was given (--other-kos-uid)",
-            )
-        )
-    cases += [
-        ProbeCase(
-            rules.TOKEN_MISSING, "no token", _headers(good, authorization=None), frozenset({401})
-        ),
-        ProbeCase(
-            rules.TOKEN_EXPIRED,
-            "expired token",
-            _headers(good, authorization=f"Bearer {ctx.expired_token}"),
-            frozenset({401}),
-        ),
-        ProbeCase(
-            rules.TOKEN_FORGED,
-            "badly signed token",
-            _headers(good, authorization=f"Bearer {ctx.forged_token}"),
-            frozenset({401}),
-        ),
-    ]
-    refused: frozenset[Outcome_] = frozenset({TLS_REFUSED, *REFUSAL_STATUSES})
-    certificates = (
-        (rules.CERT_EXPIRED, "expired client certificate", "expired"),
-        (rules.CERT_REVOKED, "revoked client certificate", "revoked"),
-        (rules.CERT_ROGUE, "client certificate of a rogue CA", "rogue"),
-        (rules.CERT_UNLISTED, "client certificate not whitelisted", "unlisted"),
-    )
     plain = good.scheme != "https"
-    for rule, name, cert in certificates:
+    certificates = {
+        "expired-client-certificate": "expired",
+        "revoked-client-certificate": "revoked",
+        "rogue-client-certificate": "rogue",
+        "unlisted-client-certificate": "unlisted",
+    }
+    for probe, cert in certificates.items():
         if plain:
-            cases.append(ProbeCase(rule, name, None, refused, why_not="the source is plain HTTP"))
+            cases.append(ProbeCase(probe, None, why_not="the source is plain HTTP"))
         else:
             context = _cert_context(store, settings, options, cert)
-            cases.append(ProbeCase(rule, name, good, refused, context=context))
+            cases.append(ProbeCase(probe, good, context=context))
     if plain:
-        cases.append(
-            ProbeCase(
-                rules.TLS11,
-                "TLS 1.1 offered",
-                None,
-                frozenset({TLS_REFUSED}),
-                why_not="the source is plain HTTP",
-            )
-        )
+        cases.append(ProbeCase("tls-1-1", None, why_not="the source is plain HTTP"))
     else:
         context = _tls11_context(ctx.trust.context, store, settings, options)
         cases.append(
             ProbeCase(
-                rules.TLS11,
-                "TLS 1.1 offered",
+                "tls-1-1",
                 good if context else None,
-                frozenset({TLS_REFUSED}),
                 context=context,
                 why_not="this client's OpenSSL cannot offer TLS 1.1",
             )
@@ -326,54 +217,35 @@ def build_cases(
     return cases
 
 
-def _outcome_of(outcome: Outcome) -> Outcome_:
-    if outcome.exchange.status is not None:
-        return outcome.exchange.status
-    codes = [f.rule for f in outcome.report.findings]
-    return TLS_REFUSED if any(c.startswith("TLS-") for c in codes) else DROPPED
-
-
-def _shown(values: frozenset[Outcome_]) -> str:
-    return " or ".join(sorted(str(v) for v in values))
-
-
-def _judge(case: ProbeCase, outcome: Outcome) -> tuple[Outcome_, Finding | None]:
-    actual = _outcome_of(outcome)
-    where = Location(path=f"probe: {case.name}")
-    expected = _shown(case.expected)
-    if actual == TLS_REFUSED and case.rule is rules.TLS11:
-        reasons = " ".join(f.actual or "" for f in outcome.report.findings)
-        if "NO_PROTOCOLS_AVAILABLE" in reasons:
-            return actual, rules.NOT_APPLICABLE.finding(
-                f"{case.name}: this client's OpenSSL cannot offer TLS 1.1", where
-            )
-    if actual in case.expected:
-        problem = (
-            case.judge_success(outcome.report)
-            if (case.judge_success is not None and actual == 200)
-            else None
+def _outcome_of(case: ProbeCase, outcome: Outcome, exchange_id: str) -> ProbeOutcome:
+    """What the probe's exchange shows: its status, or how the transport ended."""
+    exchange = outcome.exchange
+    target = exchange.target or ""
+    if exchange.status is not None:
+        return ProbeOutcome(
+            case.probe,
+            Transport.RESPONSE,
+            status=exchange.status,
+            target=target,
+            part_transfer_syntaxes=tuple(p.transfer_syntax_uid for p in outcome.report.parts),
+            exchange_id=exchange_id,
         )
-        if problem is None:
-            return actual, None
-        return actual, case.rule.finding(
-            f"{case.name}: {problem}",
-            where,
-            expected="200 in Explicit VR Little Endian, 400 or 406",
-            actual=problem,
+    handshake = exchange.tls.handshake if exchange.tls is not None else None
+    if handshake is not None:
+        return ProbeOutcome(
+            case.probe,
+            Transport.TLS_REFUSED,
+            target=target,
+            tls_reason=handshake.reason,
+            detail=handshake.message,
+            exchange_id=exchange_id,
         )
-    if actual in case.tolerated:
-        return actual, case.rule.finding(
-            f"{case.name}: answered {actual}, tolerated (expected {expected})",
-            where,
-            expected=expected,
-            actual=str(actual),
-            severity=Severity.WARNING,
-        )
-    return actual, case.rule.finding(
-        f"{case.name}: expected {expected}, got {actual}",
-        where,
-        expected=expected,
-        actual=str(actual),
+    return ProbeOutcome(
+        case.probe,
+        Transport.DROPPED,
+        target=target,
+        detail=exchange.transport_error or "",
+        exchange_id=exchange_id,
     )
 
 
@@ -396,25 +268,17 @@ def run_probes(
     other_kos_uid: str | None = None,
 ) -> tuple[str, Report]:
     """Run the battery against the source the options name; store and return ONE report."""
-    from drimlab.simulators.consumer import client_trust  # noqa: PLC0415
-
     started = time.time()
     target = resolve_target(options)
     if not target.series:
-        from drimlab.errors import InputError  # noqa: PLC0415
-
         raise InputError("the probes need a series: give --series or a KOS")
     token = options.token if options.token is not None else default_token(settings)
-    from drimlab.tokens import TokenIssuer  # noqa: PLC0415
-
     expired = TokenIssuer.open(settings).issue(lifetime=-3600)
     good = plan_requests(target, level="series", accept=options.accept, token=token)[0]
     if good.scheme == "http" and not options.insecure_http:
-        from drimlab.errors import InputError  # noqa: PLC0415
-
         raise InputError("the source URL is plain http://: add --insecure-http to probe it")
     trust = client_trust(store, settings, options)
-    probe_trust = ClientTrust(trust.context, None)
+    probe_trust = ClientTrust(trust.context, None, trust_hint=trust.trust_hint)
     kos = target.kos
     other_instance = None
     known_instance = None
@@ -436,60 +300,49 @@ def run_probes(
         other_series_instance=other_instance,
         known_instance=known_instance,
     )
-    findings: list[Finding] = []
-    checked: list[str] = []
-    entries: list[dict[str, Any]] = []
+    chosen = options.chosen
+    outcomes: list[ProbeOutcome] = []
+    connection: TlsFacts | None = None
     for case in build_cases(store, settings, options, ctx):
-        entry: dict[str, Any] = {
-            "probe": case.name,
-            "rule": case.rule.code,
-            "expected": _shown(case.expected),
-            "references": list(case.rule.references),
-        }
         if case.request is None:
-            findings.append(
-                rules.NOT_APPLICABLE.finding(
-                    f"{case.name}: not applicable ({case.why_not})",
-                    Location(path=f"probe: {case.name}"),
-                )
-            )
-            entries.append({**entry, "result": "not applicable", "why": case.why_not})
+            outcomes.append(ProbeOutcome(case.probe, Transport.NOT_SENT, detail=case.why_not))
             continue
+        label = EXPECTATIONS[case.probe]
         context = case.context if case.context is not None else probe_trust.context
         outcome = exchange_once(
             case.request,
-            ClientTrust(context, None),
+            ClientTrust(context, None, trust_hint=trust.trust_hint),
             kos=None,
-            profile=options.profile,
+            selection=chosen,
             timeout=options.timeout,
-            judge_status=False,
+            purpose=Purpose.PROBE,
         )
-        record = store_outcome(store, outcome, note=f"probe {case.rule.code}: {case.name}")
-        actual, finding = _judge(case, outcome)
-        if finding is not None and finding.rule == rules.NOT_APPLICABLE.code:
-            findings.append(finding)
-            entries.append({**entry, "result": "not applicable", "actual": str(actual)})
-            continue
-        checked.append(case.rule.code)
-        if finding is not None:
-            findings.append(finding)
-        result = "passed" if finding is None else finding.severity.value
-        entries.append(
-            {**entry, "actual": str(actual), "result": result, "exchange_id": record.exchange_id}
-        )
-    burst_facts: dict[str, Any] = {}
+        record = store_outcome(store, outcome, note=f"probe {label.code}: {label.label}")
+        outcomes.append(_outcome_of(case, outcome, record.exchange_id))
+        if connection is None and case.context is None:
+            connection = outcome.exchange.tls  # the battery's own connection to the source
+    subjects: list[tuple[Kind, list[object]]] = [(Kind.PROBE, list(outcomes))]
+    facts: dict[str, Any] = {"started_at": started}
     if burst > 0:
-        burst_facts, more = run_burst(
-            good, probe_trust, burst, max(1, concurrency), options.timeout
-        )
-        findings += more
-        checked.append(rules.BURST.code)
-    report = Report(
-        subject=f"probe battery against {good.url}",
-        profile=options.profile,
-        findings=tuple(findings),
-        rules_checked=tuple(dict.fromkeys(checked)),
-        facts={"kind": "probe", "probes": entries, "burst": burst_facts, "started_at": started},
+        bursting = run_burst(good, probe_trust, burst, max(1, concurrency), options.timeout)
+        subjects.append((Kind.BURST, [bursting]))
+        facts["burst"] = burst_summary(bursting)
+        facts["burst_outcome"] = bursting.as_dict()
+    if connection is not None:
+        subjects.append((Kind.TLS, [TlsSubject(connection, datetime.fromtimestamp(started, UTC))]))
+    facts["outcomes"] = [o.as_dict() for o in outcomes]
+    frozen = tuple(outcomes)
+
+    def describe(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, Any]:
+        return {"probes": probe_table(frozen, findings)}
+
+    report = assess(
+        f"probe battery against {good.url}",
+        subjects,
+        chosen,
+        kind="probe",
+        facts=facts,
+        describe=describe,
     )
     return save_report(store, report, kind="probe"), report
 

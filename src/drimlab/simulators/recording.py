@@ -1,10 +1,12 @@
 """Every request the simulated source receives becomes a stored, validated Exchange.
 
-The request is kept exactly as received (raw headers in order), with the TLS peer facts and
-timings; the response as the source sent it: status, headers, and a manifest of the parts
-(SOP UIDs, sizes, SHA-256) rather than the bytes, which are the catalogue's own files. The
-request is validated with the `drim-m` profile (with the KOS it names, when the catalogue has
-it). Recording runs in a worker thread after the response is sent, so the database is never
+The request is kept exactly as received (raw headers in order), with the TLS facts of its
+connection, the simulator's decision (what it answered and why) and timings; the response as
+the source sent it: status, headers, and a manifest of the parts (SOP UIDs, sizes, SHA-256)
+rather than the bytes, which are the catalogue's own files. The exchange is judged by
+`validate_exchange` with the simulator's selection (`drim-m` by default, with the KOS it names
+when the catalogue has it). A refused handshake is an exchange of its own, with only its TLS
+facts. Recording runs in a worker thread after the response is sent, so the database is never
 on the path of a retrieval.
 """
 
@@ -12,39 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
 from drimlab.datasets.kos import read_kos
-from drimlab.exchange import Exchange
+from drimlab.exchange import Exchange, PartRecord
+from drimlab.facts.decision import Decision
+from drimlab.facts.tls import TlsFacts
 from drimlab.simulators.faults import ResponsePlan
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.streaming import SendStats
 from drimlab.store import Store
 from drimlab.store.records import save_exchange, save_report
-from drimlab.trust.peer import peer_from_request
-from drimlab.validation.engine import validate_request
-from drimlab.validation.findings import Finding
+from drimlab.validation.assess import Selection
+from drimlab.validation.engine import validate_exchange
 from drimlab.validation.report import Report
-from drimlab.validation.rulesets.trust import PLAIN_HTTP
-
-#: Rules the server-side certificate check can fire; listed as checked when it ran.
-CLIENT_CHECK_RULES = (
-    "TLS-001",
-    "TLS-002",
-    "TLS-003",
-    "TLS-004",
-    "TLS-005",
-    "TLS-006",
-    "TLS-008",
-    "TLS-010",
-    "TLS-011",
-    "WL-020",
-)
 
 
 @dataclass(frozen=True)
@@ -54,7 +41,9 @@ class Outcome:
     plan: ResponsePlan | None = None
     stats: SendStats | None = None
     elapsed: float = 0.0
-    trust: tuple[Finding, ...] | None = None  # client-certificate check; None: not over TLS
+    tls: TlsFacts | None = None
+    decision: Decision | None = None
+    started_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -70,29 +59,31 @@ def _raw_headers(request: web.Request) -> tuple[tuple[str, str], ...]:
     return tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
 
 
-def part_manifest(plan: ResponsePlan | None) -> list[dict[str, Any]]:
+def part_manifest(plan: ResponsePlan | None) -> tuple[PartRecord, ...]:
     """What each part of a retrieve response held, for the exchange record."""
     if plan is None:
-        return []
-    return [
-        {
-            "index": i,
-            "sop_instance_uid": p.sop_instance_uid,
-            "transfer_syntax_uid": p.transfer_syntax_uid,
-            "size": p.size,
-            "sha256": p.sha256,
-        }
+        return ()
+    return tuple(
+        PartRecord(
+            index=i,
+            size=p.size,
+            sha256=p.sha256,
+            sop_instance_uid=p.sop_instance_uid,
+            transfer_syntax_uid=p.transfer_syntax_uid,
+        )
         for i, p in enumerate(plan.parts)
-    ]
+    )
 
 
 class Recorder:
     """Stores and validates the exchanges of one simulator process."""
 
-    def __init__(self, store: Store, index: CatalogIndex, *, insecure_http: bool = False) -> None:
+    def __init__(
+        self, store: Store, index: CatalogIndex, *, selection: Selection | None = None
+    ) -> None:
         self.store = store
         self.index = index
-        self.insecure_http = insecure_http
+        self.selection = selection or Selection.of("drim-m")
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drimlab-record")
         self.recorded: list[Recorded] = []
         self.failures: list[str] = []
@@ -105,32 +96,34 @@ class Recorder:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    def record_refusal(self, finding: Finding) -> None:
-        """Record a refused TLS handshake (no HTTP request ever arrived) as its own exchange."""
+    def record_refusal(self, facts: TlsFacts) -> None:
+        """Record a refused TLS handshake (no HTTP request ever arrived) as its own exchange.
+
+        Called from the event loop's thread, inside the TLS handshake.
+        """
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._record_refusal(finding))
+        task = loop.create_task(self._record_refusal(facts, time.time()))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _record_refusal(self, finding: Finding) -> None:
-        exchange = Exchange(origin="server", label=f"TLS handshake refused: {finding.message}")
-        report = Report(
-            subject=exchange.subject,
-            profile="drim-m",
-            findings=(finding,),
-            rules_checked=(finding.rule,),
-            facts={"kind": "handshake"},
+    async def _record_refusal(self, facts: TlsFacts, started_at: float) -> None:
+        handshake = facts.handshake
+        what = handshake.message if handshake is not None else "refused"
+        exchange = Exchange(
+            origin="server",
+            tls=facts,
+            label=f"TLS handshake refused: {what}",
+            timings={"started_at": started_at},
         )
-        await self._store(exchange, report, [])
+        report = await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._judge, exchange
+        )
+        await self._store(exchange, report)
 
-    async def _store(
-        self, exchange: Exchange, report: Report, manifest: list[dict[str, Any]]
-    ) -> None:
+    async def _store(self, exchange: Exchange, report: Report) -> None:
         loop = asyncio.get_running_loop()
         try:
-            recorded = await loop.run_in_executor(
-                self.executor, self._save, exchange, report, manifest
-            )
+            recorded = await loop.run_in_executor(self.executor, self._save, exchange, report)
         except Exception as exc:  # a store failure must not take the simulator down
             with self._changed:
                 self.failures.append(f"{exchange.subject}: {exc}")
@@ -140,8 +133,8 @@ class Recorder:
             self.recorded.append(recorded)
             self._changed.notify_all()
 
-    def _save(self, exchange: Exchange, report: Report, manifest: list[dict[str, Any]]) -> Recorded:
-        exchange_id = save_exchange(self.store, exchange, parts=manifest)
+    def _save(self, exchange: Exchange, report: Report) -> Recorded:
+        exchange_id = save_exchange(self.store, exchange)
         kind = str(report.facts.get("kind", "request"))
         report_id = save_report(self.store, report, exchange_id=exchange_id, kind=kind)
         return Recorded(exchange_id, report_id, report)
@@ -162,13 +155,15 @@ class Recorder:
         self, request: web.Request, response: web.StreamResponse, outcome: Outcome
     ) -> None:
         plan, stats = outcome.plan, outcome.stats
-        peer = peer_from_request(request)
-        timings: dict[str, float] = {"total_s": outcome.elapsed}
+        timings: dict[str, float] = {"started_at": outcome.started_at, "total_s": outcome.elapsed}
         if stats is not None:
             timings["bytes_sent"] = float(stats.bytes_sent)
             timings["completed"] = float(stats.completed)
             if stats.time_to_first_byte is not None:
                 timings["ttfb_s"] = stats.time_to_first_byte
+        decision = outcome.decision
+        if decision is not None and plan is not None and plan.faults:
+            decision = replace(decision, faults=tuple(plan.faults))
         exchange = Exchange(
             method=request.method,
             target=request.path_qs,
@@ -177,36 +172,22 @@ class Recorder:
             status=response.status,
             reason=response.reason,
             response_headers=tuple(response.headers.items()),
-            peer=peer.as_dict() if peer is not None else None,
+            tls=outcome.tls,
             timings=timings,
             origin="server",
+            decision=decision,
+            parts=part_manifest(plan),
         )
         report = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._validate, exchange, plan, outcome.trust
+            self.executor, self._judge, exchange
         )
-        await self._store(exchange, report, part_manifest(plan))
+        await self._store(exchange, report)
 
-    def _validate(
-        self, exchange: Exchange, plan: ResponsePlan | None, trust: Sequence[Finding] | None
-    ) -> Report:
+    def _judge(self, exchange: Exchange) -> Report:
         kos_uid = (exchange.request_header("KOS-SOPInstanceUID") or "").strip()
         kos_info = self.index.kos(kos_uid) if kos_uid else None
         kos = read_kos(kos_info.path) if kos_info is not None else None
-        report = validate_request(exchange, "drim-m", kos=kos)
-        facts = dict(report.facts)
-        findings = list(report.findings)
-        checked = list(report.rules_checked)
-        if self.insecure_http:
-            findings.append(
-                PLAIN_HTTP.finding("served with --insecure-http: no TLS, no client identity")
-            )
-            checked.append(PLAIN_HTTP.code)
-        if plan is not None and plan.faults:
-            facts["faults_injected"] = list(plan.faults)
-        if trust is not None:
-            findings += trust
-            checked += CLIENT_CHECK_RULES
-        return replace(report, findings=tuple(findings), rules_checked=tuple(checked), facts=facts)
+        return validate_exchange(exchange, self.selection, kos=kos)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -23,16 +23,10 @@ from pydicom.uid import ExplicitVRLittleEndian
 from drimlab.datasets.catalog import InstanceInfo
 from drimlab.dicomweb import media, multipart
 from drimlab.dicomweb.paths import Kind, Resource
+from drimlab.facts.decision import Cause
+from drimlab.simulators.refusals import Refusal
 
 PIXEL_DATA = "7FE00010"
-
-
-class ResourceRefusal(Exception):
-    """A metadata/frames/rendered request that cannot be served as asked."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 def _evrle_path(instance: InstanceInfo) -> str:
@@ -65,12 +59,14 @@ def metadata_response(
     """`/metadata` as application/dicom+json, or `/bulkdata` of one instance."""
     if resource.kind is Kind.BULKDATA:
         if len(instances) != 1:
-            return _refuse(400, "bulk data is addressed per instance")
+            raise Refusal(400, Cause.TARGET_MALFORMED, "bulk data is addressed per instance")
         return _octet_parts([_pixel_bytes(pydicom.dcmread(_evrle_path(instances[0])))])
     accept = request.headers.get("Accept")
     offers = [media.parse_media_type("application/dicom+json")]
     if accept is not None and media.choose(media.parse_accept(accept), offers) is None:
-        return _refuse(406, "metadata is available as application/dicom+json only")
+        raise Refusal(
+            406, Cause.NOT_ACCEPTABLE, "metadata is available as application/dicom+json only"
+        )
     base = _origin(request) + base_path.rstrip("/")
     body = json.dumps([_json_of(i, base) for i in instances]).encode("utf-8")
     return web.Response(body=body, content_type="application/dicom+json")
@@ -79,7 +75,7 @@ def metadata_response(
 def _pixel_bytes(ds: Dataset) -> bytes:
     data = ds.get("PixelData")
     if data is None:
-        raise ResourceRefusal(404, "this instance has no pixel data")
+        raise Refusal(404, Cause.RESOURCE_UNAVAILABLE, "this instance has no pixel data")
     return bytes(data)
 
 
@@ -105,25 +101,22 @@ def _octet_parts(chunks: Sequence[bytes]) -> web.Response:
     return response
 
 
-def _refuse(status: int, reason: str) -> web.Response:
-    return web.json_response({"status": status, "error": reason}, status=status)
-
-
 def frames_response(
     request: web.Request, resource: Resource, instances: Sequence[InstanceInfo]
 ) -> web.StreamResponse:
     """`/frames/{list}`: the listed frames, uncompressed, one part each (PS3.18 §10.4.1.1.4)."""
     if len(instances) != 1:
-        return _refuse(400, "frames are addressed per instance")
+        raise Refusal(400, Cause.TARGET_MALFORMED, "frames are addressed per instance")
     ds = pydicom.dcmread(_evrle_path(instances[0]))
-    try:
-        pixels = _pixel_bytes(ds)
-    except ResourceRefusal as refusal:
-        return _refuse(refusal.status, str(refusal))
+    pixels = _pixel_bytes(ds)
     count = int(ds.get("NumberOfFrames", 1) or 1)
     bad = [f for f in resource.frames if f > count]
     if bad:
-        return _refuse(400, f"frame {bad[0]} is out of range (the instance has {count})")
+        raise Refusal(
+            400,
+            Cause.FRAME_UNKNOWN,
+            f"frame {bad[0]} is out of range (the instance has {count})",
+        )
     size = len(pixels) // count
     return _octet_parts([pixels[(f - 1) * size : f * size] for f in resource.frames])
 
@@ -155,12 +148,16 @@ def rendered_response(
 ) -> web.StreamResponse:
     """`/rendered` of an instance as image/jpeg (default) or image/png (PS3.18 §10.4.1.1.3)."""
     if resource.kind is not Kind.RENDERED or resource.instance is None or len(instances) != 1:
-        return _refuse(400, "only instance-level rendered resources are served")
+        raise Refusal(
+            400, Cause.TARGET_MALFORMED, "only instance-level rendered resources are served"
+        )
     offers = [media.parse_media_type("image/jpeg"), media.parse_media_type("image/png")]
     accept = request.headers.get("Accept")
     chosen = media.choose(media.parse_accept(accept) if accept else None, offers)
     if chosen is None:
-        return _refuse(406, "rendered images are available as image/jpeg or image/png")
+        raise Refusal(
+            406, Cause.NOT_ACCEPTABLE, "rendered images are available as image/jpeg or image/png"
+        )
     ds = pydicom.dcmread(_evrle_path(instances[0]))
     pixels = _to_8bit(ds)
     image = Image.fromarray(pixels)

@@ -27,6 +27,7 @@ from drimlab.store import Store
 from drimlab.tokens import DEFAULT_ISSUER, TokenVerifier
 from drimlab.trust.enforce import HandshakeRefusals
 from drimlab.trust.tls import server_context
+from drimlab.validation.assess import Selection
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class SourceOptions:
     jwks_path: Path | None = None
     issuer_url: str = DEFAULT_ISSUER
     base_path: str = "/dicom-web"
+    selection: Selection | None = None  # how recorded exchanges are judged (drim-m by default)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,10 @@ def _pki_app(env: BenchEnvironment) -> web.Application:
 def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) -> SourceSetup:
     """Wire index, recorder, token verifier, whitelist, CRL and TLS context."""
     index = CatalogIndex(store)
-    recorder = Recorder(store, index, insecure_http=options.insecure_http)
+    recorder = Recorder(store, index, selection=options.selection)
+    trust_hint = str(env.pki.bundle_path)
+    if options.crl_port is not None:
+        trust_hint += f", also at http://{options.host}:{options.crl_port}/pki/ca.pem"
     if options.jwks_path is not None:
         verifier = TokenVerifier.from_file(options.jwks_path, issuer=options.issuer_url)
         jwks = None
@@ -92,10 +97,11 @@ def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) ->
         jwks=jwks,
         whitelist=None if options.insecure_http else env.whitelist(),
         revocation=None if options.insecure_http else env.revocation_list(),
+        trust_hint=trust_hint,
     )
     context = None
     if not options.insecure_http:
-        refusals = HandshakeRefusals(sink=recorder.record_refusal)
+        refusals = HandshakeRefusals(sink=recorder.record_refusal, trust_hint=trust_hint)
         context = server_context(
             env.pki.chain_path(SOURCE_CERT),
             env.pki.key_path(SOURCE_CERT),

@@ -22,6 +22,8 @@ from drimlab.datasets.catalog import InstanceInfo
 from drimlab.dicomweb import media, multipart, transfer_syntax
 from drimlab.dicomweb.paths import Kind, PathError, Resource, parse_target
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.facts.decision import TOKEN_CAUSES, Cause, Decision
+from drimlab.facts.tls import TlsFacts
 from drimlab.simulators.faults import (
     Fault,
     FaultRule,
@@ -31,16 +33,15 @@ from drimlab.simulators.faults import (
 )
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Outcome, Recorder
+from drimlab.simulators.refusals import HSTS, Refusal, error_response
 from drimlab.simulators.rendering import frames_response, metadata_response, rendered_response
 from drimlab.simulators.streaming import SendStats, stream_plan
 from drimlab.tokens import TokenVerifier, parse_authorization
-from drimlab.trust.enforce import check_client
-from drimlab.trust.peer import peer_from_request
+from drimlab.trust.enforce import client_facts, client_refusal
+from drimlab.trust.peer import address, request_connection
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
-from drimlab.validation.findings import Finding, Severity
 
-HSTS = "max-age=63072000; includeSubDomains"
 KOS_HEADER = "KOS-SOPInstanceUID"
 
 
@@ -57,23 +58,13 @@ class SourceConfig:
     crl_path: str | None = None
     whitelist: Whitelist | None = None
     revocation: RevocationList | None = None
+    trust_hint: str | None = None  # what a consumer must trust to accept the bench
 
 
-class Refusal(Exception):
-    """A request the source refuses; becomes an HTTP error response (not a bench failure)."""
-
-    def __init__(self, status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.headers = tuple(headers)
-
-
-def _error(status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> web.Response:
-    response = web.json_response({"status": status, "error": reason}, status=status)
+def _not_configured(reason: str) -> web.Response:
+    """404 for a bench endpoint that this simulator was started without."""
+    response = web.json_response({"status": 404, "error": reason}, status=404)
     response.headers["Strict-Transport-Security"] = HSTS
-    for name, value in headers:
-        response.headers[name] = value
     return response
 
 
@@ -81,24 +72,30 @@ def _check_uids(resource: Resource) -> None:
     for label, uid in resource.uids():
         problem = uid_problem(uid)
         if problem is not None:
-            raise Refusal(400, f"malformed {label} UID {uid!r}: {problem}")
+            raise Refusal(400, Cause.UID_MALFORMED, f"malformed {label} UID {uid!r}: {problem}")
 
 
 def _resolve(index: CatalogIndex, resource: Resource) -> list[InstanceInfo]:
     """The instances a resource names, in series then instance order; 404 for unknown UIDs."""
     exam = index.exam(resource.study)
     if exam is None:
-        raise Refusal(404, f"unknown study {resource.study}")
+        raise Refusal(404, Cause.STUDY_UNKNOWN, f"unknown study {resource.study}")
     series_list = index.series_of(resource.study)
     if resource.series is not None:
         series_list = tuple(s for s in series_list if s.series_instance_uid == resource.series)
         if not series_list:
-            raise Refusal(404, f"unknown series {resource.series} in study {resource.study}")
+            raise Refusal(
+                404,
+                Cause.SERIES_UNKNOWN,
+                f"unknown series {resource.series} in study {resource.study}",
+            )
     instances = [i for s in series_list for i in s.instances]
     if resource.instance is not None:
         instances = [i for i in instances if i.sop_instance_uid == resource.instance]
         if not instances:
-            raise Refusal(404, f"unknown instance {resource.instance} in that series")
+            raise Refusal(
+                404, Cause.INSTANCE_UNKNOWN, f"unknown instance {resource.instance} in that series"
+            )
     return instances
 
 
@@ -112,16 +109,28 @@ def _check_drim(
     if config.verifier is not None:
         check = config.verifier.check(token)
         if not check.ok:
+            cause = TOKEN_CAUSES.get(check.code, Cause.TOKEN_MALFORMED)
+            if cause is Cause.TOKEN_MISSING:
+                raise Refusal(401, cause, check.reason, [("WWW-Authenticate", "Bearer")])
             challenge = f'Bearer error="invalid_token", error_description="{check.reason}"'
-            raise Refusal(401, check.reason, [("WWW-Authenticate", challenge)])
+            raise Refusal(401, cause, check.reason, [("WWW-Authenticate", challenge)])
     elif token is None:
-        raise Refusal(401, "no bearer token", [("WWW-Authenticate", "Bearer")])
+        raise Refusal(401, Cause.TOKEN_MISSING, "no bearer token", [("WWW-Authenticate", "Bearer")])
     kos_uid = request.headers.get(KOS_HEADER)
     if kos_uid is None or not kos_uid.strip():
-        raise Refusal(400, f"missing {KOS_HEADER} header")
+        raise Refusal(400, Cause.KOS_HEADER_MISSING, f"missing {KOS_HEADER} header")
     kos = index.kos(kos_uid.strip())
-    if kos is None or kos.study_instance_uid != study:
-        raise Refusal(404, f"KOS {kos_uid.strip()} is not a manifest of study {study}")
+    if kos is None:
+        raise Refusal(
+            404, Cause.KOS_UNKNOWN, f"KOS {kos_uid.strip()[:80]} is not a KOS this source published"
+        )
+    if kos.study_instance_uid != study:
+        raise Refusal(
+            404,
+            Cause.KOS_OTHER_STUDY,
+            f"KOS {kos_uid.strip()} is the manifest of study {kos.study_instance_uid}, "
+            f"not of study {study}",
+        )
 
 
 def _offers(instances: Sequence[InstanceInfo]) -> list[media.MediaType]:
@@ -156,10 +165,15 @@ def negotiate(accept: str | None, instances: Sequence[InstanceInfo]) -> str:
     offers = _offers(instances)
     parsed = media.parse_accept(accept) if accept is not None else None
     if parsed is not None and not parsed.ranges:
-        raise Refusal(400, "Accept header has no usable media range")
+        raise Refusal(400, Cause.ACCEPT_UNUSABLE, "Accept header has no usable media range")
     chosen = media.choose(parsed, offers)
     if chosen is None:
-        raise Refusal(406, "no acceptable DICOM media type among those stored")
+        stored = ", ".join(o.param("transfer-syntax") or "?" for o in offers)
+        raise Refusal(
+            406,
+            Cause.NOT_ACCEPTABLE,
+            f"no acceptable DICOM media type: the instances are stored in {stored}",
+        )
     uid = chosen.param("transfer-syntax")
     return uid or transfer_syntax.DEFAULT
 
@@ -174,14 +188,16 @@ class SourceApp:
         self.config = config
         self.recorder = recorder
 
-    def _client_trust(self, request: web.Request) -> list[Finding] | None:
-        """The whitelist/CRL check of the verified client certificate (None: not over TLS)."""
-        if self.config.whitelist is None or request.transport is None:
-            return None
-        if request.transport.get_extra_info("sslcontext") is None:
-            return None
-        return check_client(
-            peer_from_request(request), self.config.whitelist, crl=self.config.revocation
+    def _client_tls(self, request: web.Request) -> TlsFacts:
+        """The facts of the client's connection, with the CRL and whitelist lookups."""
+        transport = request.transport
+        peer_address = address(transport.get_extra_info("peername")) if transport else None
+        return client_facts(
+            request_connection(request),
+            self.config.whitelist,
+            crl=self.config.revocation,
+            peer_address=peer_address,
+            trust_hint=self.config.trust_hint,
         )
 
     def _faults_for(self, path: str) -> list[Fault]:
@@ -229,21 +245,28 @@ class SourceApp:
 
     async def wado(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        started_wall = time.time()
         target = request.path_qs
         response: web.StreamResponse
         plan: ResponsePlan | None = None
         stats: SendStats | None = None
-        trust = self._client_trust(request)
+        tls = self._client_tls(request)
+        decision = Decision(200, Cause.SERVED)
         try:
-            refused = [f for f in trust or () if f.severity is Severity.ERROR]
-            if refused:
-                raise Refusal(403, f"client certificate refused: {refused[0].message}")
+            refusal = client_refusal(tls) if self.config.whitelist is not None else None
+            if refusal is not None:
+                raise Refusal(403, refusal.cause, f"client certificate refused: {refusal.detail}")
             if request.method not in ("GET", "HEAD"):
-                raise Refusal(405, f"method {request.method} not allowed", [("Allow", "GET, HEAD")])
+                raise Refusal(
+                    405,
+                    Cause.METHOD_NOT_ALLOWED,
+                    f"method {request.method[:16]} not allowed",
+                    [("Allow", "GET, HEAD")],
+                )
             try:
                 resource = parse_target(target)
             except PathError as exc:
-                raise Refusal(400, str(exc)) from None
+                raise Refusal(400, Cause.TARGET_MALFORMED, str(exc)) from None
             _check_uids(resource)
             kos_uid = (request.headers.get(KOS_HEADER) or "").strip() or None
             if not self.index.knows(resource.study, kos_uid):
@@ -261,23 +284,25 @@ class SourceApp:
             else:
                 response = rendered_response(request, resource, _resolve(self.index, resource))
             response.headers.setdefault("Strict-Transport-Security", HSTS)
+            decision = Decision(response.status, Cause.SERVED)
         except Refusal as refusal:
-            response = _error(refusal.status, refusal.reason, refusal.headers)
+            response = error_response(refusal)
+            decision = refusal.decision
         if self.recorder is not None:
             elapsed = time.perf_counter() - started
-            outcome = Outcome(plan, stats, elapsed, None if trust is None else tuple(trust))
+            outcome = Outcome(plan, stats, elapsed, tls, decision, started_wall)
             self.recorder.record(request, response, outcome)
         return response
 
     async def jwks(self, request: web.Request) -> web.Response:
         if self.config.jwks is None:
-            return _error(404, "no token issuer configured")
+            return _not_configured("no token issuer configured")
         return web.json_response(self.config.jwks)
 
     async def introspect(self, request: web.Request) -> web.Response:
         """RFC 7662 token introspection, for consumers configured against the bench's issuer."""
         if self.config.verifier is None:
-            return _error(404, "no token issuer configured")
+            return _not_configured("no token issuer configured")
         form = await request.post()
         token = form.get("token")
         check = self.config.verifier.check(token if isinstance(token, str) else None)
@@ -285,7 +310,7 @@ class SourceApp:
 
     async def crl(self, request: web.Request) -> web.StreamResponse:
         if self.config.crl_path is None:
-            return _error(404, "no CRL configured")
+            return _not_configured("no CRL configured")
         return web.FileResponse(
             self.config.crl_path, headers={"Content-Type": "application/pkix-crl"}
         )

@@ -9,8 +9,9 @@ contexts never load the system store nor read `SSL_CERT_FILE` / `SSL_CERT_DIR` /
 Handshake refusals (no certificate, unknown CA, expired, TLS 1.1...) happen inside OpenSSL
 before any application code runs, and asyncio drops them silently (an `ssl.SSLError` is an
 `OSError`, which its transport only logs in debug mode). `server_context(on_failure=...)`
-installs an `ssl.SSLObject` subclass whose `do_handshake` hands every such error to a callback
-before re-raising it, so a server can turn each refusal into a Finding.
+installs an `ssl.SSLObject` subclass whose `do_handshake` hands every such error, with the
+peer's address when `serve_tls` serves the connection, to a callback before re-raising it, so
+a server can record each refusal as the facts of that connection.
 
 asyncio also aborts a failed handshake without sending the alert OpenSSL prepared, so the
 peer sees a bare EOF instead of `protocol_version` or `certificate_expired`. `serve_tls`
@@ -28,30 +29,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drimlab.errors import InputError
+from drimlab.policy import ALLOWED_CIPHERS, TLS12_CIPHERS, TLS13_CIPHERS
 
-TLS12_CIPHERS = ":".join(
-    [
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-    ]
-)
-TLS13_CIPHERS = frozenset(
-    {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
-)
-ALLOWED_CIPHERS = frozenset(TLS12_CIPHERS.split(":")) | TLS13_CIPHERS
+__all__ = ["ALLOWED_CIPHERS", "TLS13_CIPHERS", "client_context", "serve_tls", "server_context"]
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
 
-HandshakeCallback = Callable[[ssl.SSLError], None]
+HandshakeCallback = Callable[[ssl.SSLError, str | None], None]
+PEER_ATTRIBUTE = "drimlab_peer_address"
 PathLike = str | Path
 
 
 def _harden(context: ssl.SSLContext) -> None:
     context.minimum_version = MINIMUM_VERSION
-    context.set_ciphers(TLS12_CIPHERS)
+    context.set_ciphers(":".join(TLS12_CIPHERS))
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
 
@@ -117,7 +107,7 @@ def _recording_sslobject(on_failure: HandshakeCallback) -> type[ssl.SSLObject]:
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 raise
             except ssl.SSLError as exc:
-                on_failure(exc)
+                on_failure(exc, getattr(self, PEER_ATTRIBUTE, None))
                 raise
 
     return RecordingSSLObject
@@ -125,6 +115,13 @@ def _recording_sslobject(on_failure: HandshakeCallback) -> type[ssl.SSLObject]:
 
 class _AlertingSSLProtocol(sslproto.SSLProtocol):
     """asyncio's TLS protocol, but a refused handshake sends its alert before closing."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            # read back by the recording SSLObject when the handshake fails
+            setattr(self._sslobj, PEER_ATTRIBUTE, f"{peer[0]}:{peer[1]}")  # type: ignore[attr-defined]
+        super().connection_made(transport)
 
     def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
         if handshake_exc is not None:

@@ -1,10 +1,11 @@
 """The DRIM-M whitelist (`ListeBlancheDRIM-M`): its model, DN matching and signature check.
 
 The signature is verified with xmlsec (libxmlsec1), which implements the XPath Filter 2.0
-transform the ANS list uses. Beyond the signature value, `verify_whitelist` checks that the
-signature covers the whole list, the XAdES SigningCertificateV2 binding, the signer's CN/OU and
-validity at the validation time, and, when anchors and a CRL are given, its chain and
-revocation. Every refusal is a `WL-NNN` Finding.
+transform the ANS list uses. Beyond the signature value, `inspect_whitelist` records whether
+the signature covers the whole list, the XAdES SigningCertificateV2 binding, the signer
+certificate, and, when anchors and a CRL are given, its chain and revocation, as
+`WhitelistFacts`; the WL rules judge them (signer identity and validity at the validation
+time included).
 
 DN comparison (`dn_key`): both DNs are split into (attribute type, value) pairs; types are
 compared by OID (so `ST` and `stateOrProvinceName` are equal), values after Unicode NFC,
@@ -19,7 +20,7 @@ import hashlib
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,9 +30,11 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from drimlab.errors import InputError
-from drimlab.trust.pki_verify import Revocation, RevocationList, utc, validity_problem, verify_chain
-from drimlab.validation.findings import Finding, Location, Severity
-from drimlab.validation.rulesets import trust as rules
+from drimlab.facts.tls import Revocation
+from drimlab.facts.whitelist import ANS_SIGNER, ChainCheck, SignerExpectation, WhitelistFacts
+from drimlab.trust.peer import certificate_facts
+from drimlab.trust.pki_verify import Revocation as CrlStatus
+from drimlab.trust.pki_verify import RevocationList, utc, validity_problem, verify_chain
 
 NS = "https://github.com/ansforge/DRIM-M_DATA"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -56,7 +59,6 @@ DIGESTS = {
     "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
     "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
 }
-LOC = Location(path="ListeBlancheDRIM-M")
 
 
 def _parser() -> etree.XMLParser:
@@ -203,132 +205,89 @@ def read_bytes(path: Path) -> bytes:
 
 
 @dataclass(frozen=True)
-class SignerExpectation:
-    """Who must have signed the list: CN and OU of the signer certificate."""
+class WhitelistInspection:
+    """A list's facts for the WL rules, and its content when it could be read."""
 
-    common_name: str
-    organisational_unit: str
-
-
-ANS_SIGNER = SignerExpectation("Liste Blanche DRIM-M", "318751275100020")
-
-
-@dataclass(frozen=True)
-class SignerFacts:
-    """The signer certificate of a list, as found in its KeyInfo."""
-
-    subject: str
-    common_name: str | None
-    organisational_unit: str | None
-    issuer: str
-    serial: str
-    not_before: datetime
-    not_after: datetime
-    sha256: str
-    signing_time: str | None
-
-
-@dataclass(frozen=True)
-class WhitelistVerification:
-    """The outcome: `ok` only when no error finding was raised."""
-
-    findings: tuple[Finding, ...]
-    signer: SignerFacts | None = None
+    facts: WhitelistFacts
     document: Whitelist | None = None
-    at: datetime | None = field(default=None, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.document is not None and not any(
-            f.severity is Severity.ERROR for f in self.findings
-        )
 
 
-def _first_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
-
-
-def verify_whitelist(
+def inspect_whitelist(
     source: bytes | Path,
     *,
     anchors: Sequence[x509.Certificate] = (),
     crl: RevocationList | None = None,
     expected: SignerExpectation | None = ANS_SIGNER,
     at: datetime | None = None,
-) -> WhitelistVerification:
-    """Verify a list's signature, signer and content at time `at` (default now, UTC)."""
+    label: str | None = None,
+) -> WhitelistInspection:
+    """Read a list and verify its signature, recording what each step found at time `at`."""
     when = utc(at)
+    name = label or (str(source) if isinstance(source, Path) else "<whitelist>")
     data = read_bytes(source) if isinstance(source, Path) else source
+    base = WhitelistFacts(source=name, at=when, expected_signer=expected)
     try:
         root = parse_xml(data)
         document = read_document(root)
     except InputError as exc:
-        return WhitelistVerification((rules.WL_MALFORMED.finding(str(exc), LOC),), at=when)
+        return WhitelistInspection(replace(base, malformed=str(exc)))
     signatures = root.findall(f".//{{{DS}}}Signature")
+    base = replace(base, domains=len(document.domains), signatures=len(signatures))
     if not signatures:
-        finding = rules.WL_UNSIGNED.finding("the list has no ds:Signature element", LOC)
-        return WhitelistVerification((finding,), document=document, at=when)
-    return _Verifier(root, document, signatures, when).run(anchors, crl, expected)
+        return WhitelistInspection(base, document)
+    facts = _Verifier(root, signatures, base).run(anchors, crl)
+    return WhitelistInspection(facts, document)
 
 
 class _Verifier:
     def __init__(
-        self,
-        root: etree._Element,
-        document: Whitelist,
-        signatures: list[etree._Element],
-        at: datetime,
+        self, root: etree._Element, signatures: list[etree._Element], facts: WhitelistFacts
     ) -> None:
         self.root = root
-        self.document = document
         self.signatures = signatures
-        self.at = at
-        self.findings: list[Finding] = []
-
-    def done(self, signer: SignerFacts | None = None) -> WhitelistVerification:
-        return WhitelistVerification(tuple(self.findings), signer, self.document, self.at)
+        self.facts = facts
 
     def run(
-        self,
-        anchors: Sequence[x509.Certificate],
-        crl: RevocationList | None,
-        expected: SignerExpectation | None,
-    ) -> WhitelistVerification:
+        self, anchors: Sequence[x509.Certificate], crl: RevocationList | None
+    ) -> WhitelistFacts:
         signature = self.signatures[0]
         scope = self._scope_problem(signature)
         if scope:
-            self.findings.append(rules.WL_SIGNATURE_SCOPE.finding(scope, LOC))
-            return self.done()
+            return replace(self.facts, scope_problem=scope)
         certs = self._embedded_certificates(signature)
         if not certs:
-            self.findings.append(
-                rules.WL_SIGNATURE_INVALID.finding("KeyInfo holds no X509Certificate", LOC)
+            return replace(
+                self.facts,
+                signature_verified=False,
+                signature_error="KeyInfo holds no X509Certificate",
             )
-            return self.done()
         signer_cert = certs[0]
-        facts = self._facts(signature, signer_cert)
+        der = signer_cert.public_bytes(serialization.Encoding.DER)
+        time = signature.find(f".//{{{XADES}}}SigningTime")
+        facts = replace(
+            self.facts,
+            signer=certificate_facts(der),
+            signing_time=None if time is None else (time.text or "").strip(),
+        )
         try:
             context = xmlsec.SignatureContext()
-            context.key = xmlsec.Key.from_memory(
-                signer_cert.public_bytes(serialization.Encoding.DER),
-                xmlsec.constants.KeyDataFormatCertDer,
-            )
+            context.key = xmlsec.Key.from_memory(der, xmlsec.constants.KeyDataFormatCertDer)
             xmlsec.tree.add_ids(self.root, ["Id"])
             context.verify(signature)
         except xmlsec.Error as exc:
-            self.findings.append(
-                rules.WL_SIGNATURE_INVALID.finding(
-                    f"the signature does not verify with the embedded signer certificate "
-                    f"({exc}): the list was changed after signing or the signature is forged",
-                    LOC,
-                )
+            return replace(
+                facts,
+                signature_verified=False,
+                signature_error=f"the signature does not verify with the embedded signer "
+                f"certificate ({exc}): the list was changed after signing or the signature "
+                "is forged",
             )
-            return self.done(facts)
-        self._check_signing_certificate(signature, signer_cert)
-        self._check_signer(signer_cert, expected)
-        self._check_trust(signer_cert, certs[1:], anchors, crl)
-        return self.done(facts)
+        facts = replace(
+            facts,
+            signature_verified=True,
+            signing_certificate_problem=self._signing_certificate_problem(signature, der),
+        )
+        return self._trust(facts, signer_cert, certs[1:], anchors, crl)
 
     def _scope_problem(self, signature: etree._Element) -> str | None:
         if len(self.signatures) != 1:
@@ -365,21 +324,7 @@ class _Verifier:
         return certs
 
     @staticmethod
-    def _facts(signature: etree._Element, cert: x509.Certificate) -> SignerFacts:
-        time = signature.find(f".//{{{XADES}}}SigningTime")
-        return SignerFacts(
-            subject=cert.subject.rfc4514_string(),
-            common_name=_first_attr(cert.subject, x509.NameOID.COMMON_NAME),
-            organisational_unit=_first_attr(cert.subject, x509.NameOID.ORGANIZATIONAL_UNIT_NAME),
-            issuer=cert.issuer.rfc4514_string(),
-            serial=format(cert.serial_number, "x"),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            sha256=hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest(),
-            signing_time=None if time is None else (time.text or "").strip(),
-        )
-
-    def _check_signing_certificate(self, signature: etree._Element, cert: x509.Certificate) -> None:
+    def _signing_certificate_problem(signature: etree._Element, der: bytes) -> str | None:
         # Only meaningful when SignedProperties is itself covered by a verified reference.
         covered = signature.find(
             f"{{{DS}}}SignedInfo/{{{DS}}}Reference[@Type='{SIGNED_PROPERTIES}']"
@@ -388,89 +333,62 @@ class _Verifier:
             f".//{{{XADES}}}SignedProperties//{{{XADES}}}SigningCertificateV2//{{{XADES}}}CertDigest"
         )
         if covered is None or digest_node is None:
-            self.findings.append(
-                rules.WL_SIGNING_CERT_MISMATCH.finding(
-                    "no signed XAdES SigningCertificateV2 binds the signer certificate", LOC
-                )
-            )
-            return
+            return "no signed XAdES SigningCertificateV2 binds the signer certificate"
         method = digest_node.find(f"{{{DS}}}DigestMethod")
         value = digest_node.find(f"{{{DS}}}DigestValue")
         algorithm = DIGESTS.get("" if method is None else method.get("Algorithm", ""))
-        der = cert.public_bytes(serialization.Encoding.DER)
         if algorithm is None or value is None:
-            problem = "SigningCertificateV2 uses an unknown digest algorithm"
-        elif base64.b64decode(value.text or "") != algorithm(der).digest():
-            problem = "SigningCertificateV2 digest does not match the embedded signer certificate"
-        else:
-            return
-        self.findings.append(rules.WL_SIGNING_CERT_MISMATCH.finding(problem, LOC))
+            return "SigningCertificateV2 uses an unknown digest algorithm"
+        if base64.b64decode(value.text or "") != algorithm(der).digest():
+            return "SigningCertificateV2 digest does not match the embedded signer certificate"
+        return None
 
-    def _check_signer(self, cert: x509.Certificate, expected: SignerExpectation | None) -> None:
-        if expected is not None:
-            cn = _first_attr(cert.subject, x509.NameOID.COMMON_NAME) or ""
-            ou = _first_attr(cert.subject, x509.NameOID.ORGANIZATIONAL_UNIT_NAME) or ""
-            if (
-                _norm(cn) != _norm(expected.common_name)
-                or ou.strip() != expected.organisational_unit
-            ):
-                self.findings.append(
-                    rules.WL_SIGNER_UNEXPECTED.finding(
-                        "the list is signed by an unexpected certificate",
-                        LOC,
-                        expected=f"CN={expected.common_name},OU={expected.organisational_unit}",
-                        actual=f"CN={cn},OU={ou}",
-                    )
-                )
-        problem = validity_problem(cert, self.at)
-        if problem:
-            self.findings.append(
-                rules.WL_SIGNER_EXPIRED.finding(
-                    f"the signer certificate {cert.subject.rfc4514_string()} is {problem} "
-                    f"(validation time {self.at.isoformat()}); the signature value itself verifies",
-                    LOC,
-                    expected=f"valid at {self.at.isoformat()}",
-                    actual=f"{cert.not_valid_before_utc.isoformat()} to "
-                    f"{cert.not_valid_after_utc.isoformat()}",
-                )
-            )
-
-    def _check_trust(
+    def _trust(
         self,
+        facts: WhitelistFacts,
         cert: x509.Certificate,
         embedded: Sequence[x509.Certificate],
         anchors: Sequence[x509.Certificate],
         crl: RevocationList | None,
-    ) -> None:
-        if not anchors:
-            self.findings.append(
-                rules.WL_TRUST_NOT_CHECKED.finding(
-                    "no trust anchors configured: the signer's chain was not checked", LOC
-                )
-            )
-        else:
+    ) -> WhitelistFacts:
+        if anchors:
             # Validity is WL-006's business: check the path as of the signer's own validity.
             chain = verify_chain(cert, [*embedded, *anchors], anchors, self._path_time(cert))
-            if not chain.ok:
-                self.findings.append(
-                    rules.WL_SIGNER_UNTRUSTED.finding(
-                        f"the signer does not chain to a configured anchor: {chain.problem}", LOC
-                    )
-                )
-        if crl is None:
-            self.findings.append(
-                rules.WL_TRUST_NOT_CHECKED.finding(
-                    "no CRL configured: the signer's revocation status was not checked", LOC
-                )
+            facts = replace(
+                facts,
+                chain=ChainCheck.VERIFIED if chain.ok else ChainCheck.UNTRUSTED,
+                chain_problem=chain.problem or "",
             )
-            return
-        status = crl.check(cert, self.at)
-        if status.status is Revocation.REVOKED:
-            self.findings.append(rules.WL_SIGNER_REVOKED.finding(status.detail, LOC))
-        elif status.status is Revocation.UNKNOWN:
-            self.findings.append(rules.WL_REVOCATION_UNKNOWN.finding(status.detail, LOC))
+        if crl is not None:
+            status = crl.check(cert, facts.at)
+            facts = replace(
+                facts, revocation=_REVOCATION[status.status], revocation_detail=status.detail
+            )
+        return facts
 
     def _path_time(self, cert: x509.Certificate) -> datetime:
-        if validity_problem(cert, self.at) is None:
-            return self.at
+        if validity_problem(cert, self.facts.at) is None:
+            return self.facts.at
         return cert.not_valid_before_utc
+
+
+_REVOCATION = {
+    CrlStatus.GOOD: Revocation.GOOD,
+    CrlStatus.REVOKED: Revocation.REVOKED,
+    CrlStatus.UNKNOWN: Revocation.UNKNOWN,
+}
+
+__all__ = [
+    "ANS_SIGNER",
+    "Domain",
+    "SignerExpectation",
+    "Whitelist",
+    "WhitelistInspection",
+    "dn_key",
+    "inspect_whitelist",
+    "load_whitelist",
+    "parse_xml",
+    "read_bytes",
+    "read_document",
+    "same_dn",
+]

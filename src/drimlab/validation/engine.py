@@ -12,7 +12,6 @@ from __future__ import annotations
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,56 +21,65 @@ from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
 from drimlab.errors import ConfigurationError
 from drimlab.exchange import Exchange, iter_body
-from drimlab.validation.findings import Finding
+from drimlab.facts.whitelist import WhitelistFacts
+from drimlab.validation.assess import Selection, Subjects, assess
 from drimlab.validation.partstate import PartState, part_record
-from drimlab.validation.profiles import Profile, get_profile, resolve
+from drimlab.validation.profiles import Profile
 from drimlab.validation.report import Report
-from drimlab.validation.rules import Rule
+from drimlab.validation.rules import Kind
 from drimlab.validation.subjects import (
     BodyFacts,
+    DecisionSubject,
     KosLike,
-    NotApplicable,
     PartFacts,
     PartSubject,
     RequestSubject,
     ResponseSubject,
+    TlsSubject,
     ToolMessage,
+    exchange_time,
     read_part10_header,
     request_subject,
 )
 
 INFLATE_STEP = 1024 * 1024
 PartSink = Callable[[Event], None]
+Chosen = str | Profile | Selection
 
 
-def _version() -> str:
-    from drimlab import __version__  # noqa: PLC0415 - the package imports this module's users
+def judged_sides(exchange: Exchange) -> tuple[bool, bool]:
+    """Which sides of an exchange are the system under test's: (request, response).
 
-    return __version__
+    The server simulator judges the consumer's request (it made the response itself); the
+    client simulator judges the source's response (it made the request); the proxy and a file
+    judge both sides they hold.
+    """
+    if exchange.origin == "server":
+        return exchange.has_request, False
+    if exchange.origin == "client":
+        return False, exchange.has_response
+    return exchange.has_request, exchange.has_response
 
 
-def run_rules(
-    rules: Sequence[Rule], kind: str, subjects: Iterable[object], profile: Profile
-) -> tuple[list[Finding], list[str]]:
-    """Run the rules of one subject kind over each subject; return findings and rules checked."""
-    items = list(subjects)
-    findings: list[Finding] = []
-    checked: list[str] = []
-    for rule in rules:
-        if rule.subject != kind or rule.check is None:
-            continue
-        applicable = False
-        for item in items:
-            try:
-                found = list(rule.check(item))
-            except NotApplicable:
-                continue
-            applicable = True
-            override = profile.overrides.get(rule.code)
-            findings += [replace(f, severity=override) if override else f for f in found]
-        if applicable:
-            checked.append(rule.code)
-    return findings, checked
+def fact_subjects(exchange: Exchange) -> list[tuple[Kind, list[object]]]:
+    """The subjects an exchange carries beside its messages: TLS, decision, transport."""
+    subjects: list[tuple[Kind, list[object]]] = []
+    if exchange.tls is not None:
+        subjects.append((Kind.TLS, [TlsSubject(exchange.tls, exchange_time(exchange))]))
+    if exchange.decision is not None:
+        subjects.append((Kind.DECISION, [DecisionSubject(exchange.decision, exchange)]))
+    if exchange.origin in ("client", "proxy") or exchange.purpose:
+        subjects.append((Kind.EXCHANGE, [exchange]))
+    return subjects
+
+
+def _kind(exchange: Exchange, request: bool, response: bool) -> str:
+    sides = [name for name, judged in (("request", request), ("response", response)) if judged]
+    if sides:
+        return "+".join(sides)
+    if exchange.tls is not None and exchange.tls.handshake is not None:
+        return "handshake"
+    return "transport" if exchange.has_request else "empty"
 
 
 def _request_facts(subject: RequestSubject) -> dict[str, Any]:
@@ -82,40 +90,23 @@ def _request_facts(subject: RequestSubject) -> dict[str, Any]:
     return facts
 
 
-def _not_checked(rules: Sequence[Rule], checked: Iterable[str]) -> list[str]:
-    done = set(checked)
-    return [r.code for r in rules if r.check is not None and r.code not in done]
-
-
 def validate_request(
     exchange: Exchange,
-    profile: str | Profile = "drim-m",
+    profile: Chosen = "drim-m",
     *,
     kos: KosLike | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
 ) -> Report:
-    """Validate the request side of an Exchange."""
-    started = datetime.now(UTC)
-    chosen = get_profile(profile)
-    rules = resolve(chosen, select, ignore)
+    """Validate the request side of an Exchange (and its TLS, decision and transport facts)."""
+    selection = Selection.of(profile, select=select, ignore=ignore)
     subject = request_subject(exchange, kos)
-    findings, checked = run_rules(rules, "request", [subject], chosen)
-    return Report(
-        subject=exchange.subject,
-        profile=chosen.name,
-        findings=tuple(findings),
-        rules_checked=tuple(checked),
-        tool_version=_version(),
-        started_at=started,
-        checked_anything=bool(checked),
-        facts={
-            "kind": "request",
-            "request": _request_facts(subject),
-            "rules_not_checked": _not_checked(
-                [r for r in rules if r.subject == "request"], checked
-            ),
-        },
+    return assess(
+        exchange.subject,
+        [(Kind.REQUEST, [subject]), *fact_subjects(exchange)],
+        selection,
+        kind="request",
+        facts={"request": _request_facts(subject), "validated_with_kos": kos is not None},
     )
 
 
@@ -125,7 +116,7 @@ class ResponseValidator:
     def __init__(
         self,
         request: Exchange | None,
-        profile: str | Profile = "drim-m",
+        profile: Chosen = "drim-m",
         *,
         kos: KosLike | None = None,
         select: Iterable[str] = (),
@@ -133,9 +124,12 @@ class ResponseValidator:
         part_sink: PartSink | None = None,
         dciodvfy: bool = False,
         subject: str = "",
+        judge_request: bool = False,
     ) -> None:
-        self.profile = get_profile(profile)
-        self._rules = resolve(self.profile, select, ignore)
+        self.selection = Selection.of(profile, select=select, ignore=ignore)
+        self.profile = self.selection.profile
+        self._judge_request = judge_request
+        self._exchange = request
         self._request = (
             request_subject(request, kos) if request is not None and request.has_request else None
         )
@@ -296,15 +290,19 @@ class ResponseValidator:
             )
         )
 
-    def close(self) -> Report:
-        """End of the response: run the rules over what was seen and return the Report."""
+    def close(self, exchange: Exchange | None = None) -> Report:
+        """End of the response: judge what was seen and return the Report.
+
+        `exchange` is the completed capture (its TLS facts, timings, transport facts); by
+        default the request exchange the validator was given.
+        """
         try:
-            return self._close()
+            return self._close(exchange if exchange is not None else self._exchange)
         finally:
             if self._spool_dir is not None:
                 self._spool_dir.cleanup()
 
-    def _close(self) -> Report:
+    def _close(self, exchange: Exchange | None) -> Report:
         if self._status is None:
             raise ValueError("feed_headers() was never called")
         transfer_problems: tuple[str, ...] = ()
@@ -328,38 +326,37 @@ class ResponseValidator:
             problems=self._problems,
             kos=self._kos,
         )
-        findings, checked = run_rules(self._rules, "response", [response], self.profile)
-        more, checked_body = run_rules(self._rules, "body", [response], self.profile)
-        findings += more
         parts = [PartSubject(p, response) for p in (body.parts if body else ())]
-        more, checked_parts = run_rules(self._rules, "part", parts, self.profile)
-        findings += more
-        all_checked = checked + checked_body + checked_parts
-        kinds = ("response", "body", "part")
+        subjects: list[tuple[Kind, list[object]]] = []
+        if self._judge_request and self._request is not None:
+            subjects.append((Kind.REQUEST, [self._request]))
+        subjects += [
+            (Kind.RESPONSE, [response]),
+            (Kind.BODY, [response]),
+            (Kind.PART, list(parts)),
+        ]
+        if exchange is not None:
+            subjects += fact_subjects(exchange)
         facts: dict[str, Any] = {
-            "kind": "response",
             "response": {
                 "status": self._status,
                 "content_type": header_value(self._headers, "Content-Type"),
                 "body_captured": body is not None,
                 "body_bytes": body.size if body else None,
             },
-            "rules_not_checked": _not_checked(
-                [r for r in self._rules if r.subject in kinds], all_checked
-            ),
+            "validated_with_kos": self._kos is not None,
         }
         if self._request is not None:
             facts["request"] = _request_facts(self._request)
-        return Report(
-            subject=self._subject,
-            profile=self.profile.name,
-            findings=tuple(findings),
-            rules_checked=tuple(all_checked),
-            tool_version=_version(),
-            started_at=self._started,
-            parts=tuple(part_record(p) for p in (body.parts if body else ())),
-            checked_anything=bool(all_checked),
+        judged = self._judge_request and self._request is not None
+        return assess(
+            self._subject,
+            subjects,
+            self.selection,
+            kind="request+response" if judged else "response",
             facts=facts,
+            parts=tuple(part_record(p) for p in (body.parts if body else ())),
+            started_at=self._started,
         )
 
     def _body_facts(self, transfer_problems: tuple[str, ...]) -> BodyFacts:
@@ -392,7 +389,7 @@ class ResponseValidator:
 
 def validate_response(
     exchange: Exchange,
-    profile: str | Profile = "drim-m",
+    profile: Chosen = "drim-m",
     *,
     kos: KosLike | None = None,
     select: Iterable[str] = (),
@@ -401,17 +398,35 @@ def validate_response(
     part_sink: PartSink | None = None,
 ) -> Report:
     """Validate the response side of an Exchange, streaming its body."""
+    return _stream(
+        exchange,
+        Selection.of(profile, select=select, ignore=ignore),
+        kos=kos,
+        judge_request=False,
+        dciodvfy=dciodvfy,
+        part_sink=part_sink,
+    )
+
+
+def _stream(
+    exchange: Exchange,
+    selection: Selection,
+    *,
+    kos: KosLike | None,
+    judge_request: bool,
+    dciodvfy: bool = False,
+    part_sink: PartSink | None = None,
+) -> Report:
     if exchange.status is None:
         raise ValueError("the exchange has no response")
     validator = ResponseValidator(
         exchange if exchange.has_request else None,
-        profile,
+        selection,
         kos=kos,
-        select=select,
-        ignore=ignore,
         dciodvfy=dciodvfy,
         part_sink=part_sink,
         subject=exchange.subject,
+        judge_request=judge_request,
     )
     validator.feed_headers(
         exchange.status,
@@ -423,54 +438,57 @@ def validate_response(
         validator.feed(b"")
         for chunk in iter_body(exchange.response_body):
             validator.feed(chunk)
-    return validator.close()
+    return validator.close(exchange)
 
 
 def validate_exchange(
     exchange: Exchange,
-    profile: str | Profile = "drim-m",
+    profile: Chosen = "drim-m",
     *,
     kos: KosLike | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     dciodvfy: bool = False,
 ) -> Report:
-    """Validate a whole Exchange: its request and/or its response, in one Report."""
-    started = datetime.now(UTC)
-    reports: list[Report] = []
-    if exchange.has_request:
-        reports.append(validate_request(exchange, profile, kos=kos, select=select, ignore=ignore))
-    if exchange.has_response:
-        reports.append(
-            validate_response(
-                exchange, profile, kos=kos, select=select, ignore=ignore, dciodvfy=dciodvfy
-            )
-        )
-    chosen = get_profile(profile)
-    if not reports:
-        return Report(
-            subject=exchange.subject,
-            profile=chosen.name,
-            findings=(),
-            rules_checked=(),
-            tool_version=_version(),
-            started_at=started,
-            checked_anything=False,
-            facts={"kind": "empty"},
-        )
-    facts: dict[str, Any] = {}
-    for report in reports:
-        facts.update(report.facts)
-    facts["kind"] = "+".join(str(r.facts.get("kind")) for r in reports)
-    facts["rules_not_checked"] = [c for r in reports for c in r.facts.get("rules_not_checked", [])]
-    return Report(
-        subject=exchange.subject,
-        profile=chosen.name,
-        findings=tuple(f for r in reports for f in r.findings),
-        rules_checked=tuple(c for r in reports for c in r.rules_checked),
-        tool_version=_version(),
-        started_at=started,
-        parts=reports[-1].parts if exchange.has_response else (),
-        checked_anything=any(r.checked_anything for r in reports),
+    """Validate a whole Exchange in one Report: the sides that are the system under test's
+    (see `judged_sides`), with the TLS, decision and transport facts it carries.
+    """
+    selection = Selection.of(profile, select=select, ignore=ignore)
+    judge_request, judge_response = judged_sides(exchange)
+    if judge_response:
+        return _stream(exchange, selection, kos=kos, judge_request=judge_request, dciodvfy=dciodvfy)
+    subjects: list[tuple[Kind, list[object]]] = []
+    facts: dict[str, Any] = {"validated_with_kos": kos is not None}
+    if judge_request:
+        subject = request_subject(exchange, kos)
+        subjects.append((Kind.REQUEST, [subject]))
+        facts["request"] = _request_facts(subject)
+    return assess(
+        exchange.subject,
+        [*subjects, *fact_subjects(exchange)],
+        selection,
+        kind=_kind(exchange, judge_request, False),
         facts=facts,
+        parts=exchange.parts,
+    )
+
+
+def validate_whitelist(facts: WhitelistFacts, profile: Chosen = "drim-m") -> Report:
+    """Judge a whitelist's facts with the WL rules: one Report, like any other validation."""
+    summary: dict[str, Any] = {
+        "whitelist": {
+            "source": facts.source,
+            "validation_time": facts.at.isoformat(),
+            "domains": facts.domains,
+            "signer": None if facts.signer is None else facts.signer.as_dict(),
+            "signing_time": facts.signing_time,
+        },
+        "whitelist_facts": facts.as_dict(),
+    }
+    return assess(
+        facts.source,
+        [(Kind.WHITELIST, [facts])],
+        Selection.of(profile),
+        kind="whitelist",
+        facts=summary,
     )

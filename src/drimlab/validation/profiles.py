@@ -27,13 +27,14 @@ class Profile:
     def includes(self, code: str) -> bool:
         return any(code == f or code.startswith(f + "-") for f in self.families)
 
-    def severity_of(self, rule: Rule) -> Severity:
-        return self.overrides.get(rule.code, rule.severity)
+    def severity_of(self, rule: Rule) -> Severity | None:
+        """The severity this profile imposes on the rule's findings (None: the rule's own)."""
+        return self.overrides.get(rule.code)
 
 
 DICOMWEB = Profile(
     name="dicomweb",
-    families=("WADO-RQ", "WADO-RS", "DICOM"),
+    families=("WADO-RQ", "WADO-RS", "DICOM", "REFUSAL"),
     description="PS3.18 WADO-RS and PS3.10 part content, without DRIM-M specifics",
 )
 
@@ -44,6 +45,7 @@ DRIM_M = Profile(
         "WADO-RS",
         "DICOM",
         "DRIM",
+        "REFUSAL",
         "TLS",
         "WL",
         "KOS",

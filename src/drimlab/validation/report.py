@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+__all__ = ["PartRecord", "Report", "Verdict"]
+
+from drimlab.exchange import PartRecord
 from drimlab.validation.findings import Finding, Severity
 
 
@@ -20,24 +23,6 @@ class Verdict(StrEnum):
     PASSED = "PASSED"
     FAILED = "FAILED"
     UNDEFINED = "UNDEFINED"
-
-
-@dataclass(frozen=True)
-class PartRecord:
-    """One body part of a response or one file of a document set, as evidence lists it."""
-
-    index: int
-    size: int
-    sha256: str
-    content_type: str | None = None
-    sop_class_uid: str | None = None
-    sop_instance_uid: str | None = None
-    study_instance_uid: str | None = None
-    series_instance_uid: str | None = None
-    transfer_syntax_uid: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def _now() -> datetime:
@@ -105,7 +90,7 @@ class Report:
             tool_version=str(data.get("tool_version", "")),
             started_at=datetime.fromisoformat(data["started_at"]),
             finished_at=datetime.fromisoformat(data["finished_at"]),
-            parts=tuple(PartRecord(**p) for p in data.get("parts", ())),
+            parts=tuple(PartRecord.from_dict(p) for p in data.get("parts", ())),
             checked_anything=bool(data.get("checked_anything", True)),
             facts=dict(data.get("facts", {})),
         )

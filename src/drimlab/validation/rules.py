@@ -2,29 +2,46 @@
 
 A `Rule` has a stable code (family prefix + number, e.g. `WADO-RQ-012`), a kebab name that
 names the fault, a default severity, spec references and a `RuleDoc` with fixed headings.
-Its `check` is a generator of Findings over one kind of subject (`subject` names it:
-"request", "response", "part", "kos", "tls", ...). A rule whose findings are emitted by a
-component rather than by a check function (e.g. a TLS refusal seen by a server) has
-`check=None` but is still catalogued and documented.
+Its `check` is a generator of Findings over one `Kind` of subject (request, response, part,
+tls, decision, probe, whitelist, kos, ...). Every rule has a check: components record facts,
+only rules judge them (see `drimlab.validation.assess`).
 
-Rule families live in the modules of `drimlab.validation.rulesets` (one module per family)
-and register into `CATALOGUE` at import; `load_all()` imports every one of them.
+Rule families live in the modules of `drimlab.validation.rulesets`, listed once in
+`RULESETS`; `load_all()` imports every one of them.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from drimlab.validation import rulesets
 from drimlab.validation.findings import Finding, Location, Severity
 
 CODE_PATTERN = re.compile(r"^[A-Z]+(?:-[A-Z]+)*-\d{3}$")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class Kind(StrEnum):
+    """The kinds of subject rules judge (each rule judges one kind)."""
+
+    REQUEST = "request"
+    RESPONSE = "response"
+    BODY = "body"
+    PART = "part"
+    EXCHANGE = "exchange"
+    TLS = "tls"
+    DECISION = "decision"
+    PROBE = "probe"
+    BURST = "burst"
+    WHITELIST = "whitelist"
+    KOS = "kos"
+    XDS = "xds"
+    CROSS = "cross"
+    XDM = "xdm"
 
 
 class UnknownRuleError(ValueError):
@@ -57,8 +74,8 @@ class Rule:
     summary: str
     doc: RuleDoc
     references: tuple[str, ...]
-    subject: str
-    check: CheckFunction | None = field(default=None, compare=False)
+    subject: Kind
+    check: CheckFunction = field(compare=False)
 
     def finding(
         self,
@@ -90,7 +107,7 @@ class Rule:
             "name": self.name,
             "severity": self.severity.value,
             "summary": self.summary,
-            "subject": self.subject,
+            "subject": self.subject.value,
             "references": list(self.references),
             "doc": {
                 "what": self.doc.what,
@@ -130,10 +147,10 @@ class Catalogue:
         bad: str,
         good: str,
         references: Iterable[str] = (),
-        subject: str,
-        check: CheckFunction | None = None,
+        subject: Kind | str,
+        check: CheckFunction,
     ) -> Rule:
-        """Register a documented rule; without `check`, its findings come from a component."""
+        """Register a documented rule judging one kind of subject with `check`."""
         return self.register(
             Rule(
                 code=code,
@@ -142,7 +159,7 @@ class Catalogue:
                 summary=summary,
                 doc=RuleDoc(what=what, why=why, bad=bad, good=good),
                 references=tuple(references),
-                subject=subject,
+                subject=Kind(subject),
                 check=check,
             )
         )
@@ -159,7 +176,7 @@ class Catalogue:
         bad: str,
         good: str,
         references: Iterable[str] = (),
-        subject: str,
+        subject: Kind | str,
     ) -> Callable[[CheckFunction], CheckFunction]:
         """Decorator form: register the decorated generator as the rule's check."""
 
@@ -208,8 +225,28 @@ class Catalogue:
 CATALOGUE = Catalogue()
 
 
+#: Every rule family module, in catalogue order (a table, not import side effects).
+RULESETS = (
+    "request",
+    "response",
+    "body",
+    "part",
+    "drim",
+    "drim_response",
+    "refusal",
+    "trust",
+    "whitelist",
+    "probe",
+    "kos",
+    "kos_evidence",
+    "xds",
+    "cross",
+    "xdm",
+)
+
+
 def load_all() -> Catalogue:
     """Import every rule family so the catalogue is complete."""
-    for module in pkgutil.iter_modules(rulesets.__path__):
-        importlib.import_module(f"{rulesets.__name__}.{module.name}")
+    for name in RULESETS:
+        importlib.import_module(f"drimlab.validation.rulesets.{name}")
     return CATALOGUE

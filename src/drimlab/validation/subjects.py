@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from io import BytesIO
 from typing import Any, Protocol
@@ -21,6 +22,8 @@ from drimlab.dicomweb.http import RawHeaders, header_value, header_values
 from drimlab.dicomweb.media import Accept, MediaType, MediaTypeError, parse_accept, parse_media_type
 from drimlab.dicomweb.paths import PathError, Resource, parse_target
 from drimlab.exchange import Exchange
+from drimlab.facts.decision import Decision
+from drimlab.facts.tls import CertificateFacts, TlsFacts
 
 PART10_PREAMBLE = 128
 
@@ -300,3 +303,40 @@ class PartSubject:
 
     part: PartFacts
     response: ResponseSubject
+
+
+@dataclass(frozen=True)
+class TlsSubject:
+    """The TLS facts of one connection, with the time its certificates are judged at."""
+
+    facts: TlsFacts
+    at: datetime
+
+    def require_tls(self) -> TlsFacts:
+        """The facts of a connection that was TLS (plain HTTP: not applicable)."""
+        if not self.facts.tls:
+            raise NotApplicable
+        return self.facts
+
+    def require_peer(self) -> CertificateFacts:
+        """The peer certificate of a completed handshake (refused or absent: not applicable)."""
+        facts = self.require_tls()
+        if facts.handshake is not None or facts.peer is None:
+            raise NotApplicable
+        return facts.peer
+
+
+@dataclass(frozen=True)
+class DecisionSubject:
+    """The server simulator's decision about one request, with the request it answered."""
+
+    decision: Decision
+    exchange: Exchange
+
+
+def exchange_time(exchange: Exchange) -> datetime:
+    """When the exchange took place (its `started_at` timing; now for a capture without one)."""
+    started = exchange.timings.get("started_at")
+    if started is None:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(started, UTC)

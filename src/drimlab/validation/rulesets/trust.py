@@ -1,14 +1,21 @@
-"""Trust rules: TLS-NNN (mutual TLS between DRIMBoxes) and WL-NNN (the DRIM-M whitelist).
+"""TLS-NNN (mutual TLS between DRIMBoxes) and WL-020..022 (the peer against the whitelist).
 
-Their findings are emitted by components (`drimlab.trust.enforce`, `drimlab.trust.whitelist`),
-so every rule here has `check=None`; they are catalogued so reports, profiles and the rule
-documentation know them.
+Every rule judges the `TlsSubject` of one connection: a refused handshake (who refused, and
+OpenSSL's reason or verify code), or a completed one (version, cipher, the peer's chain and
+the bench's CRL and whitelist lookups, recorded as facts by `drimlab.trust.enforce`). The
+bench is `server` (a consumer under test connected to the server simulator) or `client` (the
+client simulator connected to a source under test): locations and advice follow the role.
 """
 
 from __future__ import annotations
 
-from drimlab.validation.findings import Severity
-from drimlab.validation.rules import CATALOGUE, Rule
+from collections.abc import Iterator
+
+from drimlab.facts.tls import HandshakeFailure, Listing, RefusedBy, Revocation, Role, TlsFacts
+from drimlab.policy import ALLOWED_CIPHERS, CLIENT_AUTH, IDNST, OLD_PROTOCOLS, SERVER_AUTH
+from drimlab.validation.findings import Finding, Location, Severity
+from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule
+from drimlab.validation.subjects import NotApplicable, TlsSubject
 
 DRIMM_TRUST = "DRIM-M: mutual TLS with IGC-Santé ORG certificates between DRIMBoxes"
 DRIMM_WL = "DRIM-M: liste blanche ListeBlancheDRIM-M (ansforge/DRIM-M_DATA, Référencement DRIMBox)"
@@ -33,7 +40,7 @@ def _rule(
     bad: str,
     good: str,
     references: tuple[str, ...],
-    subject: str,
+    check: CheckFunction,
 ) -> Rule:
     return CATALOGUE.declare(
         code,
@@ -45,8 +52,348 @@ def _rule(
         bad=bad,
         good=good,
         references=references,
-        subject=subject,
+        subject=Kind.TLS,
+        check=check,
     )
+
+
+CLIENT = Location(path="client certificate")
+SERVER = Location(path="server certificate")
+HANDSHAKE = Location(path="TLS handshake")
+TRANSPORT = Location(path="transport")
+
+# OpenSSL X509_V_ERR_* codes (x509_vfy.h) that name a specific refusal; others: TLS-002.
+VERIFY_CODES: dict[int, str] = {
+    9: "TLS-004",  # X509_V_ERR_CERT_NOT_YET_VALID
+    10: "TLS-003",  # X509_V_ERR_CERT_HAS_EXPIRED
+    23: "TLS-005",  # X509_V_ERR_CERT_REVOKED
+    26: "TLS-006",  # X509_V_ERR_INVALID_PURPOSE
+    62: "TLS-012",  # X509_V_ERR_HOSTNAME_MISMATCH
+    64: "TLS-012",  # X509_V_ERR_IP_ADDRESS_MISMATCH
+}
+# OpenSSL reasons of a handshake the bench itself refused; others: TLS-009.
+REASONS: dict[str, str] = {
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "TLS-001",
+    "UNSUPPORTED_PROTOCOL": "TLS-007",
+    "NO_PROTOCOLS_AVAILABLE": "TLS-007",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "TLS-007",
+}
+# TLS alerts a peer sends when it refuses the certificate the bench presented.
+CERTIFICATE_ALERTS = frozenset(
+    {
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    }
+)
+
+
+def _peer_location(facts: TlsFacts) -> Location:
+    return CLIENT if facts.role is Role.SERVER else SERVER
+
+
+def _peer_name(facts: TlsFacts) -> str:
+    return "client" if facts.role is Role.SERVER else "server"
+
+
+def classify(handshake: HandshakeFailure) -> str:
+    """The TLS rule code a handshake refused by the bench falls under."""
+    if handshake.verify_code is not None:
+        return VERIFY_CODES.get(handshake.verify_code, "TLS-002")
+    return REASONS.get(handshake.reason, "TLS-009")
+
+
+def _bench_refusal(subject: TlsSubject, code: str) -> Iterator[Finding]:
+    """The finding of a handshake the bench refused, when it falls under rule `code`."""
+    facts = subject.require_tls()
+    handshake = facts.handshake
+    if handshake is None or handshake.refused_by is not RefusedBy.BENCH:
+        return
+    if classify(handshake) != code:
+        return
+    rule = CATALOGUE[code]
+    if handshake.verify_code is not None:
+        yield rule.finding(
+            f"the bench refused the handshake: the {_peer_name(facts)} certificate failed "
+            f"verification: {handshake.verify_message} "
+            f"(OpenSSL verify code {handshake.verify_code})",
+            _peer_location(facts),
+            actual=handshake.verify_message,
+        )
+    elif code == "TLS-007":
+        yield rule.finding(
+            f"the bench refused the handshake: the {_peer_name(facts)} offered only a protocol "
+            f"below TLS 1.2 ({handshake.reason})",
+            HANDSHAKE,
+            expected="TLSv1.2 or TLSv1.3",
+            actual=handshake.reason,
+        )
+    else:
+        where = HANDSHAKE if code == "TLS-009" else _peer_location(facts)
+        yield rule.finding(
+            f"the bench refused the handshake: {handshake.message or handshake.reason}",
+            where,
+            actual=handshake.reason or handshake.message,
+        )
+
+
+def _completed(subject: TlsSubject) -> TlsFacts:
+    """The facts of a handshake that completed (a refused one: not applicable)."""
+    facts = subject.require_tls()
+    if facts.handshake is not None:
+        raise NotApplicable
+    return facts
+
+
+def _handshake_or_peer(subject: TlsSubject, code: str) -> Iterator[Finding]:
+    """Rules that judge both moments: a refusal under this code, or the completed peer."""
+    facts = subject.require_tls()
+    if facts.handshake is not None:
+        if facts.handshake.refused_by is not RefusedBy.BENCH:
+            raise NotApplicable
+        yield from _bench_refusal(subject, code)
+        return
+    if facts.peer is None:
+        raise NotApplicable
+
+
+def client_cert_missing(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.require_tls()
+    if facts.handshake is not None:
+        yield from _bench_refusal(subject, "TLS-001")
+        return
+    if facts.role is not Role.SERVER:
+        raise NotApplicable
+    if facts.peer is None:
+        yield CATALOGUE["TLS-001"].finding("the client presented no certificate", CLIENT)
+
+
+def cert_untrusted(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.require_tls()
+    if facts.handshake is not None:
+        yield from _handshake_or_peer(subject, "TLS-002")
+        return
+    rule = CATALOGUE["TLS-002"]
+    if facts.peer is None:
+        if facts.role is Role.CLIENT:
+            yield rule.finding("the server presented no certificate", SERVER)
+            return
+        raise NotApplicable
+    if not facts.chain_verified:
+        yield rule.finding(
+            f"the {_peer_name(facts)}'s chain was not verified against the trust anchors",
+            _peer_location(facts),
+            actual=facts.peer.issuer,
+        )
+
+
+def _validity(subject: TlsSubject, code: str) -> Iterator[Finding]:
+    yield from _handshake_or_peer(subject, code)
+    facts = subject.facts
+    peer = facts.peer
+    if facts.handshake is not None or peer is None:
+        return
+    at = subject.at
+    if code == "TLS-003" and at > peer.not_after:
+        yield CATALOGUE[code].finding(
+            f"{peer.subject} expired on {peer.not_after.isoformat()}",
+            _peer_location(facts),
+            expected=f"valid at {at.isoformat()}",
+            actual=f"notAfter {peer.not_after.isoformat()}",
+        )
+    if code == "TLS-004" and at < peer.not_before:
+        yield CATALOGUE[code].finding(
+            f"{peer.subject} is not valid before {peer.not_before.isoformat()}",
+            _peer_location(facts),
+            expected=f"valid at {at.isoformat()}",
+            actual=f"notBefore {peer.not_before.isoformat()}",
+        )
+
+
+def cert_expired(subject: TlsSubject) -> Iterator[Finding]:
+    yield from _validity(subject, "TLS-003")
+
+
+def cert_not_yet_valid(subject: TlsSubject) -> Iterator[Finding]:
+    yield from _validity(subject, "TLS-004")
+
+
+def _revocation(subject: TlsSubject, code: str, status: Revocation) -> Iterator[Finding]:
+    yield from _handshake_or_peer(subject, code)
+    facts = subject.facts
+    if facts.handshake is not None or facts.peer is None:
+        return
+    if facts.lookups.revocation is Revocation.UNCHECKED:
+        raise NotApplicable
+    if facts.lookups.revocation is status:
+        yield CATALOGUE[code].finding(
+            f"{facts.peer.subject}: {facts.lookups.revocation_detail}", _peer_location(facts)
+        )
+
+
+def cert_revoked(subject: TlsSubject) -> Iterator[Finding]:
+    yield from _revocation(subject, "TLS-005", Revocation.REVOKED)
+
+
+def revocation_unknown(subject: TlsSubject) -> Iterator[Finding]:
+    yield from _revocation(subject, "TLS-008", Revocation.UNKNOWN)
+
+
+def cert_wrong_usage(subject: TlsSubject) -> Iterator[Finding]:
+    yield from _handshake_or_peer(subject, "TLS-006")
+    facts = subject.facts
+    peer = facts.peer
+    if facts.handshake is not None or peer is None or peer.extended_key_usages is None:
+        return
+    usage, role = (
+        (CLIENT_AUTH, "clientAuth") if facts.role is Role.SERVER else (SERVER_AUTH, "serverAuth")
+    )
+    if usage not in peer.extended_key_usages:
+        yield CATALOGUE["TLS-006"].finding(
+            f"{peer.subject} has no {role} extended key usage",
+            _peer_location(facts),
+            expected=role,
+        )
+
+
+def protocol_too_old(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.require_tls()
+    if facts.handshake is not None:
+        if facts.handshake.refused_by is not RefusedBy.BENCH:
+            raise NotApplicable
+        yield from _bench_refusal(subject, "TLS-007")
+        return
+    if facts.version in OLD_PROTOCOLS:
+        yield CATALOGUE["TLS-007"].finding(
+            f"negotiated {facts.version}",
+            HANDSHAKE,
+            expected="TLSv1.2 or TLSv1.3",
+            actual=facts.version,
+        )
+
+
+def handshake_failed(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.require_tls()
+    if facts.handshake is None or facts.handshake.refused_by is not RefusedBy.BENCH:
+        raise NotApplicable
+    yield from _bench_refusal(subject, "TLS-009")
+
+
+def cipher_outside_policy(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _completed(subject)
+    if facts.cipher is None:
+        raise NotApplicable
+    if facts.cipher not in ALLOWED_CIPHERS:
+        yield CATALOGUE["TLS-010"].finding(
+            f"negotiated cipher {facts.cipher}", HANDSHAKE, actual=facts.cipher
+        )
+
+
+def subject_ou_not_idnst(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _completed(subject)
+    peer = facts.peer
+    if peer is None:
+        raise NotApplicable
+    if not IDNST.match(peer.organisational_unit or ""):
+        yield CATALOGUE["TLS-011"].finding(
+            f"subject OU {peer.organisational_unit!r} is not an IDNST",
+            _peer_location(facts),
+            expected="3 followed by a 14-digit SIRET",
+            actual=peer.organisational_unit,
+        )
+
+
+def hostname_mismatch(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.require_tls()
+    if facts.role is not Role.CLIENT:
+        raise NotApplicable
+    yield from _handshake_or_peer(subject, "TLS-012")
+
+
+def plain_http(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.facts
+    if facts.tls:
+        return
+    if facts.role is Role.SERVER:
+        message = "served with --insecure-http: no TLS, no client identity"
+    else:
+        message = "retrieved in plain HTTP (--insecure-http): no TLS, no source identity"
+    yield CATALOGUE["TLS-013"].finding(message, TRANSPORT)
+
+
+def refused_by_peer(subject: TlsSubject) -> Iterator[Finding]:
+    facts = subject.require_tls()
+    handshake = facts.handshake
+    if handshake is not None and handshake.refused_by is not RefusedBy.PEER:
+        return
+    if handshake is None:
+        return
+    alert = handshake.reason or handshake.message
+    hint = f" ({facts.trust_hint})" if facts.trust_hint else ""
+    if facts.role is Role.SERVER:
+        peer, mine = "consumer", "server certificate"
+        advice = f"make the consumer trust the bench's CA bundle{hint}"
+    else:
+        peer, mine = "source", "client certificate"
+        advice = (
+            f"make the source trust the bench's CA bundle{hint} and list the bench consumer's DN"
+        )
+    if alert in CERTIFICATE_ALERTS:
+        message = f"the {peer} refused the bench's {mine} (alert {alert}): {advice}"
+    else:
+        message = f"the {peer} ended the handshake with alert {alert}"
+    yield CATALOGUE["TLS-014"].finding(message, HANDSHAKE, actual=alert)
+
+
+def _listing(subject: TlsSubject, role: Role) -> TlsFacts:
+    facts = _completed(subject)
+    if facts.role is not role or facts.peer is None:
+        raise NotApplicable
+    return facts
+
+
+def peer_dn_not_listed(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _listing(subject, Role.SERVER)
+    if facts.lookups.dn_listing is Listing.UNCHECKED:
+        raise NotApplicable
+    if facts.lookups.dn_listing is Listing.NOT_LISTED:
+        assert facts.peer is not None
+        yield CATALOGUE["WL-020"].finding(
+            "the client certificate's DN is no DNCertificatOperateur of the whitelist",
+            CLIENT,
+            actual=facts.peer.subject,
+        )
+
+
+def peer_host_not_listed(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _listing(subject, Role.CLIENT)
+    lookups = facts.lookups
+    if lookups.host_listing is Listing.UNCHECKED:
+        raise NotApplicable
+    if lookups.host_listing is Listing.NOT_LISTED:
+        yield CATALOGUE["WL-021"].finding(
+            f"host {lookups.host!r} is the db of no whitelist domain", SERVER, actual=lookups.host
+        )
+
+
+def peer_dn_host_mismatch(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _listing(subject, Role.CLIENT)
+    lookups = facts.lookups
+    if lookups.host_listing is not Listing.LISTED or lookups.dn_matches_host is None:
+        raise NotApplicable
+    if not lookups.dn_matches_host:
+        assert facts.peer is not None
+        yield CATALOGUE["WL-022"].finding(
+            f"host {lookups.host!r} is listed, but its certificate DN is not the one listed for it",
+            SERVER,
+            expected=lookups.dns_listed_for_host[0] if lookups.dns_listed_for_host else None,
+            actual=facts.peer.subject,
+        )
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -63,7 +410,7 @@ CLIENT_CERT_MISSING = _rule(
     "certificate'.",
     good="curl --cert consumer.pem --key consumer.key --cacert bundle.pem https://source/...",
     references=(DRIMM_TRUST, RFC5246, RFC8446 + " §4.4.2"),
-    subject="tls",
+    check=client_cert_missing,
 )
 CERT_UNTRUSTED = _rule(
     "TLS-002",
@@ -76,7 +423,7 @@ CERT_UNTRUSTED = _rule(
     bad="A certificate issued by 'TEST AC DRIMLAB ORGANISATIONS' of a rogue hierarchy.",
     good="A certificate issued by the genuine organisations CA, chaining to the root.",
     references=(DRIMM_TRUST, RFC5280_PATH),
-    subject="tls",
+    check=cert_untrusted,
 )
 CERT_EXPIRED = _rule(
     "TLS-003",
@@ -88,7 +435,7 @@ CERT_EXPIRED = _rule(
     bad="notAfter 2026-10-30 used on 2026-11-29.",
     good="notBefore <= now <= notAfter.",
     references=(RFC5280_PATH + " §6.1.3 (a)(2)",),
-    subject="tls",
+    check=cert_expired,
 )
 CERT_NOT_YET_VALID = _rule(
     "TLS-004",
@@ -100,7 +447,7 @@ CERT_NOT_YET_VALID = _rule(
     bad="notBefore 2026-12-29 used on 2026-11-29.",
     good="notBefore <= now <= notAfter.",
     references=(RFC5280_PATH + " §6.1.3 (a)(2)",),
-    subject="tls",
+    check=cert_not_yet_valid,
 )
 CERT_REVOKED = _rule(
     "TLS-005",
@@ -113,7 +460,7 @@ CERT_REVOKED = _rule(
     bad="Serial 5f3a... listed on crl/organisations.crl since 2026-11-29.",
     good="Serial absent from a fresh CRL whose signature verifies.",
     references=(RFC5280_CRL, DRIMM_TRUST),
-    subject="tls",
+    check=cert_revoked,
 )
 CERT_WRONG_USAGE = _rule(
     "TLS-006",
@@ -127,7 +474,7 @@ CERT_WRONG_USAGE = _rule(
     bad="extendedKeyUsage = serverAuth only, presented as a client certificate.",
     good="extendedKeyUsage = serverAuth, clientAuth.",
     references=("RFC 5280 §4.2.1.12", DRIMM_TRUST),
-    subject="tls",
+    check=cert_wrong_usage,
 )
 PROTOCOL_TOO_OLD = _rule(
     "TLS-007",
@@ -139,7 +486,7 @@ PROTOCOL_TOO_OLD = _rule(
     bad="A ClientHello limited to TLS 1.1: the server answers a protocol_version alert.",
     good="TLS 1.2 with ECDHE + AES-GCM, or TLS 1.3.",
     references=(RFC8996, RFC8446, RFC5246),
-    subject="tls",
+    check=protocol_too_old,
 )
 REVOCATION_UNKNOWN = _rule(
     "TLS-008",
@@ -152,7 +499,7 @@ REVOCATION_UNKNOWN = _rule(
     bad="A CRL whose nextUpdate is last week.",
     good="A CRL fetched from the CRLDP, signed by the issuing CA, within thisUpdate/nextUpdate.",
     references=(RFC5280_CRL,),
-    subject="tls",
+    check=revocation_unknown,
 )
 HANDSHAKE_FAILED = _rule(
     "TLS-009",
@@ -165,7 +512,7 @@ HANDSHAKE_FAILED = _rule(
     bad="A client offering only RSA key exchange with AES-CBC: 'no shared cipher'.",
     good="A TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 or TLS 1.3 handshake.",
     references=(RFC8446, RFC5246),
-    subject="tls",
+    check=handshake_failed,
 )
 CIPHER_OUTSIDE_POLICY = _rule(
     "TLS-010",
@@ -178,7 +525,7 @@ CIPHER_OUTSIDE_POLICY = _rule(
     bad="TLS 1.2 AES256-SHA (RSA key exchange, CBC).",
     good="ECDHE-RSA-AES256-GCM-SHA384 or TLS_AES_128_GCM_SHA256.",
     references=(RFC5246, RFC8446, "ANSSI guide TLS (recommandations de sécurité)"),
-    subject="tls",
+    check=cipher_outside_policy,
 )
 SUBJECT_OU_NOT_IDNST = _rule(
     "TLS-011",
@@ -191,7 +538,7 @@ SUBJECT_OU_NOT_IDNST = _rule(
     bad="OU=Radiology",
     good="OU=300000001831981",
     references=(DRIMM_TRUST, "IGC-Santé PC (gamme élémentaire, offre organisation)"),
-    subject="tls",
+    check=subject_ou_not_idnst,
 )
 HOSTNAME_MISMATCH = _rule(
     "TLS-012",
@@ -204,7 +551,7 @@ HOSTNAME_MISMATCH = _rule(
     bad="Connecting to db175.test... and receiving CN=db178.test... with no matching SAN.",
     good="subjectAltName DNS:db175.test.mesimagesmedicales.fr.",
     references=("RFC 6125", "RFC 9110 §4.3.4"),
-    subject="tls",
+    check=hostname_mismatch,
 )
 PLAIN_HTTP = _rule(
     "TLS-013",
@@ -219,157 +566,28 @@ PLAIN_HTTP = _rule(
     bad="GET http://localhost:8080/dicom-web/studies/... (server started with --insecure-http)",
     good="GET https://localhost:8443/dicom-web/studies/... with a client certificate",
     references=(DRIMM_TRUST, "RFC 9110 §4.2.2"),
-    subject="tls",
+    check=plain_http,
 )
 
-WL_MALFORMED = _rule(
-    "WL-001",
-    "whitelist-malformed",
+REFUSED_BY_PEER = _rule(
+    "TLS-014",
+    "tls-refused-by-peer",
     E,
-    "The whitelist is not a readable ListeBlancheDRIM-M.",
-    what="The document is not well-formed XML, its root is not ListeBlancheDRIM-M in namespace "
-    "https://github.com/ansforge/DRIM-M_DATA, its versionFormat is unknown, or a Domaine lacks "
-    "Identifiant, db or DNCertificatOperateur.",
-    why="A DRIMBox must refuse a corrupted list rather than trust a partial one.",
-    bad="<ListeBlanche><Domaine>... (wrong root, no namespace)",
-    good='<ListeBlancheDRIM-M xmlns="https://github.com/ansforge/DRIM-M_DATA" '
-    'versionFormat="1.0.0">',
-    references=(DRIMM_WL,),
-    subject="whitelist",
+    "The peer refused the handshake (it did not accept the bench).",
+    what="The peer ended the handshake with a TLS alert: most often it does not trust the "
+    "certificate the bench presented (unknown_ca, bad_certificate), or it refused the "
+    "protocol or the cipher the bench offered.",
+    why="Nothing was exchanged, so nothing about the peer's DICOMweb behaviour was tested; the "
+    "report must say that the peer refused the bench, and what to configure, rather than "
+    "blame a certificate the peer never presented.",
+    bad="A consumer that does not trust the bench CA: the server simulator sees alert "
+    "TLSV1_ALERT_UNKNOWN_CA.",
+    good="The consumer trusts the bench's CA bundle (drimlab-data/pki/ca/bundle.pem) and the "
+    "handshake completes.",
+    references=(DRIMM_TRUST, RFC8446 + " §6 (alert protocol)", RFC5246 + " §7.2"),
+    check=refused_by_peer,
 )
-WL_UNSIGNED = _rule(
-    "WL-002",
-    "whitelist-unsigned",
-    E,
-    "The whitelist carries no signature.",
-    what="The document has no ds:Signature element.",
-    why="The list says which DRIMBoxes may receive health data: only the ANS-signed list counts. "
-    "The ANS homologation uses an unsigned list to check that DRIMBoxes refuse it.",
-    bad="LISTEBLANCHE_DRIM-M_NONSIGNEE_TEST.xml",
-    good="LISTEBLANCHE_DRIM-M_SIGNEE_TEST.xml (enveloped XAdES-BASELINE-B).",
-    references=(DRIMM_WL, XADES),
-    subject="whitelist",
-)
-WL_SIGNATURE_INVALID = _rule(
-    "WL-003",
-    "whitelist-signature-invalid",
-    E,
-    "The whitelist signature does not verify.",
-    what="A reference digest or the RSA-SHA256 SignatureValue does not verify with the embedded "
-    "signer certificate (the list was changed after signing, or the signature is forged).",
-    why="A single changed byte (a host, a DN) would let an unlisted party receive images.",
-    bad="A signed list in which one db value was edited after signing.",
-    good="The list exactly as signed.",
-    references=(XMLDSIG + " §3.2 (core validation)", XADES),
-    subject="whitelist",
-)
-WL_SIGNATURE_SCOPE = _rule(
-    "WL-004",
-    "whitelist-signature-scope-incomplete",
-    E,
-    "The signature does not cover the whole list.",
-    what="The signature is not a single ds:Signature child of the root whose first reference "
-    'is URI="" with only the enveloped-signature (or XPath Filter 2.0 subtract of '
-    "ds:Signature) and exclusive C14N transforms, plus the XAdES SignedProperties reference.",
-    why="A signature over part of a document (signature wrapping) verifies while the domains a "
-    "DRIMBox reads are unsigned.",
-    bad='<ds:Reference URI="#some-other-element"> or two ds:Signature elements.',
-    good='<ds:Reference URI=""> with xmldsig-filter2 subtract /descendant::ds:Signature, exc-c14n.',
-    references=(XMLDSIG, FILTER2, XADES),
-    subject="whitelist",
-)
-WL_SIGNER_UNEXPECTED = _rule(
-    "WL-005",
-    "whitelist-signer-unexpected",
-    E,
-    "The whitelist signer is not the expected one.",
-    what="The signer certificate's CN or OU differ from the expected signer "
-    "(ANS: CN=Liste Blanche DRIM-M, OU=318751275100020).",
-    why="Any IGC-Santé certificate holder can sign an XML file; only the ANS list is trusted.",
-    bad="Signed by CN=db175.test.mesimagesmedicales.fr,OU=300000001831981.",
-    good="Signed by CN=Liste Blanche DRIM-M,OU=318751275100020,O=AGENCE DU NUMERIQUE EN SANTE.",
-    references=(DRIMM_WL, "ANS informatif/listeblanche/Readme.md"),
-    subject="whitelist",
-)
-WL_SIGNER_EXPIRED = _rule(
-    "WL-006",
-    "whitelist-signer-expired",
-    E,
-    "The whitelist signer certificate is not valid at the validation time.",
-    what="The validation time is outside the signer certificate's validity, even if the "
-    "signature value still verifies.",
-    why="Older ANS lists were signed by a certificate that expired on 2026-09-12; a DRIMBox "
-    "must refuse them and fetch the current list.",
-    bad="A list signed by a certificate valid until 2026-09-12, verified on 2026-11-29.",
-    good="The current list, signer valid 2026-09-14 to 2029-09-14.",
-    references=(DRIMM_WL, RFC5280_PATH),
-    subject="whitelist",
-)
-WL_SIGNER_UNTRUSTED = _rule(
-    "WL-007",
-    "whitelist-signer-untrusted",
-    E,
-    "The whitelist signer does not chain to the configured IGC-Santé CAs.",
-    what="The signer certificate does not verify up to a configured trust anchor (root and "
-    "intermediate of IGC-Santé TEST or production).",
-    why="Embedded certificates prove nothing by themselves: anyone can embed a look-alike chain.",
-    bad="A list signed by a look-alike 'TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS'.",
-    good="Signer <- TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS <- TEST AC RACINE IGC-SANTE "
-    "ELEMENTAIRE (configured anchors).",
-    references=(DRIMM_WL, RFC5280_PATH),
-    subject="whitelist",
-)
-WL_SIGNER_REVOKED = _rule(
-    "WL-008",
-    "whitelist-signer-revoked",
-    E,
-    "The whitelist signer certificate is revoked.",
-    what="The signer's serial number is on the issuing CA's CRL.",
-    why="A revoked signer may have lost its key; its lists cannot be trusted.",
-    bad="Signer serial listed on ACI-EL-ORG-TEST.crl.",
-    good="Signer serial absent from a fresh, verified CRL.",
-    references=(DRIMM_WL, RFC5280_CRL),
-    subject="whitelist",
-)
-WL_REVOCATION_UNKNOWN = _rule(
-    "WL-009",
-    "whitelist-signer-revocation-unknown",
-    E,
-    "The whitelist signer's revocation status could not be established.",
-    what="The configured CRL is stale, not yet valid, not from the signer's issuer or its "
-    "signature does not verify.",
-    why="Without a usable CRL a revoked signer would be accepted.",
-    bad="A CRL whose nextUpdate has passed.",
-    good="A CRL within its validity window, signed by the signer's issuing CA.",
-    references=(RFC5280_CRL,),
-    subject="whitelist",
-)
-WL_SIGNING_CERT_MISMATCH = _rule(
-    "WL-010",
-    "whitelist-signing-certificate-mismatch",
-    E,
-    "The XAdES SigningCertificateV2 does not name the signer certificate.",
-    what="The signed property SigningCertificateV2 is missing, or its digest does not match the "
-    "certificate whose key verified the signature.",
-    why="XAdES binds the signer certificate into the signed data so it cannot be swapped.",
-    bad="CertDigest of another certificate.",
-    good="CertDigest (SHA-512 in the ANS list) of the embedded signer certificate.",
-    references=(XADES + " §5.2.2",),
-    subject="whitelist",
-)
-WL_TRUST_NOT_CHECKED = _rule(
-    "WL-011",
-    "whitelist-trust-not-checked",
-    W,
-    "The signer's chain or revocation was not checked: nothing was configured.",
-    what="No trust anchors (or no CRL) were given, so only the signature value, the signer's "
-    "identity and validity were checked.",
-    why="A complete verification, as the ANS asks, also checks the chain and the CRL.",
-    bad="drimlab whitelist verify signed.xml",
-    good="drimlab whitelist verify signed.xml --ca igc-sante-test.pem --crl ACI-EL-ORG-TEST.crl",
-    references=(DRIMM_WL, "ANS informatif/listeblanche/Readme.md"),
-    subject="whitelist",
-)
+
 WL_PEER_DN_NOT_LISTED = _rule(
     "WL-020",
     "whitelist-peer-dn-not-listed",
@@ -383,7 +601,7 @@ WL_PEER_DN_NOT_LISTED = _rule(
     good="CN=db175.test.mesimagesmedicales.fr,OU=300000001831981,O=MINISTERE DE TEST3198,"
     "ST=Côte-d'Or (21),C=FR",
     references=(DRIMM_WL, DRIMM_TRUST),
-    subject="tls",
+    check=peer_dn_not_listed,
 )
 WL_PEER_HOST_NOT_LISTED = _rule(
     "WL-021",
@@ -396,7 +614,7 @@ WL_PEER_HOST_NOT_LISTED = _rule(
     bad="Retrieve URL https://evil.example/studies/...",
     good="Retrieve URL https://db175.test.mesimagesmedicales.fr/...",
     references=(DRIMM_WL,),
-    subject="tls",
+    check=peer_host_not_listed,
 )
 WL_PEER_DN_HOST_MISMATCH = _rule(
     "WL-022",
@@ -409,5 +627,5 @@ WL_PEER_DN_HOST_MISMATCH = _rule(
     bad="db175.test... answered with CN=db178.test...,OU=300000001831999.",
     good="db175.test... answered with the DN listed for db175.",
     references=(DRIMM_WL,),
-    subject="tls",
+    check=peer_dn_host_mismatch,
 )

@@ -12,7 +12,7 @@ import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
 from drimlab.datasets.catalog import exam_series
-from drimlab.datasets.kos import build_kos, write_kos
+from drimlab.datasets.kos_build import build_kos, write_kos
 from drimlab.simulators.consumer import RetrieveOptions, retrieve, run_probes
 from drimlab.testing.orthanc import OrthancServer
 from drimlab.validation.findings import Severity

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from drimlab.cli._common import console, fail, state
+from drimlab.documents.kos import Kos, read_kos
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange
 from drimlab.store.records import save_exchange, save_report
@@ -21,7 +22,6 @@ from drimlab.validation.profiles import get_profile, resolve
 from drimlab.validation.render import FORMATS, render
 from drimlab.validation.report import Report, Verdict
 from drimlab.validation.rules import UnknownRuleError, load_all
-from drimlab.validation.subjects import KosLike
 
 validate_app = typer.Typer(
     help="Validate WADO-RS messages (request, response, HAR) against a profile.",
@@ -74,11 +74,9 @@ def _check_options(
         raise InputError(str(exc)) from None
 
 
-def _read_kos(path: Path | None) -> KosLike | None:
+def _read_kos(path: Path | None) -> Kos | None:
     if path is None:
         return None
-    from drimlab.datasets.kos_read import read_kos  # noqa: PLC0415 - pydicom-heavy, on demand
-
     return read_kos(path)
 
 
@@ -92,7 +90,7 @@ def _run(
     dciodvfy: bool,
     fmt: str,
     output: Path | None,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
 ) -> int:
     reports: list[Report] = []
     store = state(ctx).store

@@ -8,6 +8,7 @@ Finding.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from drimlab.documents.cda import CdaHeader, read_cda
-from drimlab.documents.cross import CrossSubject, ImageFacts, KosFacts, read_image, xds_facts
-from drimlab.documents.kos import KosDocument, load_kos_document, quiet_values
+from drimlab.documents.cross import CrossSubject, ImageFacts, read_image, xds_facts
+from drimlab.documents.kos import Kos, read_kos
+from drimlab.documents.part10 import quiet_values
 from drimlab.documents.xdm import XdmArchive, read_xdm
 from drimlab.documents.xds import Submission, parse_submission
 from drimlab.errors import InputError
@@ -25,6 +27,7 @@ from drimlab.validation.findings import Finding
 from drimlab.validation.profiles import Profile, get_profile, resolve
 from drimlab.validation.report import PartRecord, Report
 from drimlab.validation.rules import Rule
+from drimlab.validation.subjects import CheckerVerdict, KosSubject, ToolMessage
 
 Runs = Sequence[tuple[str, Sequence[object]]]
 
@@ -88,23 +91,44 @@ def _read(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def check_kos_iod(source: Path | bytes) -> CheckerVerdict | None:
+    """dciodvfy's verdict on a KOS Part 10 file (path or bytes); None when not installed."""
+    from drimlab import dciodvfy  # noqa: PLC0415 - the checker is a process, run on demand
+
+    if not dciodvfy.available():
+        return None
+    if isinstance(source, Path):
+        result = dciodvfy.run_dciodvfy(source)
+    else:
+        with tempfile.TemporaryDirectory(prefix="drimlab-kos-") as folder:
+            spool = Path(folder) / "kos.dcm"
+            spool.write_bytes(source)
+            result = dciodvfy.run_dciodvfy(spool)
+    return CheckerVerdict(
+        iod=result.iod,
+        errors=tuple(ToolMessage(m.text, m.location) for m in result.errors),
+        warnings=tuple(ToolMessage(m.text, m.location) for m in result.warnings),
+    )
+
+
 def validate_kos_document(
-    kos: KosDocument,
+    kos: Kos,
     profile: str | Profile = "drim-m",
     *,
+    checker: CheckerVerdict | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
 ) -> Report:
-    """Run the KOS rules over a loaded KOS."""
+    """Run the KOS rules over a read KOS and the IOD checker's verdict on it (if it ran)."""
     started = datetime.now(UTC)
     chosen = get_profile(profile)
     rules = resolve(chosen, select, ignore)
-    findings, checked = _run(rules, [("kos", [kos])], chosen)
+    findings, checked = _run(rules, [("kos", [KosSubject(kos, checker)])], chosen)
     facts: dict[str, Any] = {
         "kos": {
-            "sop_instance_uid": str(kos.dataset.get("SOPInstanceUID", "")),
-            "study_instance_uid": str(kos.dataset.get("StudyInstanceUID", "")),
-            "dciodvfy": kos.checker.iod if kos.checker else None,
+            "sop_instance_uid": kos.sop_instance_uid,
+            "study_instance_uid": kos.study_instance_uid,
+            "dciodvfy": checker.iod if checker else None,
         }
     }
     return _report(
@@ -128,12 +152,13 @@ def validate_kos(
 ) -> Report:
     """Validate a KOS Part 10 file (the KOS rules, dciodvfy included when installed)."""
     data = _read(path)
-    kos = load_kos_document(data, label=str(path))
-    report = validate_kos_document(kos, profile, select=select, ignore=ignore)
+    kos = read_kos(data, label=str(path), strict=False)
+    checker = check_kos_iod(data)
+    report = validate_kos_document(kos, profile, checker=checker, select=select, ignore=ignore)
     return replace(report, parts=(_kos_record(0, kos, data),))
 
 
-def _kos_record(index: int, kos: KosDocument, data: bytes) -> PartRecord:
+def _kos_record(index: int, kos: Kos, data: bytes) -> PartRecord:
     """The KOS file as evidence lists it: size, SHA-256 and identifying UIDs."""
     ds = kos.dataset
     meta = getattr(ds, "file_meta", None)
@@ -208,7 +233,7 @@ def cross_subject(
     header: CdaHeader | None = read_cda(_read(cda), str(cda)) if cda is not None else None
     found: list[ImageFacts] = [read_image(_read(p), str(p)) for p in images]
     return CrossSubject(
-        kos=KosFacts.read(data, label),
+        kos=read_kos(data, label=label),
         xds=xds_facts(submission) if submission is not None else None,
         cda=header,
         images=tuple(found),
@@ -274,13 +299,11 @@ def validate_archive(
     started = datetime.now(UTC)
     chosen = get_profile(profile)
     rules = resolve(chosen, select, ignore)
-    documents: list[tuple[str, KosDocument, KosFacts]] = []
+    documents: list[tuple[str, Kos, CheckerVerdict | None]] = []
     for member in archive.kos_members:
         try:
             data = archive.read(member)
-            documents.append(
-                (member, load_kos_document(data, label=member), KosFacts.read(data, member))
-            )
+            documents.append((member, read_kos(data, label=member), check_kos_iod(data)))
         except InputError as exc:
             archive.unreadable[member] = str(exc)
     findings, checked = _run(rules, [("xdm", [archive])], chosen)
@@ -293,12 +316,12 @@ def validate_archive(
     for subset in archive.subsets:
         if subset.submission is not None and subset.metadata_name is not None:
             add(subset.metadata_name, [("xds", [subset.submission])])
-    for member, kos, kos_facts in documents:
+    for member, kos, checker in documents:
         cross = CrossSubject(
-            kos=kos_facts, xds=archive.xds_facts_for(member), cda=None, images=tuple(archive.images)
+            kos=kos, xds=archive.xds_facts_for(member), cda=None, images=tuple(archive.images)
         )
-        add(member, [("kos", [kos]), ("cross", [cross])])
-    uids = {member: facts for member, _kos, facts in documents}
+        add(member, [("kos", [KosSubject(kos, checker)]), ("cross", [cross])])
+    uids = {member: kos for member, kos, _checker in documents}
     parts = []
     for index, listed in enumerate(archive.listed):
         known = uids.get(listed.member or "")

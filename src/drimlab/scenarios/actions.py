@@ -23,7 +23,7 @@ from pydicom.uid import generate_uid
 
 from drimlab.config import Settings
 from drimlab.datasets.catalog import exam_series
-from drimlab.datasets.kos_read import KosSummary
+from drimlab.documents.kos import Kos
 from drimlab.errors import ConfigurationError, InputError
 from drimlab.scenarios.schema import Step
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
@@ -47,7 +47,7 @@ class ExamTarget:
     series: tuple[str, ...]
     first_instance: str | None
     kos_path: Path | None
-    kos: KosSummary | None
+    kos: Kos | None
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def exam_target(
     kos_uid: str | None,
     name: str,
     kos_path: Path | None,
-    kos: KosSummary | None,
+    kos: Kos | None,
 ) -> ExamTarget:
     """The series and first instance of an exam, from its KOS or the catalogue."""
     if kos is not None:

@@ -25,8 +25,9 @@ from typing import Any
 
 from cryptography import x509
 
-from drimlab.datasets.kos_read import KosSummary, read_kos
 from drimlab.dicomweb.paths import PathError, parse_target
+from drimlab.documents.kos import Kos, read_kos
+from drimlab.domain import KOS_HEADER
 from drimlab.errors import DrimlabError, InputError
 from drimlab.exchange import Exchange
 from drimlab.scenarios.actions import Observation
@@ -37,8 +38,6 @@ from drimlab.scenarios.schema import Scenario, Step, StepKind
 from drimlab.scenarios.signing import signature_problem
 from drimlab.validation.engine import validate_exchange, validate_request, validate_response
 from drimlab.validation.report import Report
-
-KOS_HEADER = "KOS-SOPInstanceUID"
 
 
 class MonitorVerdict(StrEnum):
@@ -176,7 +175,7 @@ def _exchange(bundle: _Bundle, data: Mapping[str, Any]) -> Exchange:
     )
 
 
-def _revalidate(exchange: Exchange, stored: Report, kos: KosSummary | None) -> Report | None:
+def _revalidate(exchange: Exchange, stored: Report, kos: Kos | None) -> Report | None:
     kind = str(stored.facts.get("kind", ""))
     if kind == "request" and exchange.has_request:
         return validate_request(exchange, stored.profile, kos=kos)
@@ -227,7 +226,7 @@ class _Checker:
         exam = manifest.get("exam", {})
         self.study = str(exam.get("study_instance_uid") or "")
         self.kos_uid = str(exam.get("kos_sop_instance_uid") or "")
-        self.kos: KosSummary | None = None
+        self.kos: Kos | None = None
         kos_file = exam.get("kos_file")
         if kos_file and bundle.usable(kos_file):
             try:

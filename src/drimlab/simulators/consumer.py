@@ -20,9 +20,10 @@ from typing import Any, Literal
 
 from drimlab import __version__
 from drimlab.config import Settings
-from drimlab.datasets.kos_read import KosSummary, read_kos
 from drimlab.dicomweb.multipart import Event
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.documents.kos import Kos, read_kos
+from drimlab.domain import KOS_HEADER
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange
 from drimlab.simulators.consumer_http import HttpRequest, ResponseStream, TransportError
@@ -39,7 +40,6 @@ from drimlab.validation.report import Report, Verdict
 from drimlab.validation.rulesets import probe as probe_rules
 from drimlab.validation.rulesets import trust as trust_rules
 
-KOS_HEADER = "KOS-SOPInstanceUID"
 # The Accept list of the ANS sample request (request-series.txt), same media ranges, same
 # order and q-values, without its `boundary=**` parameters and trailing comma (docs/consumer.md).
 DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
@@ -112,7 +112,7 @@ class RetrieveResult:
 class Target:
     """What the options designate: the KOS (if any), its UID, the base URL(s), the UIDs."""
 
-    kos: KosSummary | None
+    kos: Kos | None
     kos_uid: str | None
     study: str
     base_url: str
@@ -137,7 +137,7 @@ def _check_uid(label: str, uid: str) -> None:
 
 def resolve_target(options: RetrieveOptions) -> Target:
     """Read the KOS (or the explicit UIDs) and check what the options ask makes sense."""
-    kos: KosSummary | None = None
+    kos: Kos | None = None
     if options.kos_path is not None:
         kos = read_kos(options.kos_path)
         if not kos.series:
@@ -325,7 +325,7 @@ def exchange_once(
     request: HttpRequest,
     trust: ClientTrust,
     *,
-    kos: KosSummary | None,
+    kos: Kos | None,
     profile: str = "drim-m",
     keep_dir: Path | None = None,
     progress: Progress | None = None,

@@ -22,7 +22,7 @@ from drimlab.validation.report import Report
 from drimlab.validation.rulesets import probe as rules
 
 if TYPE_CHECKING:
-    from drimlab.datasets.kos_read import KosSummary
+    from drimlab.documents.kos import Kos
     from drimlab.simulators.consumer import (
         ClientTrust,
         RetrievalRecord,
@@ -74,7 +74,7 @@ def measure(
     store: Store,
     requests: Sequence[HttpRequest],
     trust: ClientTrust,
-    kos: KosSummary | None,
+    kos: Kos | None,
     options: RetrieveOptions,
 ) -> RetrieveResult:
     """Run the requests `repeat` times, `concurrency` at once; store all and a summary."""

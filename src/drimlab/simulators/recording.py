@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from drimlab.datasets.kos import read_kos
+from drimlab.documents.kos import read_kos
 from drimlab.exchange import Exchange
 from drimlab.simulators.faults import ResponsePlan
 from drimlab.simulators.index import CatalogIndex

@@ -22,6 +22,7 @@ from drimlab.datasets.catalog import InstanceInfo
 from drimlab.dicomweb import media, multipart, transfer_syntax
 from drimlab.dicomweb.paths import Kind, PathError, Resource, parse_target
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.domain import KOS_HEADER
 from drimlab.simulators.faults import (
     Fault,
     FaultRule,
@@ -41,7 +42,6 @@ from drimlab.trust.whitelist import Whitelist
 from drimlab.validation.findings import Finding, Severity
 
 HSTS = "max-age=63072000; includeSubDomains"
-KOS_HEADER = "KOS-SOPInstanceUID"
 
 
 @dataclass(frozen=True)

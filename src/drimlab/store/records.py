@@ -17,6 +17,7 @@ from typing import Any, cast, get_args
 
 from drimlab.dicomweb.http import ChunkedDecoder
 from drimlab.dicomweb.paths import PathError, parse_target
+from drimlab.domain import KOS_HEADER
 from drimlab.errors import InputError, StoreError
 from drimlab.exchange import BodySource, Exchange, Origin, iter_body
 from drimlab.store.db import Store
@@ -87,7 +88,7 @@ def save_exchange(
         if exchange.response_body is not None
         else None
     )
-    kos = exchange.request_header("KOS-SOPInstanceUID")
+    kos = exchange.request_header(KOS_HEADER)
     record = ExchangeRecord(
         id=str(uuid.uuid4()),
         origin=exchange.origin,

@@ -20,6 +20,7 @@ from typing import Any
 from drimlab.dicomweb.http import ChunkedDecoder, header_value
 from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
+from drimlab.documents.kos import Kos
 from drimlab.errors import ConfigurationError
 from drimlab.exchange import Exchange, iter_body
 from drimlab.validation.findings import Finding
@@ -29,7 +30,6 @@ from drimlab.validation.report import Report
 from drimlab.validation.rules import Rule
 from drimlab.validation.subjects import (
     BodyFacts,
-    KosLike,
     NotApplicable,
     PartFacts,
     PartSubject,
@@ -91,7 +91,7 @@ def validate_request(
     exchange: Exchange,
     profile: str | Profile = "drim-m",
     *,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
 ) -> Report:
@@ -127,7 +127,7 @@ class ResponseValidator:
         request: Exchange | None,
         profile: str | Profile = "drim-m",
         *,
-        kos: KosLike | None = None,
+        kos: Kos | None = None,
         select: Iterable[str] = (),
         ignore: Iterable[str] = (),
         part_sink: PartSink | None = None,
@@ -394,7 +394,7 @@ def validate_response(
     exchange: Exchange,
     profile: str | Profile = "drim-m",
     *,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     dciodvfy: bool = False,
@@ -430,7 +430,7 @@ def validate_exchange(
     exchange: Exchange,
     profile: str | Profile = "drim-m",
     *,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     dciodvfy: bool = False,

@@ -96,7 +96,7 @@ def orthanc_facts(facts: dict[str, Any], workdir: Path) -> tuple[Any, dict[str, 
 
     from drimlab.config import Settings
     from drimlab.datasets.catalog import exam_series
-    from drimlab.datasets.kos import build_kos, write_kos
+    from drimlab.datasets.kos_build import build_kos, write_kos
     from drimlab.store import open_store
     from drimlab.testing.orthanc import OrthancServer
 

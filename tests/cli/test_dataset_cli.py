@@ -10,7 +10,7 @@ import pytest
 
 from drimlab.cli import run
 from drimlab.config import Settings
-from drimlab.datasets.kos import read_kos
+from drimlab.documents.kos import read_kos
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:

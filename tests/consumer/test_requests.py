@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from drimlab.datasets.kos_read import read_kos
 from drimlab.dicomweb.media import parse_accept
+from drimlab.documents.kos import read_kos
 from drimlab.errors import InputError
 from drimlab.simulators.consumer import (
     DRIM_M_ACCEPT,

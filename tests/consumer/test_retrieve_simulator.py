@@ -50,8 +50,9 @@ def test_no_fault_passes_and_every_instance_arrives_intact(bench: Bench, tmp_pat
     assert exchange.origin == "client"
     assert exchange.request_header("KOS-SOPInstanceUID") == bench.kos.sop_instance_uid
     assert (exchange.request_header("Authorization") or "").startswith("Bearer ")
-    assert exchange.peer is not None and exchange.peer["common_name"] == "localhost"
-    assert exchange.peer["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    peer = exchange.tls.peer if exchange.tls is not None else None
+    assert peer is not None and peer.common_name == "localhost"
+    assert exchange.tls is not None and exchange.tls.version in ("TLSv1.2", "TLSv1.3")
     assert exchange.timings["time_to_first_byte"] > 0
     assert exchange.timings["body_bytes"] > 0
     stored = load_report(bench.store, record.report_id)

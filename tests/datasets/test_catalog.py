@@ -13,8 +13,8 @@ from pydicom.uid import ExplicitVRLittleEndian
 from drimlab.config import Settings
 from drimlab.datasets import catalog
 from drimlab.datasets.encodings import PRE_ENCODED_SYNTAXES
-from drimlab.datasets.kos import read_kos
 from drimlab.datasets.synthetic import dataset_specs
+from drimlab.documents.kos import read_kos
 from drimlab.errors import InputError
 from drimlab.store import Store, open_store
 from drimlab.store.models import Exam, InstanceFile, Kos

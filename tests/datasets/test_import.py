@@ -13,7 +13,7 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless
 from drimlab.config import Settings
 from drimlab.datasets import catalog
 from drimlab.datasets.importer import import_directory
-from drimlab.datasets.kos import read_kos
+from drimlab.documents.kos import read_kos
 from drimlab.errors import InputError
 from drimlab.store import Store, open_store
 

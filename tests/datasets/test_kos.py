@@ -12,14 +12,9 @@ from pydicom.uid import KeyObjectSelectionDocumentStorage, MRImageStorage
 from drimlab import dciodvfy
 from drimlab.config import Settings
 from drimlab.datasets import catalog
-from drimlab.datasets.kos import (
-    INS_ISSUER,
-    INS_ISSUER_OID,
-    build_kos,
-    read_kos,
-    retrieve_url,
-    write_kos,
-)
+from drimlab.datasets.kos_build import build_kos, retrieve_url, write_kos
+from drimlab.documents.kos import read_kos
+from drimlab.domain import INS_ISSUER, INS_ISSUER_OID
 from drimlab.errors import InputError
 from drimlab.store import Store, open_store
 

@@ -19,13 +19,9 @@ from drimlab.datasets.synthetic import (
     exam_spec,
     write_exam,
 )
-from drimlab.datasets.synthetic_identity import (
-    INS_ISSUER,
-    INS_NIR_TEST_OID,
-    is_valid_ins,
-    nir_key,
-)
+from drimlab.datasets.synthetic_identity import is_valid_ins, nir_key
 from drimlab.dciodvfy import run_dciodvfy
+from drimlab.domain import INS_ISSUER, INS_NIR_TEST_OID
 from drimlab.errors import InputError
 
 GeneratedSet = dict[str, list[Path]]

@@ -19,8 +19,8 @@ import jwt
 import pydicom
 import pytest
 
-from drimlab.datasets.kos import read_kos
 from drimlab.datasets.kos_build import build_kos
+from drimlab.documents.kos import read_kos
 from drimlab.exchange import Exchange
 from drimlab.testing.capture import capture_response, client_tls_context
 from drimlab.testing.nginx import MtlsProxy

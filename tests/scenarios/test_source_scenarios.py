@@ -112,7 +112,7 @@ def test_robustness_probes_run_as_a_scenario(bench_cli: Bench, source_url: str, 
 def test_whitelist_scenario_hands_out_lists_that_really_fail(
     bench_cli: Bench, tmp_path: Path, capsys
 ) -> None:
-    from drimlab.trust.whitelist import verify_whitelist
+    from drimlab.trust.whitelist_check import verify_whitelist
 
     statement = tmp_path / "refusal.png"
     statement.write_bytes(b"\x89PNG\r\n\x1a\n screenshot of the refusal")

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from drimlab.datasets.kos import read_kos
+from drimlab.documents.kos import read_kos
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange
 from drimlab.simulators.faults import FAULT_DOCS, Fault, FaultRule

@@ -20,6 +20,7 @@ from drimlab.datasets.catalog import generate_dataset, list_exams
 from drimlab.datasets.synthetic import dataset_specs
 from drimlab.errors import ConfigurationError, StoreError
 from drimlab.exchange import Exchange
+from drimlab.facts.tls import CertificateFacts, Role, TlsFacts
 from drimlab.simulators.index import CatalogIndex
 from drimlab.store import Store, open_store
 from drimlab.store.db import MIGRATIONS_DIR, alembic_config
@@ -112,7 +113,21 @@ def test_exchange_and_report_round_trip(pg_store: Store) -> None:
         status=200,
         response_headers=(("Content-Type", "text/plain"),),
         response_body=b"answer",
-        peer={"address": "127.0.0.1", "port": 4242, "subject": "CN=été"},
+        tls=TlsFacts(
+            role=Role.CLIENT,
+            peer_address="127.0.0.1:4242",
+            peer_chain=(
+                CertificateFacts(
+                    subject="CN=été",
+                    issuer="CN=CA",
+                    serial="1f",
+                    sha256="0" * 64,
+                    not_before=datetime(2026, 1, 1, tzinfo=UTC),
+                    not_after=datetime(2027, 1, 1, tzinfo=UTC),
+                ),
+            ),
+            chain_verified=True,
+        ),
         timings={"started_at": 1764460800.25, "total": 0.5},
         origin="client",
         label="from a test",
@@ -124,7 +139,7 @@ def test_exchange_and_report_round_trip(pg_store: Store) -> None:
     got = load_exchange(pg_store, exchange_id)
     assert got.request_headers == exchange.request_headers
     assert got.response_headers == exchange.response_headers
-    assert got.peer == exchange.peer
+    assert got.tls == exchange.tls
     assert got.timings == exchange.timings
     assert (got.origin, got.label, got.status) == ("client", "from a test", 200)
     assert isinstance(got.request_body, Path)

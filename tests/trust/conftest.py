@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from drimlab.trust.enforce import HandshakeRefusals, check_client, with_revocation_status
-from drimlab.trust.peer import peer_from_request
+from drimlab.facts.tls import TlsFacts
+from drimlab.trust.enforce import HandshakeRefusals, client_facts
+from drimlab.trust.peer import request_connection
 from drimlab.trust.pki import Pki
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.tls import serve_tls, server_context
 from drimlab.trust.whitelist import Whitelist, load_whitelist
 from drimlab.trust.whitelist_sign import make_whitelist, sign_whitelist
+from drimlab.validation.engine import validate_connection
 from drimlab.validation.findings import Finding
 
 
@@ -63,11 +65,30 @@ class MtlsServer:
         return f"https://localhost:{self.port}/peer"
 
     def all_codes(self) -> list[str]:
-        return [f.rule for f in (*self.refusals.findings, *self.app_findings)]
+        refused = [f for facts in self.refusals.refused for f in judged(facts)]
+        return [f.rule for f in (*refused, *self.app_findings)]
 
     def reset(self) -> None:
         self.refusals.drain()
         self.app_findings.clear()
+
+
+def judged(facts: TlsFacts) -> tuple[Finding, ...]:
+    """The findings the TLS rules make of one connection's facts."""
+    return validate_connection(facts).findings
+
+
+def peer_summary(facts: TlsFacts) -> dict[str, object] | None:
+    """The peer certificate as the test server reports it back to the client."""
+    if facts.peer is None:
+        return None
+    return {
+        **facts.peer.as_dict(),
+        "chain_status": "verified" if facts.chain_verified else "not-verified",
+        "revocation_status": facts.lookups.revocation.value,
+        "tls_version": facts.version,
+        "cipher": facts.cipher,
+    }
 
 
 def _free_port() -> int:
@@ -83,15 +104,10 @@ def mtls_server(pki: Pki, signed_bench_list: Path) -> Iterator[MtlsServer]:
     server = MtlsServer(_free_port(), HandshakeRefusals())
 
     async def peer(request: web.Request) -> web.Response:
-        facts = peer_from_request(request)
-        findings = check_client(facts, whitelist, crl=crl)
-        if facts is not None:
-            facts = with_revocation_status(facts, crl)
+        facts = client_facts(request_connection(request), whitelist, crl=crl)
+        findings = judged(facts)
         server.app_findings.extend(findings)
-        body = {
-            "peer": None if facts is None else facts.as_dict(),
-            "findings": [f.as_dict() for f in findings],
-        }
+        body = {"peer": peer_summary(facts), "findings": [f.as_dict() for f in findings]}
         return web.Response(
             status=403 if findings else 200, text=json.dumps(body), content_type="application/json"
         )

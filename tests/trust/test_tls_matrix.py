@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from drimlab.trust.enforce import check_server
-from drimlab.trust.peer import ChainStatus, PeerCertificate, RevocationStatus
+from drimlab.facts.tls import TlsFacts
+from drimlab.trust.enforce import server_facts
 from drimlab.trust.pki import Pki
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.tls import ALLOWED_CIPHERS, client_context
 from drimlab.trust.whitelist import Whitelist, load_whitelist
-from tests.trust.conftest import MtlsServer
+from tests.trust.conftest import MtlsServer, judged
 
 # certificate name -> the one rule code its refusal must carry
 REFUSALS = {
@@ -180,31 +180,37 @@ def test_curl_bad_clients_are_refused_with_their_own_code(
     assert mtls_server.all_codes() == [REFUSALS[name]]
 
 
-def _server_peer(pki: Pki, server: MtlsServer, context: ssl.SSLContext) -> PeerCertificate:
+def _server_facts(
+    server: MtlsServer,
+    context: ssl.SSLContext,
+    hosts: tuple[str, ...] = ("localhost",),
+    whitelist: Whitelist | None = None,
+    crl: RevocationList | None = None,
+) -> list[TlsFacts]:
+    """The source connection's facts as the client simulator records them, per host looked up."""
     with (
         socket.create_connection(("127.0.0.1", server.port), timeout=60) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,
     ):
-        peer = PeerCertificate.from_ssl(tls)
-    assert peer is not None
-    return peer
+        found = [server_facts(tls, host, whitelist, crl=crl) for host in hosts]
+    assert all(f.peer is not None for f in found)
+    return found
 
 
 def test_client_side_check_of_the_source(
     pki: Pki, mtls_server: MtlsServer, signed_bench_list: Path
 ) -> None:
     context = client_context(pki.chain_path("consumer"), pki.key_path("consumer"), pki.bundle_path)
-    peer = _server_peer(pki, mtls_server, context)
-    assert peer.chain_status is ChainStatus.VERIFIED
-    assert peer.subject == pki.entry("source").subject
     whitelist = load_whitelist(signed_bench_list)
     crl = RevocationList.load(pki.crl_path, pki.anchors())
-    assert check_server("localhost", peer, whitelist, crl=crl) == []
-    unlisted = check_server("db9.example.test", peer, whitelist, crl=crl)
-    assert [f.rule for f in unlisted] == ["WL-021"]
+    hosts = ("localhost", "db9.example.test", "consumer.drimlab.test")
+    listed, unlisted, swapped = _server_facts(mtls_server, context, hosts, whitelist, crl)
+    assert listed.chain_verified
+    assert listed.peer is not None and listed.peer.subject == pki.entry("source").subject
+    assert [f.rule for f in judged(listed)] == []
+    assert [f.rule for f in judged(unlisted)] == ["WL-021"]
     # The consumer's host is listed, but with the consumer's DN, not the source's.
-    swapped = check_server("consumer.drimlab.test", peer, whitelist, crl=crl)
-    assert [f.rule for f in swapped] == ["WL-022"]
+    assert [f.rule for f in judged(swapped)] == ["WL-022"]
 
 
 def test_environment_never_widens_trust(
@@ -219,7 +225,7 @@ def test_environment_never_widens_trust(
         pki.chain_path("consumer"), pki.key_path("consumer"), pki.cert_path("rogue-root")
     )
     with pytest.raises(ssl.SSLCertVerificationError):
-        _server_peer(pki, mtls_server, context)
+        _server_facts(mtls_server, context)
 
 
 def test_revoked_client_facts_carry_the_revocation_status(
@@ -230,7 +236,7 @@ def test_revoked_client_facts_carry_the_revocation_status(
     assert isinstance(outcome, tuple), outcome
     peer = outcome[1]["peer"]
     assert isinstance(peer, dict)
-    assert peer["revocation_status"] == RevocationStatus.REVOKED.value
+    assert peer["revocation_status"] == "revoked"
     assert peer["chain_status"] == "verified"
 
 

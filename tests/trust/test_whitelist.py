@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -16,17 +18,49 @@ from drimlab.trust.whitelist import (
     ANS_SIGNER,
     DS,
     SignerExpectation,
-    WhitelistVerification,
+    Whitelist,
+    inspect_whitelist,
     load_whitelist,
     same_dn,
-    verify_whitelist,
 )
 from drimlab.trust.whitelist_sign import issuer_serial_v2, make_whitelist, sign_whitelist
-from drimlab.validation.findings import Severity
+from drimlab.validation.engine import validate_whitelist
+from drimlab.validation.findings import Finding, Severity
+from drimlab.validation.report import Verdict
 from tests.trust.conftest import bench_list
 
 TODAY = datetime(2026, 11, 29, 12, tzinfo=UTC)
 BENCH_SIGNER = SignerExpectation("TEST Liste Blanche DRIM-M DRIMLAB", "300000000990037")
+
+
+@dataclass(frozen=True)
+class Signer:
+    common_name: str | None
+    organisational_unit: str | None
+    signing_time: str | None
+
+
+@dataclass(frozen=True)
+class WhitelistVerification:
+    """A list verified through the one path: its facts judged by the WL rules."""
+
+    ok: bool
+    findings: tuple[Finding, ...]
+    signer: Signer | None
+    document: Whitelist | None
+
+
+def verify_whitelist(source: bytes | Path, **options: Any) -> WhitelistVerification:
+    inspection = inspect_whitelist(source, **options)
+    report = validate_whitelist(inspection.facts)
+    facts = inspection.facts
+    signer = (
+        None
+        if facts.signer is None
+        else Signer(facts.signer.common_name, facts.signer.organisational_unit, facts.signing_time)
+    )
+    ok = report.verdict is Verdict.PASSED
+    return WhitelistVerification(ok, report.findings, signer, inspection.document)
 
 
 def errors(outcome: WhitelistVerification) -> list[str]:

@@ -10,13 +10,15 @@ from drimlab.cli import run
 from drimlab.validation.findings import Severity
 from drimlab.validation.render import doc_problems, render_catalogue
 from drimlab.validation.render.catalogue import REGENERATE
-from drimlab.validation.rules import Catalogue, Rule, RuleDoc, load_all
+from drimlab.validation.rules import Catalogue, Kind, Rule, RuleDoc, load_all
 
 RULES_MD = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 
 
 def _rule(code: str, name: str, doc: RuleDoc, references: tuple[str, ...] = ("r",)) -> Rule:
-    return Rule(code, name, Severity.ERROR, "summary", doc, references, "request")
+    return Rule(
+        code, name, Severity.ERROR, "summary", doc, references, Kind.REQUEST, lambda s: iter(())
+    )
 
 
 FULL = RuleDoc("what", "why", "bad", "good")

@@ -20,6 +20,7 @@ def _rule(code: str, name: str = "some-fault") -> Rule:
         doc=DOC,
         references=("PS3.18 §8.7",),
         subject="request",
+        check=lambda subject: iter(()),
     )
 
 

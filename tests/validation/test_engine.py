@@ -121,7 +121,7 @@ def test_raw_chunked_body_is_decoded_while_streaming() -> None:
 
 
 def test_kos_header_checks_use_the_kos(tmp_path: Path) -> None:
-    from drimlab.datasets.kos_read import read_kos
+    from drimlab.documents.kos import read_kos
     from tests.validation.build_fixtures import FIXTURES
 
     kos = read_kos(FIXTURES / "_kos.dcm")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drimlab.datasets.kos_read import read_kos
+from drimlab.documents.kos import read_kos
 from drimlab.validation.engine import validate_exchange, validate_response
 from drimlab.validation.findings import Severity
 from drimlab.validation.loaders import load_request, load_response

@@ -32,6 +32,7 @@ def _rule(code: str, name: str, severity: Severity = Severity.ERROR, **doc: str)
         doc=RuleDoc(**texts),
         references=("PS3.18 §8.7.3", "DRIM-M spec §4"),
         subject="request",
+        check=lambda subject: iter(()),
     )
 
 

@@ -130,6 +130,7 @@ def test_a_rule_that_passed_is_a_passed_assertion() -> None:
             RuleDoc("w", "y", "b", "g"),
             ("r",),
             "part",
+            lambda subject: iter(()),
         )
     )
     data = _json(passed_report(), catalogue=catalogue)

@@ -87,6 +87,7 @@ def test_catalogue_adds_names_and_references() -> None:
             doc=RuleDoc("w", "y", "b", "g"),
             references=("https://dicom.nema.org/medical/dicom/current/output/html/part18.html",),
             subject="response",
+            check=lambda subject: iter(()),
         )
     )
     out = render(failed_report(), "html", catalogue=catalogue)

@@ -90,6 +90,7 @@ def test_catalogue_names_the_cases() -> None:
             RuleDoc("w", "y", "b", "g"),
             ("r",),
             "part",
+            lambda subject: iter(()),
         )
     )
     names = [c.get("name") for c in _cases(failed_report(), catalogue=catalogue).values()]

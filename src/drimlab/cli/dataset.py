@@ -18,9 +18,9 @@ from drimlab.cli._common import console, err_console, fail, state
 from drimlab.datasets import catalog
 from drimlab.datasets.catalog import KosInfo
 from drimlab.datasets.importer import ImportReport, import_directory
-from drimlab.datasets.kos_read import KosSummary, read_kos
 from drimlab.datasets.staging import Progress
 from drimlab.datasets.synthetic import DATASET_NAMES
+from drimlab.documents.kos import Kos, read_kos
 
 dataset_app = typer.Typer(
     help="Test datasets: exams, their files and their DRIM-M KOS.", no_args_is_help=True
@@ -290,14 +290,14 @@ def export_kos_command(
     )
 
 
-def _summary_dict(summary: KosSummary) -> dict[str, Any]:
+def _summary_dict(summary: Kos) -> dict[str, Any]:
     return {
         "sop_instance_uid": summary.sop_instance_uid,
         "study_instance_uid": summary.study_instance_uid,
         "patient_id": summary.patient_id,
         "issuer_of_patient_id": summary.issuer_of_patient_id,
         "accession_number": summary.accession_number,
-        "accession_issuer": summary.accession_issuer,
+        "accession_issuer": summary.accession_issuer.name,
         "base_url": summary.base_url,
         "series": [
             {
@@ -370,12 +370,11 @@ def export_pnr_command(
     base_url: BaseUrlOption = None,
 ) -> None:
     """Write the DMP submission of an exam's KOS: a ProvideAndRegisterDocumentSet-b message."""
-    from drimlab.datasets.kos_read import load_dataset  # noqa: PLC0415 - on demand
     from drimlab.documents.xds_build import provide_and_register  # noqa: PLC0415
 
     _writable(file)
     name, kos = _exam_kos(ctx, exam, base_url)
-    file.write_bytes(provide_and_register(load_dataset(kos.path, str(kos.path))))
+    file.write_bytes(provide_and_register(read_kos(kos.path).dataset))
     console.print(
         f"ProvideAndRegisterDocumentSet-b of {name} (KOS {kos.sop_instance_uid}) -> {file}",
         markup=False,

@@ -12,25 +12,27 @@ from typing import Annotated
 import typer
 
 from drimlab.cli._common import state
-from drimlab.cli.validate import (
-    FileArgument,
+from drimlab.cli.reporting import (
     FormatOption,
     IgnoreOption,
     OutputOption,
     ProfileOption,
     SelectOption,
-    _check_options,
-    _emit,
-    validate_app,
+    SeverityOption,
+    check_format,
+    emit,
+    exit_status,
+    selection,
 )
+from drimlab.cli.validate import FileArgument, validate_app
 from drimlab.store.records import save_report
-from drimlab.validation.report import Report, Verdict
+from drimlab.validation.report import Report
 
 
 def _finish(ctx: typer.Context, report: Report, kind: str, fmt: str, output: Path | None) -> int:
     save_report(state(ctx).store, report, kind=kind)
-    _emit([report], fmt, output)
-    return 1 if report.verdict is Verdict.FAILED else 0
+    emit([report], fmt, output)
+    return exit_status([report])
 
 
 def kos_command(
@@ -40,14 +42,16 @@ def kos_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> None:
     """Validate a KOS manifest (Part 10 file): dciodvfy IOD check plus the DRIM-M KOS rules."""
     from drimlab.documents.validate import validate_kos  # noqa: PLC0415 - pydicom-heavy
 
-    _check_options(profile, select, ignore, fmt)
-    report = validate_kos(file, profile, select=select or (), ignore=ignore or ())
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
+    report = validate_kos(file, chosen)
     raise typer.Exit(_finish(ctx, report, "kos", fmt, output))
 
 
@@ -58,14 +62,16 @@ def xds_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> None:
     """Validate the XDS metadata of a KOS: ProvideAndRegisterDocumentSet-b (SOAP or bare)."""
     from drimlab.documents.validate import validate_xds  # noqa: PLC0415 - on demand
 
-    _check_options(profile, select, ignore, fmt)
-    report = validate_xds(file, profile, select=select or (), ignore=ignore or ())
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
+    report = validate_xds(file, chosen)
     raise typer.Exit(_finish(ctx, report, "xds", fmt, output))
 
 
@@ -83,21 +89,21 @@ def cross_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> None:
     """Check that the KOS, XDS metadata, CDA and images tell the same exam."""
     from drimlab.documents.validate import validate_cross  # noqa: PLC0415 - pydicom-heavy
 
-    _check_options(profile, select, ignore, fmt)
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
     report = validate_cross(
         kos,
         xds=xds,
         cda=cda,
         images=image or (),
-        profile=profile,
-        select=select or (),
-        ignore=ignore or (),
+        profile=chosen,
     )
     raise typer.Exit(_finish(ctx, report, "cross", fmt, output))
 
@@ -109,14 +115,16 @@ def xdm_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> None:
     """Validate an IHE XDM export (ZIP): layout, integrity, XDS metadata, KOS, cross-checks."""
     from drimlab.documents.validate import validate_xdm  # noqa: PLC0415 - pydicom-heavy
 
-    _check_options(profile, select, ignore, fmt)
-    report = validate_xdm(file, profile, select=select or (), ignore=ignore or ())
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
+    report = validate_xdm(file, chosen)
     raise typer.Exit(_finish(ctx, report, "xdm", fmt, output))
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from drimlab.cli._common import console, fail, state
+from drimlab.exchange import Exchange
 from drimlab.store.queries import list_exchanges, report_ids_of, resolve_exchange_id
 from drimlab.store.records import load_exchange, load_report
 from drimlab.validation.render import FORMATS, render
@@ -83,13 +84,33 @@ def show_command(
         if exchange.has_response:
             lines.append(f"< {exchange.status} {exchange.reason}".rstrip())
             lines += [f"< {name}: {value}" for name, value in exchange.response_headers]
-        if exchange.peer:
-            lines.append(f"peer: {exchange.peer.get('subject', '?')}")
+        lines += _tls_lines(exchange)
         if exchange.timings:
             lines.append("timings: " + ", ".join(f"{k}={v}" for k, v in exchange.timings.items()))
         typer.echo("\n".join(lines))
     for report_id in report_ids_of(store, full):
         typer.echo(render(load_report(store, report_id), fmt, catalogue=load_all()))
+
+
+def _tls_lines(exchange: Exchange) -> list[str]:
+    tls = exchange.tls
+    if tls is None:
+        return []
+    if not tls.tls:
+        return [f"transport: plain HTTP (peer {tls.peer_address or '?'})"]
+    lines = [f"tls: {tls.version or '-'} {tls.cipher or ''}, peer {tls.peer_address or '?'}"]
+    if tls.handshake is not None:
+        h = tls.handshake
+        lines.append(f"handshake refused by the {h.refused_by.value}: {h.reason} {h.message}")
+    for cert in tls.peer_chain:
+        lines.append(
+            f"peer certificate: {cert.subject} (issuer {cert.issuer}, serial {cert.serial}, "
+            f"{cert.not_before.date()} to {cert.not_after.date()}, sha256 {cert.sha256[:16]}...)"
+        )
+    if exchange.decision is not None and exchange.decision.refused:
+        d = exchange.decision
+        lines.append(f"refused: {d.status} {d.cause.value}: {d.detail}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:

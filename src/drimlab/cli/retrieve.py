@@ -21,10 +21,19 @@ from rich.progress import (
 )
 
 from drimlab.cli._common import console, err_console, fail, state
+from drimlab.cli.reporting import (
+    FormatOption,
+    IgnoreOption,
+    OutputOption,
+    ProfileOption,
+    SelectOption,
+    SeverityOption,
+    check_format,
+    emit,
+    selection,
+)
 from drimlab.simulators.consumer import Level, RetrieveOptions, retrieve, run_probes
-from drimlab.validation.render import FORMATS, render
-from drimlab.validation.report import Report, Verdict
-from drimlab.validation.rules import load_all
+from drimlab.validation.report import Verdict
 
 KosOption = Annotated[
     Path | None, typer.Option("--kos", help="The exam's KOS (Part 10): UIDs and Retrieve URLs.")
@@ -58,18 +67,11 @@ NoWhitelistOption = Annotated[
 InsecureOption = Annotated[
     bool, typer.Option("--insecure-http", help="Allow a plain http:// source (debugging only).")
 ]
-FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")
-]
-OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the report(s) to this file.")
-]
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="Socket timeout in seconds.")]
 
 
 def _options(**values: Any) -> RetrieveOptions:
-    if values["fmt"] not in FORMATS:
-        fail(f"unknown format {values['fmt']!r} (choose from {', '.join(FORMATS)})")
+    check_format(values["fmt"])
     if values["level"] not in ("study", "series", "instance"):
         fail(f"unknown level {values['level']!r} (choose from study, series, instance)")
     if values["timeout"] <= 0:
@@ -91,26 +93,13 @@ def _options(**values: Any) -> RetrieveOptions:
         check_whitelist=not values["no_whitelist_check"],
         insecure_http=values["insecure_http"],
         keep_dir=values.get("keep"),
+        selection=selection(
+            values["profile"], values["select"], values["ignore"], values["severity"]
+        ),
         repeat=values.get("repeat", 1),
         concurrency=values.get("concurrency", 1),
         timeout=values["timeout"],
     )
-
-
-def _emit(reports: list[Report], fmt: str, output: Path | None) -> None:
-    text = "\n".join(render(r, fmt, catalogue=load_all()) for r in reports)
-    if output is None:
-        console.print(text, markup=False, soft_wrap=True, end="" if text.endswith("\n") else "\n")
-        return
-    temp = output.with_name(f".{output.name}.partial")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        temp.replace(output)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        fail(f"cannot write {output}: {exc.strerror}")
-    for report in reports:
-        console.print(f"{report.verdict.value} {report.subject} -> {output}", markup=False)
 
 
 @contextmanager
@@ -197,6 +186,10 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--concurrency", help="Retrievals in flight at once.")
         ] = 1,
         timeout: TimeoutOption = 60.0,
+        profile: ProfileOption = "drim-m",
+        select: SelectOption = None,
+        ignore: IgnoreOption = None,
+        severity: SeverityOption = None,
         fmt: FormatOption = "text",
         output: OutputOption = None,
     ) -> int:
@@ -207,11 +200,11 @@ def register(app: typer.Typer) -> None:
             result = retrieve(cli.store, cli.settings, options, progress=progress)
         reports = [r.report for r in result.records]
         if result.performance is None:
-            _emit(reports, fmt, output)
+            emit(reports, fmt, output, folder=False)
         else:
             failed = [r for r in reports if r.verdict is Verdict.FAILED]
             if failed:
-                _emit(failed[:1], fmt, output)
+                emit(failed[:1], fmt, output, folder=False)
             for line in _performance_lines(dict(result.performance)):
                 console.print(line, markup=False)
         console.print(
@@ -246,6 +239,10 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--concurrency", help="Connections the burst uses at once.")
         ] = 8,
         timeout: TimeoutOption = 60.0,
+        profile: ProfileOption = "drim-m",
+        select: SelectOption = None,
+        ignore: IgnoreOption = None,
+        severity: SeverityOption = None,
         fmt: FormatOption = "text",
         output: OutputOption = None,
     ) -> int:
@@ -262,7 +259,7 @@ def register(app: typer.Typer) -> None:
             burst=burst,
             other_kos_uid=other_kos_uid,
         )
-        _emit([report], fmt, output)
+        emit([report], fmt, output)
         raise typer.Exit(1 if report.verdict is Verdict.FAILED else 0)
 
 

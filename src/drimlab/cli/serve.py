@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 
 from drimlab.cli._common import console, err_console, state
+from drimlab.cli.reporting import (
+    IgnoreOption,
+    ProfileOption,
+    SelectOption,
+    SeverityOption,
+    selection,
+)
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
 from drimlab.simulators.runner import serve_until_cancelled
@@ -80,8 +87,13 @@ def serve(
         Path | None, typer.Option(help="Trust this issuer's JWKS instead of the bench's.")
     ] = None,
     issuer: Annotated[str, typer.Option(help="Expected `iss` of tokens.")] = DEFAULT_ISSUER,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
 ) -> None:
     """Start the server simulator (the DRIMBox source) on the catalogue's exams."""
+    chosen = selection(profile, select, ignore, severity)
     _serve(
         ctx,
         SourceOptions(
@@ -93,6 +105,7 @@ def serve(
             faults=tuple(fault or ()),
             jwks_path=jwks,
             issuer_url=issuer,
+            selection=chosen,
         ),
     )
 
@@ -102,9 +115,17 @@ def start(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8443,
     crl_port: CrlPortOption = 8080,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
 ) -> None:
     """Start the test environment on its defaults: dataset, PKI, whitelist, server simulator."""
-    _serve(ctx, SourceOptions(host=host, port=port, crl_port=crl_port or None))
+    chosen = selection(profile, select, ignore, severity)
+    _serve(
+        ctx,
+        SourceOptions(host=host, port=port, crl_port=crl_port or None, selection=chosen),
+    )
 
 
 def register(app: typer.Typer) -> None:

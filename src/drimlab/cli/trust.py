@@ -12,18 +12,29 @@ from cryptography.x509.oid import NameOID
 from rich.table import Table
 
 from drimlab.cli._common import console, fail, state
+from drimlab.cli.reporting import (
+    IgnoreOption,
+    OutputOption,
+    ProfileOption,
+    SelectOption,
+    SeverityOption,
+    check_format,
+    emit,
+    exit_status,
+    selection,
+)
+from drimlab.store.records import save_report
 from drimlab.trust import pki as pki_module
 from drimlab.trust.pki import Pki, write_file
 from drimlab.trust.pki_verify import RevocationList, load_certificates
 from drimlab.trust.whitelist import (
     ANS_SIGNER,
     SignerExpectation,
-    WhitelistVerification,
     load_whitelist,
     read_bytes,
-    verify_whitelist,
 )
 from drimlab.trust.whitelist_sign import bench_whitelist, sign_whitelist
+from drimlab.validation.report import Report, Verdict
 
 pki_app = typer.Typer(help="The bench's IGC-Santé-shaped test PKI.", no_args_is_help=True)
 whitelist_app = typer.Typer(
@@ -247,10 +258,27 @@ def whitelist_verify(
     bench: Annotated[
         bool, typer.Option("--bench", help="Use the bench PKI's anchors, CRL and signer.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a short JSON summary (see also --format json).")
+    ] = False,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Print the whole report: text, json, html, junit..."),
+    ] = None,
+    output: OutputOption = None,
 ) -> None:
-    """Verify signature, signer, chain and revocation: exit 0 verified, 1 refused, 2 bad input."""
+    """Verify signature, signer, chain and revocation: exit 0 verified, 1 refused, 2 bad input.
+
+    The verification is a Report like any validation: stored, and rendered with --format.
+    """
     when = _parse_time(at)
+    if fmt is not None:
+        check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
     anchors = [c for path in ca or [] for c in load_certificates(path)]
     expected = ANS_SIGNER
     crl_path = crl
@@ -268,12 +296,21 @@ def whitelist_verify(
         if not anchors:
             fail(f"--crl needs --ca (or --bench) to know which CA signs the CRL of {file}")
         revocation = RevocationList.load(crl_path, anchors)
-    outcome = verify_whitelist(
-        read_bytes(file), anchors=anchors, crl=revocation, expected=expected, at=when
-    )
-    _print_outcome(file, outcome, as_json)
-    if not outcome.ok:
-        raise typer.Exit(1)
+    report = verify_whitelist(
+        read_bytes(file),
+        anchors=anchors,
+        crl=revocation,
+        expected=expected,
+        at=when,
+        label=str(file),
+        profile=chosen,
+    ).report
+    save_report(state(ctx).store, report, kind="whitelist")
+    if fmt is not None:
+        emit([report], fmt, output)
+    else:
+        _print_outcome(file, report, as_json)
+    raise typer.Exit(exit_status([report]))
 
 
 def _bench_signer(pki: Pki) -> SignerExpectation:
@@ -283,42 +320,35 @@ def _bench_signer(pki: Pki) -> SignerExpectation:
     return SignerExpectation(str(cn), str(ou))
 
 
-def _print_outcome(file: Path, outcome: WhitelistVerification, as_json: bool) -> None:
+def _print_outcome(file: Path, report: Report, as_json: bool) -> None:
+    """The short summary a DRIMBox operator reads: VERIFIED or REFUSED, the signer, findings."""
+    verified = report.verdict is Verdict.PASSED
+    facts = report.facts.get("whitelist", {})
+    signer = facts.get("signer")
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "file": str(file),
-                    "verified": outcome.ok,
-                    "validation_time": outcome.at.isoformat() if outcome.at else None,
-                    "signer": None
-                    if outcome.signer is None
-                    else {
-                        k: (v.isoformat() if isinstance(v, datetime) else v)
-                        for k, v in outcome.signer.__dict__.items()
-                    },
-                    "domains": None if outcome.document is None else len(outcome.document.domains),
-                    "findings": [f.as_dict() for f in outcome.findings],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        summary = {
+            "file": str(file),
+            "verified": verified,
+            "verdict": report.verdict.value,
+            "validation_time": facts.get("validation_time"),
+            "signer": signer,
+            "signing_time": facts.get("signing_time"),
+            "domains": facts.get("domains"),
+            "findings": [f.as_dict() for f in report.findings],
+        }
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
-    verdict = "VERIFIED" if outcome.ok else "REFUSED"
-    console.print(f"{file}: {verdict}", markup=False, soft_wrap=True)
-    if outcome.signer is not None:
-        s = outcome.signer
+    console.print(f"{file}: {'VERIFIED' if verified else 'REFUSED'}", markup=False, soft_wrap=True)
+    if isinstance(signer, dict):
         console.print(
-            f"  signer: {s.subject}\n  issuer: {s.issuer}\n  valid: "
-            f"{s.not_before.isoformat()} to {s.not_after.isoformat()}\n"
-            f"  signing time: {s.signing_time}",
+            f"  signer: {signer['subject']}\n  issuer: {signer['issuer']}\n  valid: "
+            f"{signer['not_before']} to {signer['not_after']}\n"
+            f"  signing time: {facts.get('signing_time')}",
             markup=False,
             soft_wrap=True,
         )
-    if outcome.document is not None:
-        console.print(f"  domains: {len(outcome.document.domains)}", markup=False, soft_wrap=True)
-    for f in outcome.findings:
+    console.print(f"  domains: {facts.get('domains')}", markup=False, soft_wrap=True)
+    for f in report.findings:
         console.print(f"  {f.rule} {f.severity.value}: {f.message}", markup=False, soft_wrap=True)
 
 

@@ -5,23 +5,31 @@ Exit status: 0 PASSED (or UNDEFINED: nothing checkable), 1 FAILED, 2 unusable in
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from drimlab.cli._common import console, fail, state
-from drimlab.errors import InputError
+from drimlab.cli._common import fail, state
+from drimlab.cli.reporting import (
+    FormatOption,
+    IgnoreOption,
+    OutputOption,
+    ProfileOption,
+    SelectOption,
+    SeverityOption,
+    check_format,
+    emit,
+    exit_status,
+    selection,
+)
+from drimlab.documents.kos import Kos, read_kos
 from drimlab.exchange import Exchange
 from drimlab.store.records import save_exchange, save_report
+from drimlab.validation.assess import Selection
 from drimlab.validation.engine import validate_exchange
 from drimlab.validation.loaders import load_har, load_request, load_response
-from drimlab.validation.profiles import get_profile, resolve
-from drimlab.validation.render import FORMATS, render
-from drimlab.validation.report import Report, Verdict
-from drimlab.validation.rules import UnknownRuleError, load_all
-from drimlab.validation.subjects import KosLike
+from drimlab.validation.report import Report
 
 validate_app = typer.Typer(
     help="Validate WADO-RS messages (request, response, HAR) against a profile.",
@@ -31,54 +39,14 @@ validate_app = typer.Typer(
 FileArgument = Annotated[
     Path, typer.Argument(help="The message file.", exists=False, dir_okay=False)
 ]
-ProfileOption = Annotated[
-    str, typer.Option("--profile", "-p", help="Rule profile: dicomweb or drim-m.")
-]
-SelectOption = Annotated[
-    list[str] | None,
-    typer.Option("--select", help="Only these rule codes or prefixes (repeatable, comma lists)."),
-]
-IgnoreOption = Annotated[
-    list[str] | None,
-    typer.Option("--ignore", help="Skip these rule codes or prefixes (repeatable, comma lists)."),
-]
 DciodvfyOption = Annotated[
     bool, typer.Option("--dciodvfy", help="Also check every DICOM part with dciodvfy.")
 ]
-FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")
-]
-OutputOption = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", help="Write the report to this file (a folder for HAR)."),
-]
-_EXTENSIONS = {
-    "text": "txt",
-    "json": "json",
-    "html": "html",
-    "junit": "xml",
-    "gazelle-json": "json",
-    "gazelle-xml": "xml",
-}
 
 
-def _check_options(
-    profile: str, select: list[str] | None, ignore: list[str] | None, fmt: str
-) -> None:
-    if fmt not in FORMATS:
-        fail(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    get_profile(profile)
-    try:
-        resolve(profile, select or (), ignore or ())
-    except UnknownRuleError as exc:
-        raise InputError(str(exc)) from None
-
-
-def _read_kos(path: Path | None) -> KosLike | None:
+def _read_kos(path: Path | None) -> Kos | None:
     if path is None:
         return None
-    from drimlab.datasets.kos_read import read_kos  # noqa: PLC0415 - pydicom-heavy, on demand
-
     return read_kos(path)
 
 
@@ -86,66 +54,21 @@ def _run(
     ctx: typer.Context,
     exchanges: list[Exchange],
     *,
-    profile: str,
-    select: list[str] | None,
-    ignore: list[str] | None,
+    chosen: Selection,
     dciodvfy: bool,
     fmt: str,
     output: Path | None,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
 ) -> int:
     reports: list[Report] = []
     store = state(ctx).store
     for exchange in exchanges:
-        report = validate_exchange(
-            exchange,
-            profile,
-            kos=kos,
-            select=select or (),
-            ignore=ignore or (),
-            dciodvfy=dciodvfy,
-        )
+        report = validate_exchange(exchange, chosen, kos=kos, dciodvfy=dciodvfy)
         exchange_id = save_exchange(store, exchange)
         save_report(store, report, exchange_id=exchange_id)
         reports.append(report)
-    _emit(reports, fmt, output)
-    return 1 if any(r.verdict is Verdict.FAILED for r in reports) else 0
-
-
-def _emit(reports: list[Report], fmt: str, output: Path | None) -> None:
-    if len(reports) == 1 or output is None:
-        if len(reports) > 1 and fmt == "json":
-            text = json.dumps(
-                [json.loads(render(r, fmt, catalogue=load_all())) for r in reports], indent=2
-            )
-        else:
-            text = "\n".join(render(r, fmt, catalogue=load_all()) for r in reports)
-        if output is None:
-            console.print(
-                text, markup=False, soft_wrap=True, end="" if text.endswith("\n") else "\n"
-            )
-            return
-        _write(output, text)
-        console.print(f"{reports[0].verdict.value} {reports[0].subject} -> {output}", markup=False)
-        return
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create folder {output}: {exc.strerror}") from None
-    for index, report in enumerate(reports):
-        target = output / f"entry-{index:03d}.{_EXTENSIONS[fmt]}"
-        _write(target, render(report, fmt, catalogue=load_all()))
-        console.print(f"{report.verdict.value} {report.subject} -> {target}", markup=False)
-
-
-def _write(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.partial")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        temp.replace(path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    emit(reports, fmt, output)
+    return exit_status(reports)
 
 
 @validate_app.command("request")
@@ -156,6 +79,7 @@ def request_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     kos: Annotated[
         Path | None, typer.Option("--kos", help="The KOS the consumer read (Part 10 file).")
     ] = None,
@@ -164,14 +88,13 @@ def request_command(
     output: OutputOption = None,
 ) -> int:
     """Validate a raw HTTP request file (request line, headers, blank line)."""
-    _check_options(profile, select, ignore, fmt)
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
     exchange = load_request(file)
     status = _run(
         ctx,
         [exchange],
-        profile=profile,
-        select=select,
-        ignore=ignore,
+        chosen=chosen,
         dciodvfy=dciodvfy,
         fmt=fmt,
         output=output,
@@ -194,20 +117,20 @@ def response_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     dciodvfy: DciodvfyOption = False,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> int:
     """Validate a raw HTTP response file (status line, headers, blank line, body)."""
-    _check_options(profile, select, ignore, fmt)
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
     paired = load_request(request) if request is not None else None
     exchange = load_response(file, paired)
     status = _run(
         ctx,
         [exchange],
-        profile=profile,
-        select=select,
-        ignore=ignore,
+        chosen=chosen,
         dciodvfy=dciodvfy,
         fmt=fmt,
         output=output,
@@ -224,6 +147,7 @@ def har_command(
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
     kos: Annotated[
         Path | None, typer.Option("--kos", help="The KOS the requests came from (Part 10 file).")
     ] = None,
@@ -232,7 +156,8 @@ def har_command(
     output: OutputOption = None,
 ) -> int:
     """Validate every entry of a HAR 1.2 capture (one report per entry)."""
-    _check_options(profile, select, ignore, fmt)
+    check_format(fmt)
+    chosen = selection(profile, select, ignore, severity)
     exchanges = load_har(file)
     if not exchanges:
         fail(f"{file}: the HAR file has no entries")
@@ -241,9 +166,7 @@ def har_command(
     status = _run(
         ctx,
         exchanges,
-        profile=profile,
-        select=select,
-        ignore=ignore,
+        chosen=chosen,
         dciodvfy=dciodvfy,
         fmt=fmt,
         output=output,

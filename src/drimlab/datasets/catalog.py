@@ -87,7 +87,10 @@ class SeriesInfo:
 
 @dataclass(frozen=True)
 class KosInfo:
-    """A KOS manifest of an exam, where it is and which WADO-RS base it points at."""
+    """Where a catalogued KOS file is: the keys it is found by, its path and hash.
+
+    A store record, not the KOS: `documents.kos.read_kos(info.path)` gives the `Kos` model.
+    """
 
     sop_instance_uid: str
     study_instance_uid: str

@@ -22,7 +22,6 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, MediaStorageDirectoryStorag
 from sqlalchemy import or_, select
 
 from drimlab.config import Settings
-from drimlab.datasets.kos_read import is_manifest, read_kos
 from drimlab.datasets.staging import (
     KOS_DIR,
     Progress,
@@ -33,6 +32,7 @@ from drimlab.datasets.staging import (
     dataset_lock,
     staging_area,
 )
+from drimlab.documents.kos import is_manifest, read_kos
 from drimlab.errors import InputError
 from drimlab.store import Store
 from drimlab.store.models import Exam, Instance, Series

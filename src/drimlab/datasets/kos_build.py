@@ -14,19 +14,18 @@ from pathlib import Path
 
 from pydicom import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import (
-    PYDICOM_IMPLEMENTATION_UID,
-    ExplicitVRLittleEndian,
-    KeyObjectSelectionDocumentStorage,
-    generate_uid,
-)
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
+from drimlab.domain import (
+    INS_ISSUER,
+    INS_ISSUER_OID,
+    KEY_OBJECT_DESCRIPTION,
+    KOS_MODALITY,
+    KOS_SOP_CLASS_UID,
+    MANIFEST_TITLE,
+)
 from drimlab.errors import InputError
 
-INS_ISSUER = "ASIP-SANTE-INS-NIR"
-INS_ISSUER_OID = "1.2.250.1.213.1.4.10"
-MANIFEST_TITLE = ("113030", "DCM", "Manifest")
-KEY_OBJECT_DESCRIPTION = ("113012", "DCM", "Key Object Description")
 KOS_MANUFACTURER = "drimlab"
 
 _PATIENT_KEYWORDS = (
@@ -260,7 +259,7 @@ def build_kos(images: Iterable[Dataset], base_url: str) -> Dataset:
     kos.SpecificCharacterSet = "ISO_IR 192"
     kos.InstanceCreationDate = date
     kos.InstanceCreationTime = time
-    kos.SOPClassUID = KeyObjectSelectionDocumentStorage
+    kos.SOPClassUID = KOS_SOP_CLASS_UID
     kos.SOPInstanceUID = sop_uid
     kos.StudyDate = head.get("StudyDate", "")
     kos.StudyTime = head.get("StudyTime", "")
@@ -269,7 +268,7 @@ def build_kos(images: Iterable[Dataset], base_url: str) -> Dataset:
     kos.AccessionNumber = head.get("AccessionNumber", "")
     if "IssuerOfAccessionNumberSequence" in head:
         kos.IssuerOfAccessionNumberSequence = head.IssuerOfAccessionNumberSequence
-    kos.Modality = "KO"
+    kos.Modality = KOS_MODALITY
     kos.Manufacturer = KOS_MANUFACTURER
     if "InstitutionName" in head:
         kos.InstitutionName = head.InstitutionName

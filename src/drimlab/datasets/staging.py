@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from drimlab.config import Settings
 from drimlab.datasets.encodings import encode_file
 from drimlab.datasets.kos_build import build_kos, write_kos
-from drimlab.datasets.kos_read import read_kos
+from drimlab.documents.kos import read_kos
 from drimlab.errors import InputError, StoreError
 from drimlab.store import Store
 from drimlab.store.models import Exam, Instance, InstanceFile, Kos, Series, over_long_values

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INS_ISSUER = "ASIP-SANTE-INS-NIR"
-INS_NIR_TEST_OID = "1.2.250.1.213.1.4.10"
 CHARACTER_SET = "ISO_IR 100"
 FICTITIOUS_NOTE = "Patient fictif - données synthétiques drimlab, aucune personne réelle"
 

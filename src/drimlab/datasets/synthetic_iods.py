@@ -22,11 +22,10 @@ from pydicom.uid import (
 from drimlab.datasets.synthetic_identity import (
     CHARACTER_SET,
     FICTITIOUS_NOTE,
-    INS_ISSUER,
-    INS_NIR_TEST_OID,
     Patient,
     Site,
 )
+from drimlab.domain import INS_ISSUER, INS_NIR_TEST_OID
 
 # Value 3 of CT/MR ImageType and the axial orientation all these exams share.
 AXIAL = (1, 0, 0, 0, 1, 0)

@@ -1,7 +1,7 @@
 """One exam seen from every document: the facts the cross-validation (`XVAL`) compares.
 
-`KosFacts` (from the KOS), `XdsFacts` (from its DocumentEntry), the `CdaHeader` and one
-`ImageFacts` per image file form a `CrossSubject`.
+The `Kos` (read by `documents.kos`), `XdsFacts` (from its DocumentEntry), the `CdaHeader` and
+one `ImageFacts` per image file form a `CrossSubject`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from pydicom import Dataset, dcmread
 
-from drimlab.datasets.kos_read import KosSeries, read_kos
 from drimlab.documents.cda import CdaHeader
-from drimlab.documents.kos import parse_fully, quiet_values
+from drimlab.documents.kos import Kos
+from drimlab.documents.part10 import quiet_values
 from drimlab.documents.xds import (
     ENTRY_SCHEMES,
     REFERENCE_ID_LIST,
@@ -31,53 +31,6 @@ ORDER = "urn:ihe:iti:xds:2013:order"
 def _text(item: Dataset, keyword: str) -> str:
     value = item.get(keyword)
     return "" if value is None else str(value).strip()
-
-
-def _first(item: Dataset, keyword: str) -> Dataset:
-    value = item.get(keyword)
-    return value[0] if value else Dataset()
-
-
-def _issuer(item: Dataset) -> str:
-    issuer = _first(item, "IssuerOfAccessionNumberSequence")
-    return _text(issuer, "UniversalEntityID") or _text(issuer, "LocalNamespaceEntityID")
-
-
-@dataclass(frozen=True)
-class KosFacts:
-    """What the KOS says of the exam."""
-
-    label: str
-    sop_instance_uid: str
-    study_instance_uid: str
-    patient_id: str
-    accession_number: str
-    accession_issuer: str
-    order_number: str
-    study_date: str
-    series: tuple[KosSeries, ...]
-
-    @classmethod
-    def read(cls, data: bytes, label: str) -> KosFacts:
-        """Read a KOS Part 10 file; InputError when it is not a readable KOS."""
-        ds = parse_fully(data, label)
-        try:
-            with quiet_values():
-                summary = read_kos(ds)
-        except InputError as exc:
-            raise InputError(f"{label}: {exc}") from None
-        request = _first(ds, "ReferencedRequestSequence")
-        return cls(
-            label=label,
-            sop_instance_uid=summary.sop_instance_uid,
-            study_instance_uid=summary.study_instance_uid,
-            patient_id=summary.patient_id,
-            accession_number=_text(request, "AccessionNumber") or _text(ds, "AccessionNumber"),
-            accession_issuer=_issuer(request) or _issuer(ds),
-            order_number=_text(request, "PlacerOrderNumberImagingServiceRequest"),
-            study_date=_text(ds, "StudyDate"),
-            series=summary.series,
-        )
 
 
 @dataclass(frozen=True)
@@ -159,7 +112,7 @@ def read_image(data: bytes, label: str) -> ImageFacts:
 class CrossSubject:
     """One exam's KOS and whatever else was given about it."""
 
-    kos: KosFacts
+    kos: Kos
     xds: XdsFacts | None
     cda: CdaHeader | None
     images: tuple[ImageFacts, ...]

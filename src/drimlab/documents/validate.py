@@ -1,80 +1,31 @@
 """Validate DRIM-M documents: a KOS, its XDS metadata, one exam across documents, XDM archives.
 
-Each function runs the profile's rules of one or more subject kinds with the engine's
-`run_rules` and returns one Report; unusable input raises InputError, a non-conformance is a
-Finding.
+Each function gathers the document's subjects and hands them to `assess` for one Report;
+unusable input raises InputError, a non-conformance is a Finding.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from drimlab.documents.cda import CdaHeader, read_cda
-from drimlab.documents.cross import CrossSubject, ImageFacts, KosFacts, read_image, xds_facts
-from drimlab.documents.kos import KosDocument, load_kos_document, quiet_values
+from drimlab.documents.cross import CrossSubject, ImageFacts, read_image, xds_facts
+from drimlab.documents.kos import Kos, read_kos
+from drimlab.documents.part10 import quiet_values
 from drimlab.documents.xdm import XdmArchive, read_xdm
 from drimlab.documents.xds import Submission, parse_submission
 from drimlab.errors import InputError
-from drimlab.validation.engine import run_rules
-from drimlab.validation.findings import Finding
-from drimlab.validation.profiles import Profile, get_profile, resolve
-from drimlab.validation.report import PartRecord, Report
-from drimlab.validation.rules import Rule
+from drimlab.exchange import PartRecord
+from drimlab.validation.assess import Selection, assess
+from drimlab.validation.profiles import Profile
+from drimlab.validation.report import Report
+from drimlab.validation.rules import Kind
+from drimlab.validation.subjects import CheckerVerdict, KosSubject, ToolMessage
 
-Runs = Sequence[tuple[str, Sequence[object]]]
-
-
-def _version() -> str:
-    from drimlab import __version__  # noqa: PLC0415 - the package imports this module's users
-
-    return __version__
-
-
-def _run(rules: Sequence[Rule], runs: Runs, profile: Profile) -> tuple[list[Finding], list[str]]:
-    findings: list[Finding] = []
-    checked: list[str] = []
-    for kind, subjects in runs:
-        with quiet_values():
-            found, done = run_rules(rules, kind, subjects, profile)
-        findings += found
-        checked += [code for code in done if code not in checked]
-    return findings, checked
-
-
-def _report(
-    subject: str,
-    kind: str,
-    profile: Profile,
-    *,
-    rules: Sequence[Rule],
-    findings: Sequence[Finding],
-    checked: Sequence[str],
-    started: datetime,
-    facts: dict[str, Any],
-    parts: Sequence[PartRecord] = (),
-) -> Report:
-    kinds = {"kos", "xds", "cross", "xdm"} if kind == "xdm" else {kind}
-    not_checked = [
-        r.code
-        for r in rules
-        if r.subject in kinds and r.check is not None and r.code not in checked
-    ]
-    return Report(
-        subject=subject,
-        profile=profile.name,
-        findings=tuple(findings),
-        rules_checked=tuple(checked),
-        tool_version=_version(),
-        started_at=started,
-        parts=tuple(parts),
-        checked_anything=bool(checked),
-        facts={"kind": kind, **facts, "rules_not_checked": not_checked},
-    )
+Chosen = str | Profile | Selection
 
 
 def _read(path: Path) -> bytes:
@@ -88,52 +39,61 @@ def _read(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def validate_kos_document(
-    kos: KosDocument,
-    profile: str | Profile = "drim-m",
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-) -> Report:
-    """Run the KOS rules over a loaded KOS."""
-    started = datetime.now(UTC)
-    chosen = get_profile(profile)
-    rules = resolve(chosen, select, ignore)
-    findings, checked = _run(rules, [("kos", [kos])], chosen)
-    facts: dict[str, Any] = {
-        "kos": {
-            "sop_instance_uid": str(kos.dataset.get("SOPInstanceUID", "")),
-            "study_instance_uid": str(kos.dataset.get("StudyInstanceUID", "")),
-            "dciodvfy": kos.checker.iod if kos.checker else None,
-        }
-    }
-    return _report(
-        kos.label,
-        "kos",
-        chosen,
-        rules=rules,
-        findings=findings,
-        checked=checked,
-        started=started,
-        facts=facts,
+def check_kos_iod(source: Path | bytes) -> CheckerVerdict | None:
+    """dciodvfy's verdict on a KOS Part 10 file (path or bytes); None when not installed."""
+    from drimlab import dciodvfy  # noqa: PLC0415 - the checker is a process, run on demand
+
+    if not dciodvfy.available():
+        return None
+    if isinstance(source, Path):
+        result = dciodvfy.run_dciodvfy(source)
+    else:
+        with tempfile.TemporaryDirectory(prefix="drimlab-kos-") as folder:
+            spool = Path(folder) / "kos.dcm"
+            spool.write_bytes(source)
+            result = dciodvfy.run_dciodvfy(spool)
+    return CheckerVerdict(
+        iod=result.iod,
+        errors=tuple(ToolMessage(m.text, m.location) for m in result.errors),
+        warnings=tuple(ToolMessage(m.text, m.location) for m in result.warnings),
     )
 
 
-def validate_kos(
-    path: Path,
-    profile: str | Profile = "drim-m",
+def validate_kos_document(
+    kos: Kos,
+    profile: Chosen = "drim-m",
     *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
+    checker: CheckerVerdict | None = None,
+    parts: Sequence[PartRecord] = (),
 ) -> Report:
+    """Run the KOS rules over a read KOS and the IOD checker's verdict on it (if it ran)."""
+    facts = {
+        "kos": {
+            "sop_instance_uid": kos.sop_instance_uid,
+            "study_instance_uid": kos.study_instance_uid,
+            "dciodvfy": checker.iod if checker else None,
+        }
+    }
+    with quiet_values():
+        return assess(
+            kos.label,
+            [(Kind.KOS, [KosSubject(kos, checker)])],
+            profile,
+            kind="kos",
+            facts=facts,
+            parts=parts,
+        )
+
+
+def validate_kos(path: Path, profile: Chosen = "drim-m") -> Report:
     """Validate a KOS Part 10 file (the KOS rules, dciodvfy included when installed)."""
     data = _read(path)
-    kos = load_kos_document(data, label=str(path))
-    report = validate_kos_document(kos, profile, select=select, ignore=ignore)
-    return replace(report, parts=(_kos_record(0, kos, data),))
+    kos = read_kos(data, label=str(path), strict=False)
+    checker = check_kos_iod(data)
+    return validate_kos_document(kos, profile, checker=checker, parts=(_kos_record(0, kos, data),))
 
 
-def _kos_record(index: int, kos: KosDocument, data: bytes) -> PartRecord:
+def _kos_record(index: int, kos: Kos, data: bytes) -> PartRecord:
     """The KOS file as evidence lists it: size, SHA-256 and identifying UIDs."""
     ds = kos.dataset
     meta = getattr(ds, "file_meta", None)
@@ -150,18 +110,8 @@ def _kos_record(index: int, kos: KosDocument, data: bytes) -> PartRecord:
     )
 
 
-def validate_submission(
-    submission: Submission,
-    profile: str | Profile = "drim-m",
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-) -> Report:
+def validate_submission(submission: Submission, profile: Chosen = "drim-m") -> Report:
     """Run the XDS rules over parsed metadata."""
-    started = datetime.now(UTC)
-    chosen = get_profile(profile)
-    rules = resolve(chosen, select, ignore)
-    findings, checked = _run(rules, [("xds", [submission])], chosen)
     facts = {
         "xds": {
             "entries": [e.id for e in submission.entries],
@@ -169,28 +119,13 @@ def validate_submission(
             "provide_and_register": submission.documents is not None,
         }
     }
-    return _report(
-        submission.label,
-        "xds",
-        chosen,
-        rules=rules,
-        findings=findings,
-        checked=checked,
-        started=started,
-        facts=facts,
-    )
+    return assess(submission.label, [(Kind.XDS, [submission])], profile, kind="xds", facts=facts)
 
 
-def validate_xds(
-    path: Path,
-    profile: str | Profile = "drim-m",
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-) -> Report:
+def validate_xds(path: Path, profile: Chosen = "drim-m") -> Report:
     """Validate a ProvideAndRegisterDocumentSet-b message (SOAP or bare) or XDM metadata."""
     submission = parse_submission(_read(path), str(path))
-    return validate_submission(submission, profile, select=select, ignore=ignore)
+    return validate_submission(submission, profile)
 
 
 def cross_subject(
@@ -208,36 +143,23 @@ def cross_subject(
     header: CdaHeader | None = read_cda(_read(cda), str(cda)) if cda is not None else None
     found: list[ImageFacts] = [read_image(_read(p), str(p)) for p in images]
     return CrossSubject(
-        kos=KosFacts.read(data, label),
+        kos=read_kos(data, label=label),
         xds=xds_facts(submission) if submission is not None else None,
         cda=header,
         images=tuple(found),
     )
 
 
-def validate_cross_subject(
-    subject: CrossSubject,
-    profile: str | Profile = "drim-m",
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-) -> Report:
+def validate_cross_subject(subject: CrossSubject, profile: Chosen = "drim-m") -> Report:
     """Run the cross-validation rules over gathered facts."""
-    started = datetime.now(UTC)
-    chosen = get_profile(profile)
-    rules = resolve(chosen, select, ignore)
-    findings, checked = _run(rules, [("cross", [subject])], chosen)
-    facts = {"cross": subject.summary()}
-    return _report(
-        subject.kos.label,
-        "cross",
-        chosen,
-        rules=rules,
-        findings=findings,
-        checked=checked,
-        started=started,
-        facts=facts,
-    )
+    with quiet_values():
+        return assess(
+            subject.kos.label,
+            [(Kind.CROSS, [subject])],
+            profile,
+            kind="cross",
+            facts={"cross": subject.summary()},
+        )
 
 
 def validate_cross(
@@ -246,59 +168,34 @@ def validate_cross(
     xds: Path | None = None,
     cda: Path | None = None,
     images: Sequence[Path] = (),
-    profile: str | Profile = "drim-m",
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
+    profile: Chosen = "drim-m",
 ) -> Report:
     """Check that the KOS, the XDS metadata, the CDA and the images tell the same exam."""
     subject = cross_subject(kos, xds=xds, cda=cda, images=images)
-    return validate_cross_subject(subject, profile, select=select, ignore=ignore)
+    return validate_cross_subject(subject, profile)
 
 
-def _within(member: str, finding: Finding) -> Finding:
-    inner = finding.location.path
-    return replace(
-        finding,
-        location=replace(finding.location, path=f"{member}: {inner}" if inner else member),
-    )
-
-
-def validate_archive(
-    archive: XdmArchive,
-    profile: str | Profile = "drim-m",
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-) -> Report:
+def validate_archive(archive: XdmArchive, profile: Chosen = "drim-m") -> Report:
     """Run the XDM rules, then the XDS, KOS and cross rules over what the archive holds."""
-    started = datetime.now(UTC)
-    chosen = get_profile(profile)
-    rules = resolve(chosen, select, ignore)
-    documents: list[tuple[str, KosDocument, KosFacts]] = []
+    documents: list[tuple[str, Kos, CheckerVerdict | None]] = []
     for member in archive.kos_members:
         try:
             data = archive.read(member)
-            documents.append(
-                (member, load_kos_document(data, label=member), KosFacts.read(data, member))
-            )
+            documents.append((member, read_kos(data, label=member), check_kos_iod(data)))
         except InputError as exc:
             archive.unreadable[member] = str(exc)
-    findings, checked = _run(rules, [("xdm", [archive])], chosen)
-
-    def add(member: str, runs: Runs) -> None:
-        found, done = _run(rules, runs, chosen)
-        findings.extend(_within(member, f) for f in found)
-        checked.extend(code for code in done if code not in checked)
-
+    subjects: list[tuple[Kind, list[object]] | tuple[Kind, list[object], str]] = []
+    subjects.append((Kind.XDM, list[object]([archive])))
     for subset in archive.subsets:
         if subset.submission is not None and subset.metadata_name is not None:
-            add(subset.metadata_name, [("xds", [subset.submission])])
-    for member, kos, kos_facts in documents:
+            subjects.append((Kind.XDS, [subset.submission], subset.metadata_name))
+    for member, kos, checker in documents:
         cross = CrossSubject(
-            kos=kos_facts, xds=archive.xds_facts_for(member), cda=None, images=tuple(archive.images)
+            kos=kos, xds=archive.xds_facts_for(member), cda=None, images=tuple(archive.images)
         )
-        add(member, [("kos", [kos]), ("cross", [cross])])
-    uids = {member: facts for member, _kos, facts in documents}
+        subjects.append((Kind.KOS, [KosSubject(kos, checker)], member))
+        subjects.append((Kind.CROSS, [cross], member))
+    uids = {member: kos for member, kos, _checker in documents}
     parts = []
     for index, listed in enumerate(archive.listed):
         known = uids.get(listed.member or "")
@@ -312,30 +209,21 @@ def validate_archive(
                 study_instance_uid=known.study_instance_uid if known else None,
             )
         )
-    facts = {"xdm": archive.summary()}
-    return _report(
-        archive.label,
-        "xdm",
-        chosen,
-        rules=rules,
-        findings=findings,
-        checked=checked,
-        started=started,
-        facts=facts,
-        parts=parts,
-    )
+    with quiet_values():
+        return assess(
+            archive.label,
+            subjects,
+            profile,
+            kind="xdm",
+            facts={"xdm": archive.summary()},
+            parts=parts,
+        )
 
 
-def validate_xdm(
-    path: Path,
-    profile: str | Profile = "drim-m",
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-) -> Report:
+def validate_xdm(path: Path, profile: Chosen = "drim-m") -> Report:
     """Validate an IHE XDM export archive (ZIP)."""
     archive = read_xdm(path)
     try:
-        return validate_archive(archive, profile, select=select, ignore=ignore)
+        return validate_archive(archive, profile)
     finally:
         archive.close()

@@ -21,6 +21,7 @@ from typing import IO, Any
 from drimlab.documents.cross import ImageFacts, XdsFacts, read_image, xds_facts
 from drimlab.documents.xds import Submission, parse_submission
 from drimlab.documents.xds_build import DocumentFile, xdm_metadata
+from drimlab.domain import KOS_MIME_TYPE
 from drimlab.errors import InputError
 
 MAX_MEMBERS = 20_000
@@ -103,7 +104,7 @@ class XdmArchive:
             d.member
             for d in self.listed
             if d.member is not None
-            and d.mime_type == "application/dicom"
+            and d.mime_type == KOS_MIME_TYPE
             and d.member not in self.unreadable
         ]
 
@@ -298,10 +299,10 @@ KOS manifest of the exam), IMAGES/ (the images the manifest references).
 def build_xdm(kos_file: Path, images: Sequence[Path], output: Path) -> Path:
     """Write an XDM archive holding a KOS (listed in METADATA.XML) and its images; return it."""
     from drimlab import __version__  # noqa: PLC0415 - the package imports this module's users
-    from drimlab.datasets.kos_read import load_dataset  # noqa: PLC0415 - pydicom-heavy
+    from drimlab.documents.kos import read_kos  # noqa: PLC0415 - pydicom-heavy
 
     data = kos_file.read_bytes()
-    kos = load_dataset(data, str(kos_file))
+    kos = read_kos(data, label=str(kos_file))
     uri = "KOS.DCM"
     document = DocumentFile(
         uri=uri, size=len(data), sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest()
@@ -312,12 +313,10 @@ def build_xdm(kos_file: Path, images: Sequence[Path], output: Path) -> Path:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(
                 "INDEX.HTM",
-                INDEX_HTM.format(
-                    ins=kos.get("PatientID", ""), study=kos.get("StudyInstanceUID", "")
-                ),
+                INDEX_HTM.format(ins=kos.patient_id, study=kos.study_instance_uid),
             )
             archive.writestr("README.TXT", README_TXT.format(version=__version__))
-            archive.writestr(f"{XDM_ROOT}SUBSET01/{METADATA}", xdm_metadata(kos, document))
+            archive.writestr(f"{XDM_ROOT}SUBSET01/{METADATA}", xdm_metadata(kos.dataset, document))
             archive.writestr(f"{XDM_ROOT}SUBSET01/{uri}", data)
             for index, image in enumerate(images, start=1):
                 archive.write(image, f"IMAGES/IM{index:06d}.DCM")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from drimlab.domain import KOS_FORMAT_CODE, KOS_MIME_TYPE, KOS_TYPE_CODE
 from drimlab.errors import InputError
 
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
@@ -163,10 +164,10 @@ class Submission:
 
 def is_kos_entry(entry: RegistryObject) -> bool:
     """True for a DocumentEntry that describes a KOS manifest."""
-    if entry.mime_type == "application/dicom":
+    if entry.mime_type == KOS_MIME_TYPE:
         return True
     codes = {c.code for c in entry.classifications}
-    return "IMG-KOS" in codes or "1.2.840.10008.5.1.4.1.1.88.59" in codes
+    return KOS_TYPE_CODE in codes or KOS_FORMAT_CODE in codes
 
 
 def _q(namespace: str, name: str) -> str:

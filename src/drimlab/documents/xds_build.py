@@ -12,7 +12,6 @@ from lxml import etree
 from pydicom import Dataset
 from pydicom.uid import generate_uid
 
-from drimlab.datasets.kos_build import INS_ISSUER_OID
 from drimlab.documents.valuesets import value_sets
 from drimlab.documents.xds import (
     DOCUMENT_ENTRY_STABLE,
@@ -26,6 +25,7 @@ from drimlab.documents.xds import (
     SUBMISSION_SET_NODE,
     XDSB,
 )
+from drimlab.domain import INS_ISSUER_OID, KOS_MIME_TYPE
 
 ENTRY_ID = "DocumentKOS"
 SET_ID = "SubmissionSet01"
@@ -167,7 +167,7 @@ def submit_objects_request(kos: Dataset, document: DocumentFile | None = None) -
     entry = _rim(
         "ExtrinsicObject",
         id=ENTRY_ID,
-        mimeType="application/dicom",
+        mimeType=KOS_MIME_TYPE,
         objectType=DOCUMENT_ENTRY_STABLE,
     )
     objects.append(entry)

@@ -23,7 +23,7 @@ from pydicom.uid import generate_uid
 
 from drimlab.config import Settings
 from drimlab.datasets.catalog import exam_series
-from drimlab.datasets.kos_read import KosSummary
+from drimlab.documents.kos import Kos
 from drimlab.errors import ConfigurationError, InputError
 from drimlab.scenarios.schema import Step
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
@@ -47,7 +47,7 @@ class ExamTarget:
     series: tuple[str, ...]
     first_instance: str | None
     kos_path: Path | None
-    kos: KosSummary | None
+    kos: Kos | None
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def retrieve(ctx: RunContext, step: Step) -> ActionResult:
         trust = consumer.client_trust(ctx.store, ctx.settings, options)
         for request in requests:
             outcome = consumer.exchange_once(
-                request, trust, kos=target.kos, profile=options.profile, timeout=options.timeout
+                request, trust, kos=target.kos, selection=options.chosen, timeout=options.timeout
             )
             record = consumer.store_outcome(ctx.store, outcome)
             observations.append(
@@ -358,7 +358,7 @@ def exam_target(
     kos_uid: str | None,
     name: str,
     kos_path: Path | None,
-    kos: KosSummary | None,
+    kos: Kos | None,
 ) -> ExamTarget:
     """The series and first instance of an exam, from its KOS or the catalogue."""
     if kos is not None:

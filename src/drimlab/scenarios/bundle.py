@@ -130,6 +130,8 @@ def _exchange_json(
         "note": row.note,
         "request_body": None,
         "response_body": None,
+        # the whole Exchange (`Exchange.as_dict`): what the monitor re-validates
+        "exchange": row.facts or None,
     }
     for side, relative in (
         ("request", row.request_body_path),

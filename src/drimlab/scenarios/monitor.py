@@ -25,8 +25,9 @@ from typing import Any
 
 from cryptography import x509
 
-from drimlab.datasets.kos_read import KosSummary, read_kos
 from drimlab.dicomweb.paths import PathError, parse_target
+from drimlab.documents.kos import Kos, read_kos
+from drimlab.domain import KOS_HEADER
 from drimlab.errors import DrimlabError, InputError
 from drimlab.exchange import Exchange
 from drimlab.scenarios.actions import Observation
@@ -35,10 +36,9 @@ from drimlab.scenarios.loader import load_text
 from drimlab.scenarios.runner import check_expectation
 from drimlab.scenarios.schema import Scenario, Step, StepKind
 from drimlab.scenarios.signing import signature_problem
-from drimlab.validation.engine import validate_exchange, validate_request, validate_response
+from drimlab.validation.assess import selection_of_report
+from drimlab.validation.engine import validate_exchange
 from drimlab.validation.report import Report
-
-KOS_HEADER = "KOS-SOPInstanceUID"
 
 
 class MonitorVerdict(StrEnum):
@@ -161,7 +161,15 @@ def _exchange(bundle: _Bundle, data: Mapping[str, Any]) -> Exchange:
     for side in ("request", "response"):
         name = data.get(f"{side}_body")
         bodies[side] = bundle.extract(name) if name and bundle.usable(name) else None
-    return Exchange(
+    whole = data.get("exchange")
+    if isinstance(whole, Mapping) and whole:
+        # bodies in a bundle are the stored, de-chunked ones
+        return Exchange.from_dict(
+            {**whole, "response_body_encoded": False},
+            request_body=bodies["request"],
+            response_body=bodies["response"],
+        )
+    return Exchange(  # a bundle made before the whole Exchange was kept
         method=data.get("method") or None,
         target=data.get("target") or None,
         request_headers=tuple((str(k), str(v)) for k, v in data.get("request_headers", [])),
@@ -169,24 +177,17 @@ def _exchange(bundle: _Bundle, data: Mapping[str, Any]) -> Exchange:
         status=data.get("status"),
         response_headers=tuple((str(k), str(v)) for k, v in data.get("response_headers", [])),
         response_body=bodies["response"],
-        peer=data.get("peer") or None,
         timings=dict(data.get("timings") or {}),
         origin="server" if data.get("origin") == "server" else "client",
         label=str(data.get("note", "")),
     )
 
 
-def _revalidate(exchange: Exchange, stored: Report, kos: KosSummary | None) -> Report | None:
-    kind = str(stored.facts.get("kind", ""))
-    if kind == "request" and exchange.has_request:
-        return validate_request(exchange, stored.profile, kos=kos)
-    if not exchange.has_response:
-        return None  # no HTTP exchange took place (refused handshake): nothing to re-run
-    if kind == "response":
-        return validate_response(exchange, stored.profile, kos=kos)
-    if "request" in kind and "response" in kind:
-        return validate_exchange(exchange, stored.profile, kos=kos)
-    return None
+def _revalidate(exchange: Exchange, stored: Report, kos: Kos | None) -> Report | None:
+    """The exchange judged again, by the same path and selection as the stored report."""
+    if not exchange.has_request and not exchange.has_response and exchange.tls is None:
+        return None  # nothing was captured: nothing to re-run
+    return validate_exchange(exchange, selection_of_report(stored), kos=kos)
 
 
 def _disagreements(stored: Report, fresh: Report) -> list[str]:
@@ -227,7 +228,7 @@ class _Checker:
         exam = manifest.get("exam", {})
         self.study = str(exam.get("study_instance_uid") or "")
         self.kos_uid = str(exam.get("kos_sop_instance_uid") or "")
-        self.kos: KosSummary | None = None
+        self.kos: Kos | None = None
         kos_file = exam.get("kos_file")
         if kos_file and bundle.usable(kos_file):
             try:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from drimlab.config import Settings
 from drimlab.datasets.catalog import get_exam, list_exams
-from drimlab.datasets.kos_read import read_kos
+from drimlab.documents.kos import read_kos
 from drimlab.errors import DrimlabError, InputError
 from drimlab.scenarios import actions
 from drimlab.scenarios.actions import ActionResult, ExamTarget, Observation, RunContext

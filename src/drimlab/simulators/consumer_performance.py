@@ -30,7 +30,7 @@ from drimlab.store.records import save_report
 from drimlab.validation.assess import combine
 
 if TYPE_CHECKING:
-    from drimlab.datasets.kos_read import KosSummary
+    from drimlab.documents.kos import Kos
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -75,7 +75,7 @@ def measure(
     store: Store,
     requests: Sequence[HttpRequest],
     trust: ClientTrust,
-    kos: KosSummary | None,
+    kos: Kos | None,
     options: RetrieveOptions,
 ) -> RetrieveResult:
     """Run the requests `repeat` times, `concurrency` at once; store all and a summary."""

@@ -14,6 +14,7 @@ import base64
 import ssl
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -333,7 +334,7 @@ def run_probes(
     facts["outcomes"] = [o.as_dict() for o in outcomes]
     frozen = tuple(outcomes)
 
-    def describe(findings: list[Finding] | tuple[Finding, ...]) -> dict[str, Any]:
+    def describe(findings: Sequence[Finding]) -> dict[str, Any]:
         return {"probes": probe_table(frozen, findings)}
 
     report = assess(

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
-from drimlab.datasets.kos import read_kos
+from drimlab.documents.kos import read_kos
+from drimlab.domain import KOS_HEADER
 from drimlab.exchange import Exchange, PartRecord
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import TlsFacts
@@ -184,7 +185,7 @@ class Recorder:
         await self._store(exchange, report)
 
     def _judge(self, exchange: Exchange) -> Report:
-        kos_uid = (exchange.request_header("KOS-SOPInstanceUID") or "").strip()
+        kos_uid = (exchange.request_header(KOS_HEADER) or "").strip()
         kos_info = self.index.kos(kos_uid) if kos_uid else None
         kos = read_kos(kos_info.path) if kos_info is not None else None
         return validate_exchange(exchange, self.selection, kos=kos)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from drimlab.config import Settings
-from drimlab.datasets.kos_read import KosSummary, read_kos
 from drimlab.dicomweb.multipart import Event
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.documents.kos import Kos, read_kos
+from drimlab.domain import KOS_HEADER
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange, Purpose
 from drimlab.facts.tls import Role, TlsFacts, plain
@@ -38,7 +39,6 @@ from drimlab.validation.engine import ResponseValidator, validate_exchange
 from drimlab.validation.report import Report, Verdict
 from drimlab.version import __version__
 
-KOS_HEADER = "KOS-SOPInstanceUID"
 # The Accept list of the ANS sample request (request-series.txt), same media ranges, same
 # order and q-values, without its `boundary=**` parameters and trailing comma (docs/consumer.md).
 DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
@@ -118,7 +118,7 @@ class RetrieveResult:
 class Target:
     """What the options designate: the KOS (if any), its UID, the base URL(s), the UIDs."""
 
-    kos: KosSummary | None
+    kos: Kos | None
     kos_uid: str | None
     study: str
     base_url: str
@@ -144,7 +144,7 @@ def _check_uid(label: str, uid: str) -> None:
 
 def resolve_target(options: RetrieveOptions) -> Target:
     """Read the KOS (or the explicit UIDs) and check what the options ask makes sense."""
-    kos: KosSummary | None = None
+    kos: Kos | None = None
     if options.kos_path is not None:
         kos = read_kos(options.kos_path)
         if not kos.series:
@@ -296,7 +296,7 @@ def exchange_once(
     request: HttpRequest,
     trust: ClientTrust,
     *,
-    kos: KosSummary | None,
+    kos: Kos | None,
     selection: Selection | str = "drim-m",
     keep_dir: Path | None = None,
     progress: Progress | None = None,

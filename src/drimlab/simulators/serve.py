@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from drimlab.domain import KOS_HEADER
 from drimlab.simulators.environment import CONSUMER_CERT, SOURCE_CERT, BenchEnvironment
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Recorder
@@ -186,7 +187,7 @@ def notice(setup: SourceSetup, origin: str) -> str:
         lines += [
             "  example request:",
             f'    curl {tls}-H "Authorization: Bearer $(drimlab token issue)" '
-            f"-H 'KOS-SOPInstanceUID: {kos_uid}' "
+            f"-H '{KOS_HEADER}: {kos_uid}' "
             "-H 'Accept: multipart/related; type=\"application/dicom\"' "
             f"{base}/studies/{first.study_instance_uid}/series/{series.series_instance_uid}"
             " -o series.multipart",

@@ -22,6 +22,7 @@ from drimlab.datasets.catalog import InstanceInfo
 from drimlab.dicomweb import media, multipart, transfer_syntax
 from drimlab.dicomweb.paths import Kind, PathError, Resource, parse_target
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.domain import KOS_HEADER
 from drimlab.facts.decision import TOKEN_CAUSES, Cause, Decision
 from drimlab.facts.tls import TlsFacts
 from drimlab.simulators.faults import (
@@ -41,8 +42,6 @@ from drimlab.trust.enforce import client_facts, client_refusal
 from drimlab.trust.peer import address, request_connection
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
-
-KOS_HEADER = "KOS-SOPInstanceUID"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -174,6 +175,8 @@ class ExchangeRecord(Base):
     study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # the whole Exchange as `Exchange.as_dict()` gives it (TLS facts, decision, problems...)
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
     reports: Mapped[list[ReportRecord]] = relationship(back_populates="exchange")
 

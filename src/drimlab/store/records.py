@@ -11,14 +11,14 @@ import hashlib
 import os
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast, get_args
 
 from drimlab.dicomweb.http import ChunkedDecoder
 from drimlab.dicomweb.paths import PathError, parse_target
+from drimlab.domain import KOS_HEADER
 from drimlab.errors import InputError, StoreError
-from drimlab.exchange import BodySource, Exchange, Origin, iter_body
+from drimlab.exchange import BodySource, Exchange, Origin, PartRecord, iter_body
 from drimlab.store.db import Store
 from drimlab.store.models import ExchangeRecord, ReportRecord
 from drimlab.validation.report import Report
@@ -65,18 +65,11 @@ def _study_of(exchange: Exchange) -> str | None:
     return study[:64]
 
 
-def save_exchange(
-    store: Store,
-    exchange: Exchange,
-    *,
-    note: str = "",
-    parts: Sequence[Mapping[str, Any]] = (),
-) -> str:
-    """Store an Exchange (bodies to disk, the rest as a row); return its id.
+def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
+    """Store an Exchange (bodies to disk, `Exchange.as_dict()` and query columns as a row).
 
-    `parts` is a manifest of the response parts when the body itself is not kept (the server
-    simulator sends catalogue files: it records which, with their sizes and SHA-256).
-
+    The exchange's part manifest says what the response held when the body itself is not
+    kept (the server simulator sends catalogue files: it records which, with sizes and SHA-256).
     An iterable body is consumed: keep the stored copy (`load_exchange`) to read it again.
     """
     request_body = (
@@ -87,7 +80,7 @@ def save_exchange(
         if exchange.response_body is not None
         else None
     )
-    kos = exchange.request_header("KOS-SOPInstanceUID")
+    kos = exchange.request_header(KOS_HEADER)
     record = ExchangeRecord(
         id=str(uuid.uuid4()),
         origin=exchange.origin,
@@ -99,12 +92,13 @@ def save_exchange(
         status=exchange.status,
         response_headers=[[k, v] for k, v in exchange.response_headers],
         response_body_path=response_body,
-        parts=[dict(p) for p in parts],
-        peer=dict(exchange.peer or {}),
+        parts=[p.as_dict() for p in exchange.parts],
+        peer=peer.as_dict() if (peer := exchange.tls.peer if exchange.tls else None) else {},
         timings=dict(exchange.timings),
         study_instance_uid=_study_of(exchange),
         kos_sop_instance_uid=kos.strip()[:64] if kos else None,
         note=note or exchange.label,
+        facts={**exchange.as_dict(), "method": (exchange.method or "")[:16] or None},
     )
     with store.session() as session:
         session.add(record)
@@ -129,18 +123,24 @@ def load_exchange(store: Store, exchange_id: str) -> Exchange:
         row = session.get(ExchangeRecord, exchange_id)
         if row is None:
             raise InputError(f"no stored exchange {exchange_id!r}")
-        return Exchange(
+        request_body = home / row.request_body_path if row.request_body_path else None
+        response_body = home / row.response_body_path if row.response_body_path else None
+        if row.facts:
+            # bodies are stored de-chunked (see store_body)
+            data = {**row.facts, "response_body_encoded": False}
+            return Exchange.from_dict(data, request_body=request_body, response_body=response_body)
+        return Exchange(  # a row written before the whole Exchange was kept
             method=row.method or None,
             target=row.target or None,
             request_headers=_headers(row.request_headers),
-            request_body=home / row.request_body_path if row.request_body_path else None,
+            request_body=request_body,
             status=row.status,
             response_headers=_headers(row.response_headers),
-            response_body=home / row.response_body_path if row.response_body_path else None,
-            peer=row.peer or None,
+            response_body=response_body,
             timings=dict(row.timings),
             origin=_origin(row.origin),
             label=row.note,
+            parts=tuple(PartRecord.from_dict(p) for p in row.parts or ()),
         )
 
 
@@ -169,6 +169,7 @@ def save_report(
             # a manifest given with the exchange (e.g. where each part was kept) wins
             if row is not None and not row.parts:
                 row.parts = [p.as_dict() for p in report.parts]
+                row.facts = {**(row.facts or {}), "parts": row.parts}
     return record.id
 
 

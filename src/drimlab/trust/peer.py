@@ -63,7 +63,8 @@ def _chain(conn: TlsConnection) -> tuple[bytes, ...]:
     verified = getattr(conn, "get_verified_chain", None)  # Python >= 3.13
     if verified is not None:
         try:
-            chain = tuple(c.public_bytes(ssl.ENCODING_DER) for c in verified())
+            der_format = getattr(ssl, "ENCODING_DER", 1)
+            chain = tuple(c.public_bytes(der_format) for c in verified())
         except (ssl.SSLError, ValueError, AttributeError):
             chain = ()
         if chain and chain[0] == leaf:

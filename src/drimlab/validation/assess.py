@@ -28,7 +28,9 @@ from drimlab.validation.rules import CATALOGUE, Kind, Rule, load_all
 from drimlab.validation.subjects import NotApplicable
 from drimlab.version import __version__
 
-Subjects = Sequence[tuple[Kind, Iterable[object]]]
+#: (kind, subjects) pairs; a third element names a member of a container (an XDM archive)
+#: whose findings' locations it prefixes.
+Subjects = Sequence[tuple[Kind, Iterable[object]] | tuple[Kind, Iterable[object], str]]
 Describe = Callable[[Sequence[Finding]], Mapping[str, Any]]
 
 
@@ -142,6 +144,12 @@ def run_rules(
     return findings, checked
 
 
+def _within(member: str, finding: Finding) -> Finding:
+    inner = finding.location.path
+    where = f"{member}: {inner}" if inner else member
+    return replace(finding, location=replace(finding.location, path=where))
+
+
 def assess(
     subject: str,
     subjects: Subjects,
@@ -164,8 +172,11 @@ def assess(
     findings: list[Finding] = []
     checked: list[str] = []
     kinds: list[Kind] = []
-    for subject_kind, items in subjects:
+    for entry in subjects:
+        subject_kind, items = entry[0], entry[1]
         found, done = run_rules(chosen, subject_kind, items)
+        if len(entry) == 3:
+            found = [_within(entry[2], f) for f in found]
         findings += found
         checked += [code for code in done if code not in checked]
         kinds.append(subject_kind)

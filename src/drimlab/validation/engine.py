@@ -19,10 +19,12 @@ from typing import Any
 from drimlab.dicomweb.http import ChunkedDecoder, header_value
 from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
+from drimlab.documents.kos import Kos
 from drimlab.errors import ConfigurationError
 from drimlab.exchange import Exchange, iter_body
+from drimlab.facts.tls import TlsFacts
 from drimlab.facts.whitelist import WhitelistFacts
-from drimlab.validation.assess import Selection, Subjects, assess
+from drimlab.validation.assess import Selection, assess
 from drimlab.validation.partstate import PartState, part_record
 from drimlab.validation.profiles import Profile
 from drimlab.validation.report import Report
@@ -30,7 +32,6 @@ from drimlab.validation.rules import Kind
 from drimlab.validation.subjects import (
     BodyFacts,
     DecisionSubject,
-    KosLike,
     PartFacts,
     PartSubject,
     RequestSubject,
@@ -94,7 +95,7 @@ def validate_request(
     exchange: Exchange,
     profile: Chosen = "drim-m",
     *,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
 ) -> Report:
@@ -118,7 +119,7 @@ class ResponseValidator:
         request: Exchange | None,
         profile: Chosen = "drim-m",
         *,
-        kos: KosLike | None = None,
+        kos: Kos | None = None,
         select: Iterable[str] = (),
         ignore: Iterable[str] = (),
         part_sink: PartSink | None = None,
@@ -391,7 +392,7 @@ def validate_response(
     exchange: Exchange,
     profile: Chosen = "drim-m",
     *,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     dciodvfy: bool = False,
@@ -412,7 +413,7 @@ def _stream(
     exchange: Exchange,
     selection: Selection,
     *,
-    kos: KosLike | None,
+    kos: Kos | None,
     judge_request: bool,
     dciodvfy: bool = False,
     part_sink: PartSink | None = None,
@@ -445,7 +446,7 @@ def validate_exchange(
     exchange: Exchange,
     profile: Chosen = "drim-m",
     *,
-    kos: KosLike | None = None,
+    kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     dciodvfy: bool = False,
@@ -491,4 +492,18 @@ def validate_whitelist(facts: WhitelistFacts, profile: Chosen = "drim-m") -> Rep
         Selection.of(profile),
         kind="whitelist",
         facts=summary,
+    )
+
+
+def validate_connection(
+    facts: TlsFacts, profile: Chosen = "drim-m", *, at: datetime | None = None
+) -> Report:
+    """Judge one connection's TLS facts alone (a handshake refusal, or a peer's certificate)."""
+    when = at or datetime.now(UTC)
+    return assess(
+        f"TLS connection ({facts.role.value} side)",
+        [(Kind.TLS, [TlsSubject(facts, when)])],
+        Selection.of(profile),
+        kind="connection",
+        facts={"tls": facts.as_dict()},
     )

@@ -77,6 +77,9 @@ class Rule:
     subject: Kind
     check: CheckFunction = field(compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subject", Kind(self.subject))
+
     def finding(
         self,
         message: str,

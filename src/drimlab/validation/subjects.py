@@ -3,24 +3,26 @@
 Rules are generators over one subject kind. A rule whose subject (or a prerequisite such as
 the request or the KOS) is absent raises `NotApplicable` before yielding: it is then not
 counted as checked. Part subjects carry only what a DICOM header parse needs, never a
-whole part.
+whole part. The KOS is the one `Kos` model of `documents.kos`; the KOS rules see it with the
+IOD checker's verdict beside it (`KosSubject`).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from io import BytesIO
-from typing import Any, Protocol
+from typing import Any
 
 from pydicom import dcmread
 
 from drimlab.dicomweb.http import RawHeaders, header_value, header_values
 from drimlab.dicomweb.media import Accept, MediaType, MediaTypeError, parse_accept, parse_media_type
 from drimlab.dicomweb.paths import PathError, Resource, parse_target
+from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import CertificateFacts, TlsFacts
@@ -30,45 +32,6 @@ PART10_PREAMBLE = 128
 
 class NotApplicable(Exception):
     """Raised by a rule before its first finding: what it checks is absent here."""
-
-
-class KosInstance(Protocol):
-    """One instance a KOS references."""
-
-    @property
-    def sop_class_uid(self) -> str: ...
-
-    @property
-    def sop_instance_uid(self) -> str: ...
-
-
-class KosSeries(Protocol):
-    """One referenced series of a KOS, as the rules use it."""
-
-    @property
-    def series_instance_uid(self) -> str: ...
-
-    @property
-    def retrieve_url(self) -> str: ...
-
-    @property
-    def instances(self) -> Sequence[KosInstance]: ...
-
-
-class KosLike(Protocol):
-    """The facts of a KOS manifest the rules compare a message against."""
-
-    @property
-    def sop_instance_uid(self) -> str: ...
-
-    @property
-    def study_instance_uid(self) -> str: ...
-
-    @property
-    def series(self) -> Sequence[KosSeries]: ...
-
-    @property
-    def base_url(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +47,7 @@ class RequestSubject:
     accept: Accept | None
     has_body: bool
     problems: tuple[str, ...] = ()
-    kos: KosLike | None = None
+    kos: Kos | None = None
     when: float | None = None
 
     def header(self, name: str) -> str | None:
@@ -93,13 +56,13 @@ class RequestSubject:
     def header_values(self, name: str) -> list[str]:
         return header_values(self.headers, name)
 
-    def require_kos(self) -> KosLike:
+    def require_kos(self) -> Kos:
         if self.kos is None:
             raise NotApplicable
         return self.kos
 
 
-def request_subject(exchange: Exchange, kos: KosLike | None = None) -> RequestSubject:
+def request_subject(exchange: Exchange, kos: Kos | None = None) -> RequestSubject:
     """Parse what the request rules need from an Exchange with a request side."""
     target = exchange.target or ""
     resource: Resource | None = None
@@ -221,6 +184,23 @@ class ToolMessage:
 
 
 @dataclass(frozen=True)
+class CheckerVerdict:
+    """What an external IOD checker (dciodvfy) said of one file: the IOD it saw, its messages."""
+
+    iod: str
+    errors: tuple[ToolMessage, ...]
+    warnings: tuple[ToolMessage, ...]
+
+
+@dataclass(frozen=True)
+class KosSubject:
+    """A KOS under the KOS rules: the model, and the checker's verdict (None: not run)."""
+
+    kos: Kos
+    checker: CheckerVerdict | None = None
+
+
+@dataclass(frozen=True)
 class PartFacts:
     """One body part: its headers, size, hash, Content-Type and DICOM header facts."""
 
@@ -276,7 +256,7 @@ class ResponseSubject:
     request: RequestSubject | None
     body: BodyFacts | None
     problems: tuple[str, ...] = ()
-    kos: KosLike | None = None
+    kos: Kos | None = None
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
@@ -291,7 +271,7 @@ class ResponseSubject:
             raise NotApplicable
         return self.body
 
-    def require_kos(self) -> KosLike:
+    def require_kos(self) -> Kos:
         if self.kos is None:
             raise NotApplicable
         return self.kos

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drimlab.documents.cross import CrossSubject
+from drimlab.domain import INS_ROOTS
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.subjects import NotApplicable
@@ -16,7 +17,6 @@ from drimlab.validation.subjects import NotApplicable
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 DRIM_M = "DRIM-M (ANS): cross-validation of the KOS, the CDA, the XDS metadata and the images"
 XDSI = "IHE RAD TF-3 §4.68.4.1.2.3 (XDS-I.b manifest metadata)"
-INS_ROOTS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10")
 
 
 def _others(subject: CrossSubject) -> None:
@@ -103,7 +103,7 @@ def xval_accession_mismatch(subject: CrossSubject) -> Iterator[Finding]:
     _others(subject)
     facts = subject.kos
     kos = ("request (0008,0050)", facts.accession_number)
-    issuer = ("request (0008,0051)", facts.accession_issuer)
+    issuer = ("request (0008,0051)", facts.accession_issuer.authority)
     xds = subject.xds
     if xds is not None:
         place = f"{facts.label} vs {xds.label} (ExtrinsicObject {xds.entry_id})"
@@ -207,13 +207,13 @@ def xval_patient_mismatch(subject: CrossSubject) -> Iterator[Finding]:
 )
 def xval_order_mismatch(subject: CrossSubject) -> Iterator[Finding]:
     xds = subject.xds
-    if xds is None or not xds.order_number or not subject.kos.order_number:
+    if xds is None or not xds.order_number or not subject.kos.placer_order_number:
         raise NotApplicable
-    if xds.order_number != subject.kos.order_number:
+    if xds.order_number != subject.kos.placer_order_number:
         yield _disagree(
             "XVAL-004",
             "order number",
-            ("request (0040,2016)", subject.kos.order_number),
+            ("request (0040,2016)", subject.kos.placer_order_number),
             ("XDS order", xds.order_number),
             f"{subject.kos.label} vs {xds.label} (ExtrinsicObject {xds.entry_id})",
         )

@@ -19,18 +19,14 @@ from typing import Any
 
 from drimlab.dicomweb.paths import Kind, Level
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.documents.kos import Kos
+from drimlab.domain import KOS_HEADER
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
-from drimlab.validation.subjects import (
-    KosLike,
-    KosSeries,
-    NotApplicable,
-    RequestSubject,
-)
+from drimlab.validation.subjects import NotApplicable, RequestSubject
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 AUTH = Location(header="Authorization")
-KOS_HEADER = "KOS-SOPInstanceUID"
 KOS_AT = Location(header=KOS_HEADER)
 DRIM_M = "DRIM-M (ANS, couloir imagerie): WADO-RS between DRIMBoxes"
 BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
@@ -213,7 +209,7 @@ def kos_header_malformed(subject: RequestSubject) -> Iterator[Finding]:
         yield rule.finding(f"{values[0][:80]!r}: {problem}", KOS_AT, actual=values[0][:80])
 
 
-def _kos_and_resource(subject: RequestSubject) -> tuple[KosLike, Any]:
+def _kos_and_resource(subject: RequestSubject) -> tuple[Kos, Any]:
     kos = subject.require_kos()
     if subject.resource is None:
         raise NotApplicable
@@ -270,10 +266,6 @@ def study_not_the_kos_study(subject: RequestSubject) -> Iterator[Finding]:
         )
 
 
-def _kos_series(kos: KosLike, uid: str) -> KosSeries | None:
-    return next((s for s in kos.series if s.series_instance_uid == uid), None)
-
-
 @CATALOGUE.rule(
     "DRIM-009",
     "series-not-in-kos",
@@ -291,7 +283,7 @@ def series_not_in_kos(subject: RequestSubject) -> Iterator[Finding]:
     kos, resource = _kos_and_resource(subject)
     if resource.series is None:
         raise NotApplicable
-    if _kos_series(kos, resource.series) is None:
+    if kos.series_by_uid(resource.series) is None:
         yield CATALOGUE["DRIM-009"].finding(
             f"series {resource.series} is not referenced by the KOS",
             Location(path="request-target"),
@@ -316,7 +308,7 @@ def instance_not_in_kos(subject: RequestSubject) -> Iterator[Finding]:
     kos, resource = _kos_and_resource(subject)
     if resource.instance is None or resource.series is None:
         raise NotApplicable
-    series = _kos_series(kos, resource.series)
+    series = kos.series_by_uid(resource.series)
     if series is None:
         raise NotApplicable
     if all(i.sop_instance_uid != resource.instance for i in series.instances):

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 from drimlab.dicomweb.paths import Kind
 from drimlab.dicomweb.uids import uid_problem
+from drimlab.domain import KOS_HEADER
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
-from drimlab.validation.rulesets.drim import DRIM_M, KOS_HEADER
+from drimlab.validation.rulesets.drim import DRIM_M
 from drimlab.validation.subjects import NotApplicable, ResponseSubject
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING

@@ -11,13 +11,18 @@ import re
 from collections.abc import Iterator
 
 from pydicom import Dataset
-from pydicom.uid import KeyObjectSelectionDocumentStorage
 
-from drimlab.datasets.kos_build import INS_ISSUER, INS_ISSUER_OID
-from drimlab.documents.kos import KosDocument
+from drimlab.documents.kos import Kos
+from drimlab.domain import (
+    INS_ISSUER,
+    INS_ISSUER_OID,
+    KOS_MODALITY,
+    KOS_SOP_CLASS_UID,
+    MANIFEST_TITLE,
+)
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
-from drimlab.validation.subjects import NotApplicable
+from drimlab.validation.subjects import KosSubject, NotApplicable
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 DRIM_M = "DRIM-M (ANS, couloir imagerie): KOS manifest"
@@ -51,7 +56,7 @@ def ins_problem(ins: str) -> str | None:
     return None
 
 
-def evidence_series(kos: KosDocument) -> Iterator[tuple[str, str, Dataset]]:
+def evidence_series(kos: Kos) -> Iterator[tuple[str, str, Dataset]]:
     """(study UID, tag path of the series item, series item) for every evidence series."""
     for s, study in enumerate(items(kos.dataset, "CurrentRequestedProcedureEvidenceSequence")):
         for index, series in enumerate(items(study, "ReferencedSeriesSequence")):
@@ -72,11 +77,11 @@ def evidence_series(kos: KosDocument) -> Iterator[tuple[str, str, Dataset]]:
     references=(KOS_IOD, "dicom3tools dciodvfy"),
     subject="kos",
 )
-def kos_iod_error(kos: KosDocument) -> Iterator[Finding]:
-    if kos.checker is None:
+def kos_iod_error(subject: KosSubject) -> Iterator[Finding]:
+    if subject.checker is None:
         raise NotApplicable
     rule = CATALOGUE["KOS-001"]
-    for message in kos.checker.errors:
+    for message in subject.checker.errors:
         yield rule.finding(f"dciodvfy: {message.text}", Location(tag_path=message.location))
 
 
@@ -95,11 +100,11 @@ def kos_iod_error(kos: KosDocument) -> Iterator[Finding]:
     references=(KOS_IOD, "dicom3tools dciodvfy"),
     subject="kos",
 )
-def kos_iod_warning(kos: KosDocument) -> Iterator[Finding]:
-    if kos.checker is None:
+def kos_iod_warning(subject: KosSubject) -> Iterator[Finding]:
+    if subject.checker is None:
         raise NotApplicable
     rule = CATALOGUE["KOS-002"]
-    for message in kos.checker.warnings:
+    for message in subject.checker.warnings:
         expected = (message.location or "").endswith(_RETRIEVE_URL_UNKNOWN)
         yield rule.finding(
             f"dciodvfy: {message.text}",
@@ -122,17 +127,17 @@ def kos_iod_warning(kos: KosDocument) -> Iterator[Finding]:
     references=(KOS_IOD, XDSI),
     subject="kos",
 )
-def kos_not_key_object_selection(kos: KosDocument) -> Iterator[Finding]:
+def kos_not_key_object_selection(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-003"]
-    sop_class = text(kos.dataset, "SOPClassUID")
-    if sop_class != KeyObjectSelectionDocumentStorage:
+    sop_class = text(subject.kos.dataset, "SOPClassUID")
+    if sop_class != KOS_SOP_CLASS_UID:
         yield rule.finding(
             "the document is not a Key Object Selection Document",
             Location(tag_path="(0008,0016)"),
-            expected=KeyObjectSelectionDocumentStorage,
+            expected=KOS_SOP_CLASS_UID,
             actual=sop_class or "(absent)",
         )
-    meta = getattr(kos.dataset, "file_meta", None)
+    meta = getattr(subject.kos.dataset, "file_meta", None)
     media = text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
     if media and sop_class and media != sop_class:
         yield rule.finding(
@@ -156,13 +161,13 @@ def kos_not_key_object_selection(kos: KosDocument) -> Iterator[Finding]:
     references=("PS3.3 §C.17.6.1 Key Object Document Series Module", DRIM_M),
     subject="kos",
 )
-def kos_modality_not_ko(kos: KosDocument) -> Iterator[Finding]:
-    modality = text(kos.dataset, "Modality")
-    if modality != "KO":
+def kos_modality_not_ko(subject: KosSubject) -> Iterator[Finding]:
+    modality = text(subject.kos.dataset, "Modality")
+    if modality != KOS_MODALITY:
         yield CATALOGUE["KOS-004"].finding(
             "Modality is not KO",
             Location(tag_path="(0008,0060)"),
-            expected="KO",
+            expected=KOS_MODALITY,
             actual=modality or "(absent)",
         )
 
@@ -181,26 +186,27 @@ def kos_modality_not_ko(kos: KosDocument) -> Iterator[Finding]:
     references=(XDSI, "PS3.16 CID 7010", DRIM_M),
     subject="kos",
 )
-def kos_title_not_manifest(kos: KosDocument) -> Iterator[Finding]:
+def kos_title_not_manifest(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-005"]
+    wanted = f"{MANIFEST_TITLE.value} {MANIFEST_TITLE.scheme}"
     where = Location(tag_path="(0040,A043)")
-    titles = items(kos.dataset, "ConceptNameCodeSequence")
+    titles = items(subject.kos.dataset, "ConceptNameCodeSequence")
     if not titles:
-        yield rule.finding("the KOS has no document title", where, expected="113030 DCM")
+        yield rule.finding("the KOS has no document title", where, expected=wanted)
         return
     code = (text(titles[0], "CodeValue"), text(titles[0], "CodingSchemeDesignator"))
-    if code != ("113030", "DCM"):
+    if code != (MANIFEST_TITLE.value, MANIFEST_TITLE.scheme):
         yield rule.finding(
             "the document title is not the Manifest code",
             where,
-            expected="113030 DCM",
+            expected=wanted,
             actual=" ".join(code).strip() or "(empty)",
         )
-    elif text(titles[0], "CodeMeaning").lower() != "manifest":
+    elif text(titles[0], "CodeMeaning").lower() != MANIFEST_TITLE.meaning.lower():
         yield rule.finding(
             "the title's Code Meaning is not 'Manifest'",
             where,
-            expected="Manifest",
+            expected=MANIFEST_TITLE.meaning,
             actual=text(titles[0], "CodeMeaning"),
             severity=WARNING,
         )
@@ -219,13 +225,13 @@ def kos_title_not_manifest(kos: KosDocument) -> Iterator[Finding]:
     references=("PS3.16 TID 2010", KOS_IOD),
     subject="kos",
 )
-def kos_root_not_separate_container(kos: KosDocument) -> Iterator[Finding]:
+def kos_root_not_separate_container(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-006"]
     for keyword, tag, wanted in (
         ("ValueType", "(0040,A040)", "CONTAINER"),
         ("ContinuityOfContent", "(0040,A050)", "SEPARATE"),
     ):
-        value = text(kos.dataset, keyword)
+        value = text(subject.kos.dataset, keyword)
         if value != wanted:
             yield rule.finding(
                 f"{keyword} is not {wanted}",
@@ -249,10 +255,10 @@ def kos_root_not_separate_container(kos: KosDocument) -> Iterator[Finding]:
     references=(DRIM_M, "CI-SIS Volet Partage de documents d'imagerie (INS)"),
     subject="kos",
 )
-def kos_patient_not_ins(kos: KosDocument) -> Iterator[Finding]:
+def kos_patient_not_ins(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-007"]
-    patient_id = text(kos.dataset, "PatientID")
-    issuer = text(kos.dataset, "IssuerOfPatientID")
+    patient_id = text(subject.kos.dataset, "PatientID")
+    issuer = text(subject.kos.dataset, "IssuerOfPatientID")
     problem = ins_problem(patient_id) if patient_id else "no Patient ID"
     if problem:
         yield rule.finding(
@@ -295,16 +301,16 @@ def _qualifier_problems(item: Dataset) -> str | None:
     references=(DRIM_M, "PS3.3 §C.7.1.1 Patient Module"),
     subject="kos",
 )
-def kos_ins_qualifiers_missing(kos: KosDocument) -> Iterator[Finding]:
+def kos_ins_qualifiers_missing(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-008"]
-    problem = _qualifier_problems(kos.dataset)
+    problem = _qualifier_problems(subject.kos.dataset)
     if problem:
         yield rule.finding(
             problem,
             Location(tag_path="(0010,0024)"),
             expected=f"{INS_ISSUER_OID} ISO",
         )
-    others = items(kos.dataset, "OtherPatientIDsSequence")
+    others = items(subject.kos.dataset, "OtherPatientIDsSequence")
     if not others:
         yield rule.finding(
             "Other Patient IDs Sequence does not repeat the INS",
@@ -312,7 +318,7 @@ def kos_ins_qualifiers_missing(kos: KosDocument) -> Iterator[Finding]:
             severity=WARNING,
         )
         return
-    patient_id = text(kos.dataset, "PatientID")
+    patient_id = text(subject.kos.dataset, "PatientID")
     if not any(text(o, "PatientID") == patient_id for o in others):
         yield rule.finding(
             "Other Patient IDs Sequence does not hold the Patient ID",
@@ -344,13 +350,13 @@ def kos_ins_qualifiers_missing(kos: KosDocument) -> Iterator[Finding]:
     references=(XDSI, "PS3.3 §C.17.6.2 Key Object Document Module"),
     subject="kos",
 )
-def kos_request_missing(kos: KosDocument) -> Iterator[Finding]:
+def kos_request_missing(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-009"]
-    requests = items(kos.dataset, "ReferencedRequestSequence")
+    requests = items(subject.kos.dataset, "ReferencedRequestSequence")
     if not requests:
         yield rule.finding("no Referenced Request Sequence", Location(tag_path="(0040,A370)"))
         return
-    study = text(kos.dataset, "StudyInstanceUID")
+    study = text(subject.kos.dataset, "StudyInstanceUID")
     for index, request in enumerate(requests):
         found = text(request, "StudyInstanceUID")
         if found != study:
@@ -377,9 +383,9 @@ def kos_request_missing(kos: KosDocument) -> Iterator[Finding]:
     references=(XDSI, DRIM_M),
     subject="kos",
 )
-def kos_accession_missing(kos: KosDocument) -> Iterator[Finding]:
+def kos_accession_missing(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-010"]
-    for index, request in enumerate(items(kos.dataset, "ReferencedRequestSequence")):
+    for index, request in enumerate(items(subject.kos.dataset, "ReferencedRequestSequence")):
         base = f"(0040,A370)[{index}]"
         if not text(request, "AccessionNumber"):
             yield rule.finding(

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from pydicom import Dataset
 
 from drimlab.dicomweb.uids import uid_problem
-from drimlab.documents.kos import KosDocument
+from drimlab.documents.kos import Kos
+from drimlab.domain import KEY_OBJECT_DESCRIPTION
 from drimlab.validation.findings import Finding, Location
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.rulesets.kos import (
@@ -28,6 +29,7 @@ from drimlab.validation.rulesets.kos import (
     items,
     text,
 )
+from drimlab.validation.subjects import KosSubject
 
 
 @CATALOGUE.rule(
@@ -45,13 +47,13 @@ from drimlab.validation.rulesets.kos import (
     references=(XDSI, "PS3.3 Table 10-4 Hierarchical SOP Instance Reference Macro"),
     subject="kos",
 )
-def kos_series_uid_invalid(kos: KosDocument) -> Iterator[Finding]:
+def kos_series_uid_invalid(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-011"]
-    studies = items(kos.dataset, "CurrentRequestedProcedureEvidenceSequence")
+    studies = items(subject.kos.dataset, "CurrentRequestedProcedureEvidenceSequence")
     if not studies:
         yield rule.finding("no evidence sequence", Location(tag_path="(0040,A375)"))
         return
-    own = text(kos.dataset, "StudyInstanceUID")
+    own = text(subject.kos.dataset, "StudyInstanceUID")
     seen: set[str] = set()
     for s, study in enumerate(studies):
         if text(study, "StudyInstanceUID") != own:
@@ -109,9 +111,9 @@ def _url_problem(url: str, study: str, series: str) -> str | None:
     references=(XDSI, "PS3.18 §10.4.1.1.2 Retrieve Series", DRIM_M),
     subject="kos",
 )
-def kos_retrieve_url_invalid(kos: KosDocument) -> Iterator[Finding]:
+def kos_retrieve_url_invalid(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-012"]
-    for study, at, series in evidence_series(kos):
+    for study, at, series in evidence_series(subject.kos):
         url = text(series, "RetrieveURL")
         problem = _url_problem(url, study, text(series, "SeriesInstanceUID"))
         if problem:
@@ -131,8 +133,8 @@ def kos_retrieve_url_invalid(kos: KosDocument) -> Iterator[Finding]:
     references=(DRIM_M,),
     subject="kos",
 )
-def kos_retrieve_url_not_https(kos: KosDocument) -> Iterator[Finding]:
-    for _study, at, series in evidence_series(kos):
+def kos_retrieve_url_not_https(subject: KosSubject) -> Iterator[Finding]:
+    for _study, at, series in evidence_series(subject.kos):
         url = text(series, "RetrieveURL")
         if url.lower().startswith("http:"):
             yield CATALOGUE["KOS-013"].finding(
@@ -158,10 +160,10 @@ def kos_retrieve_url_not_https(kos: KosDocument) -> Iterator[Finding]:
     references=(XDSI, "PS3.3 Table 10-4 Hierarchical SOP Instance Reference Macro"),
     subject="kos",
 )
-def kos_series_without_instances(kos: KosDocument) -> Iterator[Finding]:
+def kos_series_without_instances(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-014"]
     seen: set[str] = set()
-    for _study, at, series in evidence_series(kos):
+    for _study, at, series in evidence_series(subject.kos):
         refs = items(series, "ReferencedSOPSequence")
         base = f"{at}/(0008,1199)"
         if not refs:
@@ -188,7 +190,7 @@ def kos_series_without_instances(kos: KosDocument) -> Iterator[Finding]:
             seen.add(uid)
 
 
-def _evidence_instances(kos: KosDocument) -> dict[str, str]:
+def _evidence_instances(kos: Kos) -> dict[str, str]:
     return {
         text(ref, "ReferencedSOPInstanceUID"): text(ref, "ReferencedSOPClassUID")
         for _study, _at, series in evidence_series(kos)
@@ -196,7 +198,7 @@ def _evidence_instances(kos: KosDocument) -> dict[str, str]:
     }
 
 
-def _content_references(kos: KosDocument) -> Iterator[tuple[int, str, str]]:
+def _content_references(kos: Kos) -> Iterator[tuple[int, str, str]]:
     for index, item in enumerate(items(kos.dataset, "ContentSequence")):
         if text(item, "ValueType") in ("IMAGE", "COMPOSITE", "WAVEFORM"):
             for ref in items(item, "ReferencedSOPSequence") or [Dataset()]:
@@ -221,10 +223,10 @@ def _content_references(kos: KosDocument) -> Iterator[tuple[int, str, str]]:
     references=("PS3.3 §C.17.6.2.1", XDSI),
     subject="kos",
 )
-def kos_content_not_in_evidence(kos: KosDocument) -> Iterator[Finding]:
+def kos_content_not_in_evidence(subject: KosSubject) -> Iterator[Finding]:
     rule = CATALOGUE["KOS-015"]
-    evidence = _evidence_instances(kos)
-    for index, uid, sop_class in _content_references(kos):
+    evidence = _evidence_instances(subject.kos)
+    for index, uid, sop_class in _content_references(subject.kos):
         where = Location(tag_path=f"(0040,A730)[{index}]/(0008,1199)")
         if uid not in evidence:
             yield rule.finding(
@@ -254,9 +256,9 @@ def kos_content_not_in_evidence(kos: KosDocument) -> Iterator[Finding]:
     references=(XDSI, "PS3.16 TID 2010"),
     subject="kos",
 )
-def kos_evidence_not_in_content(kos: KosDocument) -> Iterator[Finding]:
-    referenced = {uid for _index, uid, _class in _content_references(kos)}
-    for uid in _evidence_instances(kos):
+def kos_evidence_not_in_content(subject: KosSubject) -> Iterator[Finding]:
+    referenced = {uid for _index, uid, _class in _content_references(subject.kos)}
+    for uid in _evidence_instances(subject.kos):
         if uid and uid not in referenced:
             yield CATALOGUE["KOS-016"].finding(
                 "an evidence instance is not referenced by the content",
@@ -277,9 +279,9 @@ def kos_evidence_not_in_content(kos: KosDocument) -> Iterator[Finding]:
     references=(KOS_IOD,),
     subject="kos",
 )
-def kos_pixel_data_present(kos: KosDocument) -> Iterator[Finding]:
+def kos_pixel_data_present(subject: KosSubject) -> Iterator[Finding]:
     for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
-        if keyword in kos.dataset:
+        if keyword in subject.kos.dataset:
             yield CATALOGUE["KOS-017"].finding(f"the KOS has {keyword}", Location(tag_path=keyword))
 
 
@@ -297,10 +299,10 @@ def kos_pixel_data_present(kos: KosDocument) -> Iterator[Finding]:
     references=(DRIM_M, "PS3.16 TID 2010"),
     subject="kos",
 )
-def kos_description_missing(kos: KosDocument) -> Iterator[Finding]:
-    for item in items(kos.dataset, "ContentSequence"):
+def kos_description_missing(subject: KosSubject) -> Iterator[Finding]:
+    for item in items(subject.kos.dataset, "ContentSequence"):
         names = items(item, "ConceptNameCodeSequence")
-        titled = bool(names) and text(names[0], "CodeValue") == "113012"
+        titled = bool(names) and text(names[0], "CodeValue") == KEY_OBJECT_DESCRIPTION.value
         if text(item, "ValueType") == "TEXT" and titled and text(item, "TextValue"):
             return
     yield CATALOGUE["KOS-018"].finding(

@@ -9,7 +9,7 @@ not served), PROBE-050 the concurrent burst.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from drimlab.exchange import Exchange, Purpose
@@ -178,7 +178,7 @@ def _judge(expectation: Expectation, outcome: ProbeOutcome) -> Iterator[Finding]
 
 def probe_not_applicable(outcome: ProbeOutcome) -> Iterator[Finding]:
     expectation = EXPECTATIONS.get(outcome.probe)
-    if expectation is None:
+    if expectation is None or not _not_run(outcome):
         raise NotApplicable
     if outcome.transport is Transport.NOT_SENT:
         yield CATALOGUE["PROBE-002"].finding(
@@ -247,7 +247,7 @@ def burst_failed(burst: BurstOutcome) -> Iterator[Finding]:
 
 
 def probe_table(
-    outcomes: tuple[ProbeOutcome, ...], findings: tuple[Finding, ...] | list[Finding]
+    outcomes: tuple[ProbeOutcome, ...], findings: Sequence[Finding]
 ) -> list[dict[str, object]]:
     """One row per probe for the report's facts: expected, actual, the result its rule gave."""
     rows: list[dict[str, object]] = []

@@ -127,9 +127,9 @@ def signer_expired(facts: WhitelistFacts) -> Iterator[Finding]:
     signer = _verified_signer(facts)
     at = facts.at
     if at > signer.not_after:
-        problem = f"expired since {signer.not_after.isoformat()}"
+        problem = f"expired on {signer.not_after.isoformat()}"
     elif at < signer.not_before:
-        problem = f"not valid before {signer.not_before.isoformat()}"
+        problem = f"not yet valid: valid from {signer.not_before.isoformat()}"
     else:
         return
     yield CATALOGUE["WL-006"].finding(

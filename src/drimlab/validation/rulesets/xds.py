@@ -25,6 +25,7 @@ from drimlab.documents.xds import (
     Submission,
     parse_cx,
 )
+from drimlab.domain import KOS_MIME_TYPE
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.subjects import NotApplicable
@@ -202,11 +203,11 @@ def _code_rule(code: str, attribute: str, submission: Submission) -> Iterator[Fi
 )
 def xds_mime_type_not_dicom(submission: Submission) -> Iterator[Finding]:
     for entry in _kos_entries(submission):
-        if entry.mime_type != "application/dicom":
+        if entry.mime_type != KOS_MIME_TYPE:
             yield CATALOGUE["XDS-004"].finding(
                 "mimeType of the KOS is not application/dicom",
                 _at(entry),
-                expected="application/dicom",
+                expected=KOS_MIME_TYPE,
                 actual=entry.mime_type or "(absent)",
             )
 

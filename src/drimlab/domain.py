@@ -1,0 +1,44 @@
+"""DRIM-M and INS constants: the identifiers every layer shares, written once.
+
+What DICOM defines comes from `pydicom.uid`; what DRIM-M, the INS and the DMP add is here.
+This module imports nothing from drimlab, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from pydicom.uid import KeyObjectSelectionDocumentStorage
+
+
+class Code(NamedTuple):
+    """A coded concept: (Code Value, Coding Scheme Designator, Code Meaning)."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+
+# The WADO-RS request header naming the KOS through which the consumer found the exam.
+KOS_HEADER = "KOS-SOPInstanceUID"
+
+# The KOS manifest (XDS-I.b, DRIM-M flavour): a Key Object Selection Document, modality KO,
+# titled (113030, DCM, "Manifest"), with a TEXT item (113012, DCM, "Key Object Description").
+KOS_SOP_CLASS_UID = KeyObjectSelectionDocumentStorage
+KOS_MODALITY = "KO"
+MANIFEST_TITLE = Code("113030", "DCM", "Manifest")
+KEY_OBJECT_DESCRIPTION = Code("113012", "DCM", "Key Object Description")
+
+# The patient of a KOS is identified by the INS (Identifiant National de Santé).
+INS_ISSUER = "ASIP-SANTE-INS-NIR"
+INS_NIR_OID = "1.2.250.1.213.1.4.8"
+INS_NIA_OID = "1.2.250.1.213.1.4.9"
+INS_NIR_TEST_OID = "1.2.250.1.213.1.4.10"
+# The Universal Entity ID (type ISO) qualifying INS_ISSUER in the ANS samples and test data.
+INS_ISSUER_OID = INS_NIR_TEST_OID
+INS_ROOTS = (INS_NIR_OID, INS_NIA_OID, INS_NIR_TEST_OID)
+
+# The DMP (XDS) metadata of a KOS DocumentEntry.
+KOS_MIME_TYPE = "application/dicom"
+KOS_TYPE_CODE = "IMG-KOS"
+KOS_FORMAT_CODE = KeyObjectSelectionDocumentStorage

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from drimlab.dicomweb.http import ChunkedDecoder
+from drimlab.dicomweb.http1 import ChunkedDecoder
 from drimlab.dicomweb.paths import PathError, parse_target
 from drimlab.errors import InputError, StoreError
 from drimlab.exchange import BodySource, Exchange, Origin, iter_body

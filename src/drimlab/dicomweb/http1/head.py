@@ -104,8 +104,9 @@ class HeadReader:
                 return False
             self._start = start
         if not self._start_checked:
-            newline = buffer.find(b"\n", self._start)
+            newline = buffer.find(b"\n", self._scan)
             if newline < 0:
+                self._scan = len(buffer)
                 self._check_size()
                 return False
             self._check_start_line(bytes(buffer[self._start : newline]))

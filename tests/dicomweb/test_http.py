@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drimlab.dicomweb.http import ChunkedDecoder, header_value, header_values
+from drimlab.dicomweb.http import header_value, header_values
+from drimlab.dicomweb.http1 import ChunkedDecoder
 
 RAW = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n"
 

@@ -128,3 +128,14 @@ def test_har_to_stdout(
     assert [r["verdict"] for r in json.loads(capsys.readouterr().out)] == ["FAILED", "FAILED"]
     assert run(["validate", "har", str(har), "-f", "junit"]) == 2
     assert "--output" in capsys.readouterr().err
+
+
+def test_a_capture_cut_inside_its_head_is_refused_not_passed(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.http"
+    good = (FIXTURES / "WADO-RS-011-good.resp").read_bytes()
+    cut.write_bytes(good[: good.index(b"\r\n\r\n") - 5])
+    assert run(["validate", "response", str(cut)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "ends inside its head" in err and len(err.splitlines()) == 1

@@ -136,3 +136,18 @@ def test_chunked_header_with_an_already_decoded_body(tmp_path: Path) -> None:
     head, _, _ = raw.partition(b"\r\n\r\n")
     path.write_bytes(head + b"\r\n\r\n" + default_body())
     assert not load_response(path).response_body_encoded
+
+
+def test_a_request_cut_inside_its_head_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "cut.http"
+    path.write_bytes(request()[:40])
+    with pytest.raises(InputError, match="ends inside its head"):
+        load_request(path)
+
+
+def test_request_and_response_files_report_framing_field_problems(tmp_path: Path) -> None:
+    path = tmp_path / "r.http"
+    path.write_bytes(b"GET /studies/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+    assert load_request(path).request_problems == (
+        "2 header lines Host: the field takes a single value",
+    )

@@ -17,17 +17,26 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal
 from urllib.parse import urlsplit
 
+from drimlab.dicomweb.http1 import (
+    BodyFramer,
+    EmptyMessage,
+    Framing,
+    HeadError,
+    HeadReader,
+    IncompleteHead,
+    Problem,
+    ResponseHead,
+    framing_of,
+    parse_response_head,
+)
 from drimlab.errors import InputError
 from drimlab.facts.tls import Role, TlsFacts
 from drimlab.trust.peer import connection_facts, peer_der
 
 RECV_SIZE = 1024 * 1024
-MAX_HEAD = 256 * 1024
-MAX_CHUNK_LINE = 4096
-Framing = Literal["content-length", "chunked", "close", "none"]
+HEAD_RECV_SIZE = 64 * 1024
 
 
 class TransportError(Exception):
@@ -88,104 +97,6 @@ class HttpRequest:
 
 
 @dataclass
-class ResponseHead:
-    """Status line and headers of a response, with what was wrong in them."""
-
-    http_version: str
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-    problems: tuple[str, ...] = ()
-
-
-def parse_head(head: bytes) -> ResponseHead:
-    """Parse a response head (without the blank line); TransportError if it is not HTTP."""
-    lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
-    status_line = lines[0].split(" ", 2)
-    if len(status_line) < 2 or not status_line[0].startswith("HTTP/"):
-        raise TransportError(f"not an HTTP response: {lines[0][:80]!r}")
-    try:
-        status = int(status_line[1])
-    except ValueError:
-        raise TransportError(f"bad status line {lines[0][:80]!r}") from None
-    headers: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t"):
-            problems.append(f"obsolete line folding: {line[:80]!r}")
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            problems.append(f"header line is not `name: value`: {line[:80]!r}")
-            continue
-        headers.append((name, value.strip()))
-    reason = status_line[2] if len(status_line) > 2 else ""
-    return ResponseHead(status_line[0], status, reason, tuple(headers), tuple(problems))
-
-
-def framing_of(method: str, head: ResponseHead) -> tuple[Framing, int]:
-    """How the body is delimited (RFC 9112 §6.3) and the Content-Length when that is it."""
-    if method == "HEAD" or head.status < 200 or head.status in (204, 304):
-        return "none", 0
-    values = {name.lower(): value for name, value in head.headers}
-    coding = values.get("transfer-encoding", "")
-    if coding and coding.split(",")[-1].strip().lower() == "chunked":
-        return "chunked", 0
-    try:
-        return "content-length", int(values["content-length"])
-    except (KeyError, ValueError):
-        return "close", 0
-
-
-class ChunkEnd:
-    """Follows chunk framing over wire bytes just far enough to know where the body ends."""
-
-    def __init__(self) -> None:
-        self._state = "size"
-        self._line = bytearray()
-        self._remaining = 0
-        self.done = False
-        self.broken = False
-
-    def feed(self, data: bytes) -> int:
-        """Consume `data` up to the end of the body; return how many bytes belong to it."""
-        pos, size = 0, len(data)
-        while pos < size and not self.done and not self.broken:
-            if self._state == "data":
-                take = min(self._remaining, size - pos)
-                pos += take
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._state = "data-end"
-                continue
-            newline = data.find(b"\n", pos, pos + MAX_CHUNK_LINE)
-            if newline < 0:
-                self._line += data[pos : pos + MAX_CHUNK_LINE]
-                pos = min(size, pos + MAX_CHUNK_LINE)
-                if len(self._line) > MAX_CHUNK_LINE:
-                    self.broken = True
-                continue
-            self._line += data[pos:newline]
-            pos = newline + 1
-            self._on_line(bytes(self._line).rstrip(b"\r"))
-            self._line.clear()
-        return pos if not self.broken else size
-
-    def _on_line(self, line: bytes) -> None:
-        if self._state == "size":
-            try:
-                self._remaining = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                self.broken = True  # the rest is read to the close; the validator says why
-                return
-            self._state = "data" if self._remaining else "trailer"
-        elif self._state == "data-end":
-            self._state = "size"
-        elif self._state == "trailer" and not line:
-            self.done = True
-
-
-@dataclass
 class ResponseStream:
     """An open response: its head, then `body()` yields wire bytes until the body ends."""
 
@@ -203,21 +114,30 @@ class ResponseStream:
     complete: bool = False
     wire_bytes: int = 0
     _eof: bool = False
+    _framer: BodyFramer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._framer = BodyFramer(self.framing, self.length)
 
     @property
     def encoded(self) -> bool:
-        return self.framing == "chunked"
+        return self.framing == Framing.CHUNKED
+
+    @property
+    def framing_problems(self) -> tuple[Problem, ...]:
+        """What was wrong with the body's framing (bad chunks, a body cut short), so far."""
+        return tuple(self._framer.problems)
 
     def body(self) -> Iterator[bytes]:
-        """The body's bytes as received (chunked framing kept), piece by piece."""
-        if self.framing == "none":
-            self.complete = True
-            return
-        remaining = self.length if self.framing == "content-length" else None
-        tracker = ChunkEnd() if self.framing == "chunked" else None
+        """The body's bytes as received (chunked framing kept), piece by piece.
+
+        Bytes received past the end of the body (a server writing ahead on a kept-alive
+        connection) are left in `rest`.
+        """
+        framer = self._framer
         pending = self.rest
         self.rest = b""
-        while True:
+        while not framer.ended:
             if not pending:
                 try:
                     pending = self._receive()
@@ -231,23 +151,18 @@ class ResponseStream:
                     self.problems.append(f"connection error while reading the body: {exc}")
                     return
                 if not pending:
-                    self.complete = self.framing == "close" or (
-                        tracker is not None and tracker.broken
-                    )
+                    framer.close()
+                    # After a chunk framing fault the body runs to the close: it was read whole.
+                    self.complete = framer.complete or framer.broken
                     return
             piece, pending = pending, b""
-            if remaining is not None:
-                piece = piece[:remaining]
-                remaining -= len(piece)
-            elif tracker is not None and not tracker.broken:
-                used = tracker.feed(piece)
-                piece = piece[:used]
-            self.wire_bytes += len(piece)
-            if piece:
-                yield piece
-            if (remaining is not None and remaining <= 0) or (tracker is not None and tracker.done):
-                self.complete = True
-                return
+            body, past = framer.feed(piece)
+            self.wire_bytes += len(body)
+            if body:
+                yield piece if len(body) == len(piece) else bytes(body)
+            if past:
+                self.rest = bytes(past)
+        self.complete = True
 
     def _receive(self) -> bytes:
         """Block for the next bytes, then take whatever else is already there (up to 1 MiB).
@@ -320,20 +235,19 @@ def _connect(
 
 
 def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
-    buffer = bytearray()
-    while True:
-        end = buffer.find(b"\r\n\r\n")
-        if end >= 0:
-            return bytes(buffer[:end]), bytes(buffer[end + 4 :])
-        bare = buffer.find(b"\n\n")
-        if bare >= 0:
-            return bytes(buffer[:bare]), bytes(buffer[bare + 2 :])
-        if len(buffer) > MAX_HEAD:
-            raise TransportError(f"response head larger than {MAX_HEAD} bytes")
-        data = sock.recv(65536)
-        if not data:
-            raise TransportError("connection closed before a complete response head")
-        buffer += data
+    """The response head as received and the bytes after it; TransportError if it is not HTTP."""
+    reader = HeadReader("response")
+    try:
+        while not reader.feed(data := sock.recv(HEAD_RECV_SIZE)):
+            if not data:
+                reader.close()
+    except EmptyMessage:
+        raise TransportError("connection closed before a complete response head") from None
+    except IncompleteHead as exc:
+        raise TransportError(f"connection closed inside the response head: {exc}") from None
+    except HeadError as exc:
+        raise TransportError(f"not a usable HTTP response: {exc}") from None
+    return reader.head, reader.rest
 
 
 def open_response(
@@ -364,8 +278,12 @@ def open_response(
         sock.close()
         raise TransportError(f"the source dropped the connection: {exc}") from None
     first = time.perf_counter()
-    head = parse_head(raw)
-    framing, length = framing_of(request.method, head)
+    try:
+        head = parse_response_head(raw)
+    except HeadError as exc:
+        sock.close()
+        raise TransportError(f"not a usable HTTP response: {exc}") from None
+    framing, length = framing_of(head, request.method)
     return ResponseStream(
         request=request,
         sock=sock,

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from drimlab.dicomweb.http import ChunkedDecoder
+from drimlab.dicomweb.http1 import ChunkedDecoder
 from drimlab.dicomweb.paths import PathError, parse_target
 from drimlab.domain import KOS_HEADER
 from drimlab.errors import InputError, StoreError

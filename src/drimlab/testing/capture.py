@@ -4,7 +4,9 @@ The file is in the raw response format drimlab's loader reads: the status line a
 lines byte for byte as received, the blank line, then the body. By default the body is kept
 as it came on the wire (chunk framing included: the loader de-chunks it); `dechunk=True`
 writes the payload only. `Capture.framing` / `Capture.dechunked` (and the optional JSON
-sidecar) record which. Nothing is held whole in memory, and a failed capture leaves no file.
+sidecar) record which. The head and the body's framing are read by `drimlab.dicomweb.http1`, so
+`Capture.problems` are those the file loader and the client simulator report for the same
+bytes. Nothing is held whole in memory, and a failed capture leaves no file.
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from drimlab.dicomweb.http1 import (
+    BodyFramer,
+    ChunkedDecoder,
+    Framing,
+    HeadError,
+    HeadReader,
+    framing_of,
+    parse_response_head,
+)
 from drimlab.errors import InputError
 
-Framing = Literal["content-length", "chunked", "close", "none"]
-_MAX_HEAD = 256 * 1024
 _CHUNK = 1 << 20
-_MAX_LINE = 8192
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Capture:
     elapsed_seconds: float
     peer_certificate: dict[str, Any] | None = None
     tls_version: str | None = None
+    problems: tuple[str, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
 
     def header(self, name: str) -> str | None:
@@ -65,7 +74,7 @@ class Capture:
             "status": self.status,
             "reason": self.reason,
             "headers": [list(h) for h in self.headers],
-            "framing": self.framing,
+            "framing": str(self.framing),
             "dechunked": self.dechunked,
             "complete": self.complete,
             "body_size": self.body_size,
@@ -73,6 +82,7 @@ class Capture:
             "elapsed_seconds": self.elapsed_seconds,
             "peer_certificate": self.peer_certificate,
             "tls_version": self.tls_version,
+            "problems": list(self.problems),
             "notes": list(self.notes),
         }
 
@@ -193,77 +203,50 @@ def _connect(
 def _receive(
     sock: socket.socket, out: BinaryIO, method: str, dechunk: bool, url: str
 ) -> dict[str, Any]:
-    buffer = bytearray()
-    while (end := buffer.find(b"\r\n\r\n")) < 0:
-        if len(buffer) > _MAX_HEAD:
-            raise InputError(f"{url}: response head larger than {_MAX_HEAD} bytes")
-        data = sock.recv(65536)
-        if not data:
-            raise InputError(f"{url}: connection closed before the end of the response head")
-        buffer += data
-    head = bytes(buffer[: end + 4])
-    rest = bytes(buffer[end + 4 :])
-    version, status, reason, headers = _parse_head(head, url)
-    out.write(head)
-    framing, length = _framing(method, status, headers)
+    reader = HeadReader("response")
+    try:
+        while not reader.feed(data := sock.recv(65536)):
+            if not data:
+                reader.close()
+        head = parse_response_head(reader.head)
+    except HeadError as exc:
+        raise InputError(f"{url}: not a usable HTTP response: {exc}") from None
+    out.write(reader.head)
+    framing, length = framing_of(head, method)
+    framer = BodyFramer(framing, length)
+    decoder = ChunkedDecoder(after_fault=False) if dechunk and framing is Framing.CHUNKED else None
     body = _BodyWriter(out)
-    notes: list[str] = []
-    complete = True
-    if framing == "content-length":
-        complete = _copy_exact(sock, rest, length, body)
-    elif framing == "close":
-        _copy_to_close(sock, rest, body)
-    elif framing == "chunked":
-        complete, note = _copy_chunked(sock, rest, body, dechunk)
-        if note:
-            notes.append(note)
-    if not complete:
+    pending = reader.rest
+    while not framer.ended:
+        if not pending:
+            pending = sock.recv(_CHUNK)
+            if not pending:
+                framer.close()
+                break
+        piece, _ = framer.feed(pending)
+        if decoder is not None:
+            body.write(decoder.feed(pending if len(piece) == len(pending) else bytes(piece)))
+        else:
+            body.write(piece)
+        pending = b""
+        if decoder is not None and framer.broken:
+            break  # the payload is lost after a framing fault: stop there
+    notes: list[str] = list(framer.problems)
+    if not framer.complete:
         notes.append("the connection closed before the end of the body")
     return {
-        "http_version": version,
-        "status": status,
-        "reason": reason,
-        "headers": headers,
+        "http_version": head.http_version,
+        "status": head.status,
+        "reason": head.reason,
+        "headers": head.headers,
         "framing": framing,
-        "dechunked": dechunk and framing == "chunked",
-        "complete": complete,
+        "dechunked": decoder is not None,
+        "complete": framer.complete,
         "body_size": body.size,
         "body_sha256": body.sha256.hexdigest(),
+        "problems": (*head.problems, *framer.problems),
         "notes": tuple(notes),
     }
-
-
-def _parse_head(head: bytes, url: str) -> tuple[str, int, str, tuple[tuple[str, str], ...]]:
-    lines = head[:-4].decode("latin-1").split("\r\n")
-    status_line = lines[0].split(" ", 2)
-    if len(status_line) < 2 or not status_line[0].startswith("HTTP/"):
-        raise InputError(f"{url}: not an HTTP response: {lines[0][:80]!r}")
-    try:
-        status = int(status_line[1])
-    except ValueError as exc:
-        raise InputError(f"{url}: bad status line {lines[0][:80]!r}") from exc
-    headers = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers.append((name.strip(), value.strip()))
-    reason = status_line[2] if len(status_line) > 2 else ""
-    return status_line[0], status, reason, tuple(headers)
-
-
-def _framing(method: str, status: int, headers: tuple[tuple[str, str], ...]) -> tuple[Framing, int]:
-    if method == "HEAD" or status < 200 or status in (204, 304):
-        return "none", 0
-    values = {name.lower(): value for name, value in headers}
-    coding = values.get("transfer-encoding", "")
-    if coding and coding.split(",")[-1].strip().lower() == "chunked":
-        return "chunked", 0
-    if "content-length" in values:
-        try:
-            return "content-length", int(values["content-length"])
-        except ValueError:
-            return "close", 0
-    return "close", 0
 
 
 class _BodyWriter:
@@ -279,120 +262,6 @@ class _BodyWriter:
             self.out.write(data)
             self.sha256.update(data)
             self.size += len(data)
-
-
-def _chunks(sock: socket.socket) -> Any:
-    """The bytes received from `sock` until the peer closes, in pieces of up to 1 MiB."""
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    while True:
-        count = sock.recv_into(buffer)
-        if count == 0:
-            return
-        yield view[:count]
-
-
-def _copy_exact(sock: socket.socket, rest: bytes, length: int, body: _BodyWriter) -> bool:
-    body.write(rest[:length])
-    remaining = length - min(len(rest), length)
-    if remaining == 0:
-        return True
-    for piece in _chunks(sock):
-        take = piece[:remaining]
-        body.write(take)
-        remaining -= len(take)
-        if remaining == 0:
-            return True
-    return False
-
-
-def _copy_to_close(sock: socket.socket, rest: bytes, body: _BodyWriter) -> None:
-    body.write(rest)
-    for piece in _chunks(sock):
-        body.write(piece)
-
-
-def _copy_chunked(
-    sock: socket.socket, rest: bytes, body: _BodyWriter, dechunk: bool
-) -> tuple[bool, str | None]:
-    framing = _ChunkedFraming()
-    pending = [memoryview(rest)] if rest else []
-    source = _chunks(sock)
-    while not framing.done:
-        if not pending:
-            piece = next(source, None)
-            if piece is None:
-                return False, framing.error
-            pending.append(piece)
-        data = pending.pop()
-        consumed, payload = framing.feed(data)
-        if dechunk:
-            for span in payload:
-                body.write(span)
-        else:
-            body.write(data[:consumed])
-        if framing.error is not None:
-            if not dechunk:
-                # Keep what follows a framing error as it came, for the validator to judge.
-                body.write(data[consumed:])
-                _copy_to_close(sock, b"", body)
-            return False, framing.error
-    return True, None
-
-
-class _ChunkedFraming:
-    """Tracks HTTP/1.1 chunk framing over arbitrary pieces: payload spans and the body's end."""
-
-    def __init__(self) -> None:
-        self.state = "size"
-        self.line = bytearray()
-        self.remaining = 0
-        self.done = False
-        self.error: str | None = None
-
-    def feed(self, data: memoryview) -> tuple[int, list[memoryview]]:
-        """Consume up to the end of the body; return bytes consumed and payload spans."""
-        payload: list[memoryview] = []
-        pos = 0
-        size = len(data)
-        while pos < size and not self.done and self.error is None:
-            if self.state == "data":
-                take = min(self.remaining, size - pos)
-                payload.append(data[pos : pos + take])
-                pos += take
-                self.remaining -= take
-                if self.remaining == 0:
-                    self.state = "data-end"
-                continue
-            window = bytes(data[pos : pos + _MAX_LINE])
-            newline = window.find(b"\n")
-            if newline < 0:
-                self.line += window
-                pos += len(window)
-                if len(self.line) >= _MAX_LINE:
-                    self.error = "chunk header line too long"
-                continue
-            self.line += data[pos : pos + newline + 1]
-            pos += newline + 1
-            line = bytes(self.line).rstrip(b"\r\n")
-            self.line.clear()
-            self._line(line)
-        return pos, payload
-
-    def _line(self, line: bytes) -> None:
-        if self.state == "size":
-            try:
-                self.remaining = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                self.error = f"bad chunk size line {line[:40]!r}"
-                return
-            self.state = "data" if self.remaining else "trailer"
-        elif self.state == "data-end":
-            if line:
-                self.error = "chunk data not followed by CRLF"
-            self.state = "size"
-        elif self.state == "trailer" and not line:
-            self.done = True
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drimlab.dicomweb.http import ChunkedDecoder, header_value
+from drimlab.dicomweb.http import header_value
+from drimlab.dicomweb.http1 import ChunkedDecoder
 from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
 from drimlab.documents.kos import Kos

@@ -1,13 +1,13 @@
 """Loaders: turn a file a user gives into Exchanges, reading bodies as streams.
 
 - a raw HTTP request (ANS format: request line with an absolute URL or a path, headers,
-  blank line; LF or CRLF);
+  blank line; LF or CRLF), read by `drimlab.dicomweb.http1` like every captured message;
 - a raw HTTP response (status line, headers, blank line, body bytes kept on disk; a
   chunked body stays encoded and the validator removes the coding while streaming);
 - a HAR 1.2 file (every entry; base64 bodies).
 
-Unusable input (unreadable, not HTTP, not HAR) raises InputError with one line; anything
-parseable but wrong is kept (`request_problems` / `response_problems`) for the rules.
+Unusable input (unreadable, not HTTP, cut inside its head, not HAR) raises InputError with one
+line; anything parseable but wrong is kept (`request_problems` / `response_problems`) for the rules.
 """
 
 from __future__ import annotations
@@ -15,89 +15,61 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from drimlab.dicomweb.http import header_value
+from drimlab.dicomweb.http1 import (
+    MAX_CHUNK_LINE,
+    EmptyMessage,
+    Framing,
+    HeadError,
+    HeadReader,
+    IncompleteHead,
+    Kind,
+    framing_of,
+    is_chunk_size_line,
+    parse_request_head,
+    parse_response_head,
+)
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange, FileSlice
 
-MAX_HEAD = 1024 * 1024
-_REQUEST_LINE = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)(?: +(HTTP/\d(?:\.\d)?))? *$")
-_CHUNK_LINE = re.compile(rb"^[0-9A-Fa-f]{1,16}[ \t]*(?:;[^\r\n]*)?\r?\n")
-_STATUS_LINE = re.compile(r"^(HTTP/\d(?:\.\d)?) +(\d{3})(?: +(.*))?$")
 
-
-def _read_head(path: Path) -> tuple[str, int, int]:
-    """The head text (start line + headers), the body offset and the file size."""
+def _read_head(path: Path, kind: Kind) -> tuple[bytes, int]:
+    """The head's bytes as in the file (its blank line included) and the file size."""
+    reader = HeadReader(kind)
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
-            data = b""
-            while True:
-                chunk = handle.read(64 * 1024)
-                data += chunk
-                ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0]
-                if ends:
-                    end = min(ends)
-                    sep = 4 if data.startswith(b"\r\n\r\n", end) else 2
-                    return data[:end].decode("latin-1"), end + sep, size
+            while not reader.feed(chunk := handle.read(64 * 1024)):
                 if not chunk:
-                    return data.decode("latin-1"), len(data), size
-                if len(data) > MAX_HEAD:
-                    raise InputError(f"{path}: header block larger than {MAX_HEAD} bytes")
+                    reader.close()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _parse_header_lines(lines: list[str]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    headers: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for line in lines:
-        if line[:1] in (" ", "\t"):
-            problems.append(f"obsolete line folding: {line.strip()[:60]!r}")
-            if headers:
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {line.strip()}")
-            continue
-        name, colon, value = line.partition(":")
-        if not colon or not name:
-            problems.append(f"header line without a name and colon: {line[:60]!r}")
-            continue
-        if name != name.strip():
-            problems.append(f"whitespace around header name {name!r}")
-        headers.append((name.strip(), value.strip(" \t")))
-    return tuple(headers), tuple(problems)
-
-
-def _split_head(path: Path, head: str) -> tuple[str, list[str]]:
-    lines = head.replace("\r\n", "\n").split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        raise InputError(f"{path}: empty file, not an HTTP message")
-    return lines[0].rstrip("\r"), [line.rstrip("\r") for line in lines[1:]]
+    except EmptyMessage:
+        raise InputError(f"{path}: empty file, not an HTTP message") from None
+    except IncompleteHead as exc:
+        raise InputError(f"{path}: {exc}: a capture cut inside its headers?") from None
+    except HeadError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return reader.head, size
 
 
 def load_request(path: Path) -> Exchange:
     """Load a raw HTTP request file."""
-    head, body_at, size = _read_head(path)
-    first, lines = _split_head(path, head)
-    match = _REQUEST_LINE.match(first)
-    if not match:
-        raise InputError(f"{path}: first line is not an HTTP request line: {first[:40]!r}")
-    headers, problems = _parse_header_lines(lines)
+    raw, size = _read_head(path, "request")
+    head = parse_request_head(raw)
+    body_at = len(raw)
     body = FileSlice(path, body_at) if size > body_at and _has_content(path, body_at) else None
     return Exchange(
-        method=match.group(1),
-        target=match.group(2),
-        http_version=match.group(3) or "HTTP/1.1",
-        request_headers=headers,
+        method=head.method,
+        target=head.target,
+        http_version=head.http_version,
+        request_headers=head.headers,
         request_body=body,
         origin="file",
         label=path.name,
-        request_problems=problems,
+        request_problems=head.problems,
     )
 
 
@@ -116,16 +88,13 @@ def load_response(path: Path, request: Exchange | None = None) -> Exchange:
     Nothing after the header block means the body was not captured (body None), not an
     empty body: a real chunked or multipart body is never zero bytes.
     """
-    head, body_at, size = _read_head(path)
-    first, lines = _split_head(path, head)
-    match = _STATUS_LINE.match(first)
-    if not match:
-        raise InputError(f"{path}: first line is not an HTTP status line: {first[:40]!r}")
-    headers, problems = _parse_header_lines(lines)
-    encoding = (header_value(headers, "Transfer-Encoding") or "").lower()
+    raw, size = _read_head(path, "response")
+    head = parse_response_head(raw)
+    body_at = len(raw)
+    framing, _ = framing_of(head, (request.method if request is not None else None) or "GET")
     # Tools such as curl (without --raw) save a chunked body already decoded: only a body
     # that starts with a chunk-size line is treated as still chunked.
-    chunked = "chunked" in encoding and _starts_with_chunk_line(path, body_at)
+    chunked = framing is Framing.CHUNKED and _starts_with_chunk_line(path, body_at)
     base = request or Exchange()
     return Exchange(
         method=base.method,
@@ -133,22 +102,23 @@ def load_response(path: Path, request: Exchange | None = None) -> Exchange:
         request_headers=base.request_headers,
         request_body=base.request_body,
         request_problems=base.request_problems,
-        http_version=match.group(1),
-        status=int(match.group(2)),
-        reason=(match.group(3) or "").strip(),
-        response_headers=headers,
+        http_version=head.http_version,
+        status=head.status,
+        reason=head.reason,
+        response_headers=head.headers,
         response_body=FileSlice(path, body_at) if size > body_at else None,
         response_body_encoded=chunked,
         origin="file",
         label=path.name,
-        response_problems=problems,
+        response_problems=head.problems,
     )
 
 
 def _starts_with_chunk_line(path: Path, offset: int) -> bool:
     with path.open("rb") as handle:
         handle.seek(offset)
-        return bool(_CHUNK_LINE.match(handle.read(256)))
+        line, newline, _ = handle.read(MAX_CHUNK_LINE + 2).partition(b"\n")
+    return bool(newline) and is_chunk_size_line(line.removesuffix(b"\r"))
 
 
 def _har_headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drimlab.dicomweb import transfer_syntax
+from drimlab.dicomweb.http1 import is_tolerated
 from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.paths import Kind, Level
 from drimlab.dicomweb.uids import uid_problem
@@ -409,18 +410,25 @@ def accept_empty_element(subject: RequestSubject) -> Iterator[Finding]:
     "header-line-malformed",
     severity=ERROR,
     summary="Every header line must be `name: value`",
-    what="Each header line has a field name, a colon and a value, with no whitespace "
-    "before the colon and no obsolete line folding.",
+    what="Each header line has a field name (a token), a colon and a value without control "
+    "characters, with no whitespace before the colon and no obsolete line folding; the "
+    "header block is unambiguous (one Host, one Content-Type, Content-Length values that "
+    "agree, no Content-Length beside Transfer-Encoding, chunked as the last transfer "
+    "coding). Tolerated deviations are warnings: a bare LF among CRLF line endings, "
+    "non-ASCII bytes in a value, a Content-Length repeated with the same value, a head "
+    "over 8 KiB.",
     why="RFC 9112 §5 makes a server reject such lines (400) or risk request smuggling "
     "through a proxy that reads them differently.",
     bad="Accept multipart/related",
     good='Accept: multipart/related; type="application/dicom"',
-    references=("RFC 9112 §5", "RFC 9112 §5.2"),
+    references=("RFC 9112 §5", "RFC 9112 §5.2", "RFC 9112 §3.2", "RFC 9112 §6.3"),
     subject="request",
 )
 def header_line_malformed(subject: RequestSubject) -> Iterator[Finding]:
     for problem in subject.problems:
-        yield CATALOGUE["WADO-RQ-015"].finding(problem, Location(path="headers"))
+        yield CATALOGUE["WADO-RQ-015"].finding(
+            problem, Location(path="headers"), severity=WARNING if is_tolerated(problem) else None
+        )
 
 
 @CATALOGUE.rule(

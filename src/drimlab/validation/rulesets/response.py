@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drimlab.dicomweb import transfer_syntax
+from drimlab.dicomweb.http1 import TOLERATED, ProblemCode, problem_code
 from drimlab.dicomweb.media import accepted_transfer_syntaxes, parse_media_type
 from drimlab.dicomweb.paths import Kind, Level
 from drimlab.dicomweb.uids import is_valid_uid
@@ -284,22 +285,37 @@ def body_delimited_by_close(response: ResponseSubject) -> Iterator[Finding]:
         )
 
 
+# WADO-RS-009 judges these against the body when the body was captured: one finding, not two.
+_JUDGED_WITH_BODY = frozenset(
+    {ProblemCode.CONTENT_LENGTH_INVALID, ProblemCode.CONTENT_LENGTH_WITH_TRANSFER_ENCODING}
+)
+
+
 @CATALOGUE.rule(
     "WADO-RS-011",
     "response-header-line-malformed",
     severity=ERROR,
     summary="Every response header line must be `name: value`",
-    what="Each response header line has a field name, a colon and a value, without "
-    "obsolete line folding.",
+    what="Each response header line has a field name (a token), a colon and a value without "
+    "control characters, without obsolete line folding; the header block is unambiguous "
+    "(one Content-Type, Content-Length values that agree and no Content-Length beside "
+    "Transfer-Encoding). Tolerated deviations are warnings: a bare LF among CRLF line "
+    "endings, non-ASCII bytes in a value, a Content-Length repeated with the same value, "
+    "a head over 8 KiB.",
     why="RFC 9112 §5: clients reject such responses or read them differently from proxies.",
     bad="HTTP/1.1 200 OK\nContent-Type multipart/related",
     good=f"HTTP/1.1 200 OK\n{OK_CT}",
-    references=("RFC 9112 §5",),
+    references=("RFC 9112 §5", "RFC 9112 §2.2", "RFC 9110 §5.5", "RFC 9112 §6.3"),
     subject="response",
 )
 def response_header_line_malformed(response: ResponseSubject) -> Iterator[Finding]:
     for problem in response.problems:
-        yield CATALOGUE["WADO-RS-011"].finding(problem, Location(path="headers"))
+        code = problem_code(problem)
+        if code in _JUDGED_WITH_BODY and response.body is not None:
+            continue
+        yield CATALOGUE["WADO-RS-011"].finding(
+            problem, Location(path="headers"), severity=WARNING if code in TOLERATED else None
+        )
 
 
 @CATALOGUE.rule(

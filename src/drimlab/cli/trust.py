@@ -33,6 +33,7 @@ from drimlab.trust.whitelist import (
     load_whitelist,
     read_bytes,
 )
+from drimlab.trust.whitelist_check import verify_whitelist
 from drimlab.trust.whitelist_sign import bench_whitelist, sign_whitelist
 from drimlab.validation.report import Report, Verdict
 

@@ -96,7 +96,7 @@ def _get(source: Source, headers: dict[str, str], name: str = CONSUMER_CERT) -> 
 
 
 def test_a_good_request_passes(source: Source) -> None:
-    study, series, kos = source.exam()
+    _, _, kos = source.exam()
     before = len(source.setup.recorder.recorded)
     token = source.env.issuer.issue()
     assert _get(source, {"Authorization": f"Bearer {token}", "KOS-SOPInstanceUID": kos}) == 200

@@ -7,13 +7,16 @@ such as the DICOMDIR ones, come before the IOD name); it exits 1 if any error wa
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from drimlab.errors import ConfigurationError, InputError
+from drimlab.validation.subjects import CheckerVerdict, ToolMessage
 
 EXECUTABLE = "dciodvfy"
 
@@ -102,3 +105,59 @@ def run_dciodvfy(path: Path, *, timeout: float = 60) -> DciodvfyResult:
         raise InputError(f"{path}: dciodvfy did not finish within {timeout:g} s") from exc
     text = completed.stderr.decode("utf-8", errors="replace")
     return parse_output(text, completed.returncode)
+
+
+def _verdict(result: DciodvfyResult) -> CheckerVerdict:
+    return CheckerVerdict(
+        iod=result.iod,
+        errors=tuple(ToolMessage(m.text, m.location) for m in result.errors),
+        warnings=tuple(ToolMessage(m.text, m.location) for m in result.warnings),
+    )
+
+
+class _Stream:
+    """A part written to a private temporary file, checked when it is complete."""
+
+    def __init__(self) -> None:
+        handle, name = tempfile.mkstemp(prefix="drimlab-part-", suffix=".dcm")
+        self._path = Path(name)
+        self._file = os.fdopen(handle, "wb")
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+
+    def finish(self) -> CheckerVerdict:
+        self._file.close()
+        try:
+            return _verdict(run_dciodvfy(self._path))
+        finally:
+            self._path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._path.unlink(missing_ok=True)
+
+
+class Dciodvfy:
+    """dciodvfy as the validators' injected IOD checker (`drimlab.validation` never runs it)."""
+
+    def check(self, source: Path | bytes) -> CheckerVerdict:
+        if isinstance(source, Path):
+            return _verdict(run_dciodvfy(source))
+        with tempfile.TemporaryDirectory(prefix="drimlab-check-") as folder:
+            spool = Path(folder) / "object.dcm"
+            spool.write_bytes(source)
+            return _verdict(run_dciodvfy(spool))
+
+    def stream(self) -> _Stream:
+        return _Stream()
+
+
+def checker(*, required: bool = False) -> Dciodvfy | None:
+    """The dciodvfy checker when it is installed (None, or ConfigurationError if `required`)."""
+    if available():
+        return Dciodvfy()
+    if required:
+        raise ConfigurationError("dciodvfy is not installed (Debian package dicom3tools)")
+    return None

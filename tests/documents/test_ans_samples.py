@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from drimlab.documents.validate import validate_cross, validate_kos, validate_xds
+from drimlab.dciodvfy import checker
+from drimlab.validation.documents import validate_cross, validate_kos, validate_xds
 from drimlab.validation.findings import Severity
 from drimlab.validation.report import Report, Verdict
 
@@ -23,7 +24,7 @@ def _tally(report: Report) -> Counter[tuple[str, str]]:
 def test_ans_kos_samples_pass_with_explained_findings(
     reference_dir: Path, name: str, series: int
 ) -> None:
-    report = validate_kos(reference_dir / "kos" / name)
+    report = validate_kos(reference_dir / "kos" / name, checker=checker())
     assert report.verdict is Verdict.PASSED
     assert _tally(report) == Counter(
         {

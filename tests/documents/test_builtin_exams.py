@@ -12,9 +12,10 @@ import pytest
 from drimlab import cli
 from drimlab.config import Settings
 from drimlab.datasets.catalog import exam_series, list_exams
-from drimlab.documents.validate import validate_xdm
+from drimlab.dciodvfy import checker
 from drimlab.documents.xdm import build_xdm
 from drimlab.store import open_store
+from drimlab.validation.documents import validate_xdm
 from drimlab.validation.report import Verdict
 
 
@@ -85,7 +86,7 @@ def test_builtin_exam_xdm_without_its_kos_fails_precisely(
     exam_archive: Path, tmp_path: Path
 ) -> None:
     broken = _rewrite(exam_archive, tmp_path / "no-kos.zip", drop="IHE_XDM/SUBSET01/KOS.DCM")
-    report = validate_xdm(broken)
+    report = validate_xdm(broken, checker=checker())
     assert report.verdict is Verdict.FAILED
     errors = [f for f in report.findings if f.severity.value == "error"]
     assert [f.rule for f in errors] == ["XDM-005"]
@@ -96,7 +97,7 @@ def test_builtin_exam_xdm_with_altered_kos_fails_precisely(
     exam_archive: Path, tmp_path: Path
 ) -> None:
     broken = _rewrite(exam_archive, tmp_path / "altered.zip", alter="IHE_XDM/SUBSET01/KOS.DCM")
-    report = validate_xdm(broken)
+    report = validate_xdm(broken, checker=checker())
     errors = [f for f in report.findings if f.severity.value == "error"]
     assert [f.rule for f in errors] == ["XDM-007"]
     assert errors[0].location.path == "IHE_XDM/SUBSET01/KOS.DCM"
@@ -106,7 +107,7 @@ def test_builtin_exam_xdm_with_a_missing_image_fails_the_cross_check(
     exam_archive: Path, tmp_path: Path
 ) -> None:
     broken = _rewrite(exam_archive, tmp_path / "no-image.zip", drop="IMAGES/IM000001.DCM")
-    report = validate_xdm(broken)
+    report = validate_xdm(broken, checker=checker())
     errors = [f for f in report.findings if f.severity.value == "error"]
     assert [f.rule for f in errors] == ["XVAL-007"]
     assert errors[0].location.path is not None

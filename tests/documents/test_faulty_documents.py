@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from drimlab.documents.validate import validate_cross, validate_kos, validate_xdm, validate_xds
+from drimlab.dciodvfy import checker
+from drimlab.validation.documents import validate_cross, validate_kos, validate_xdm, validate_xds
 from drimlab.validation.findings import Severity
 from drimlab.validation.report import Report, Verdict
 from drimlab.validation.rules import CATALOGUE, load_all
 
 from .conftest import FIXTURES
 
-VALIDATORS = {"kos": validate_kos, "xds": validate_xds, "xdm": validate_xdm}
+VALIDATORS: dict[str, Callable[[Path], Report]] = {
+    "kos": partial(validate_kos, checker=checker()),
+    "xds": validate_xds,
+    "xdm": partial(validate_xdm, checker=checker()),
+}
 
 
 def _faulty(family: str, suffix: str) -> list[Path]:

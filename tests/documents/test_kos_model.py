@@ -13,10 +13,10 @@ from pydicom.uid import MRImageStorage
 from drimlab.config import Settings
 from drimlab.datasets import catalog
 from drimlab.documents.kos import Issuer, Kos, read_kos
-from drimlab.documents.validate import validate_kos_document
 from drimlab.domain import INS_ISSUER, KOS_SOP_CLASS_UID, MANIFEST_TITLE
 from drimlab.errors import InputError
 from drimlab.store import Store, open_store
+from drimlab.validation.documents import validate_kos_document
 
 ANS_BASE = "http://localhost:4200/api/source"
 ANS_STUDY = "1.3.6.1.4.1.5962.99.1.3711725607.829148806.1687338938407.3.116"

@@ -11,16 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drimlab.documents.kos import read_kos
-from drimlab.documents.validate import (
+from drimlab.documents.xdm import read_xdm
+from drimlab.documents.xds import parse_submission
+from drimlab.errors import InputError
+from drimlab.validation.documents import (
     cross_subject,
     validate_archive,
     validate_cross_subject,
     validate_kos_document,
     validate_submission,
 )
-from drimlab.documents.xdm import read_xdm
-from drimlab.documents.xds import parse_submission
-from drimlab.errors import InputError
 from drimlab.validation.report import Report
 
 from .conftest import FIXTURES

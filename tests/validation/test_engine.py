@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drimlab.dciodvfy import Dciodvfy
 from drimlab.dicomweb.multipart import Event, PartData, PartEnd, PartStart
 from drimlab.exchange import Exchange
 from drimlab.validation.engine import ResponseValidator, validate_exchange, validate_response
@@ -140,7 +141,7 @@ def test_dciodvfy_findings_per_part(tmp_path: Path) -> None:
     )
     plain = validate_response(exchange, "dicomweb")
     assert "DICOM-007" not in plain.rules_checked
-    checked = validate_response(exchange, "dicomweb", dciodvfy=True)
+    checked = validate_response(exchange, "dicomweb", checker=Dciodvfy())
     assert "DICOM-007" in checked.rules_checked
     # Our fixture CT has no pixel module: the real checker must say so, per part.
     errors = [f for f in checked.findings if f.rule == "DICOM-007"]

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from drimlab import __version__
+from drimlab.version import __version__
 from drimlab.cli import (
     dataset,
     documents,

@@ -25,6 +25,7 @@ from drimlab.cli.reporting import (
     selection,
 )
 from drimlab.cli.validate import FileArgument, validate_app
+from drimlab.dciodvfy import checker
 from drimlab.store.records import save_report
 from drimlab.validation.report import Report
 
@@ -47,11 +48,11 @@ def kos_command(
     output: OutputOption = None,
 ) -> None:
     """Validate a KOS manifest (Part 10 file): dciodvfy IOD check plus the DRIM-M KOS rules."""
-    from drimlab.documents.validate import validate_kos  # noqa: PLC0415 - pydicom-heavy
+    from drimlab.validation.documents import validate_kos  # noqa: PLC0415 - pydicom-heavy
 
     check_format(fmt)
     chosen = selection(profile, select, ignore, severity)
-    report = validate_kos(file, chosen)
+    report = validate_kos(file, chosen, checker=checker())
     raise typer.Exit(_finish(ctx, report, "kos", fmt, output))
 
 
@@ -67,7 +68,7 @@ def xds_command(
     output: OutputOption = None,
 ) -> None:
     """Validate the XDS metadata of a KOS: ProvideAndRegisterDocumentSet-b (SOAP or bare)."""
-    from drimlab.documents.validate import validate_xds  # noqa: PLC0415 - on demand
+    from drimlab.validation.documents import validate_xds  # noqa: PLC0415 - on demand
 
     check_format(fmt)
     chosen = selection(profile, select, ignore, severity)
@@ -94,7 +95,7 @@ def cross_command(
     output: OutputOption = None,
 ) -> None:
     """Check that the KOS, XDS metadata, CDA and images tell the same exam."""
-    from drimlab.documents.validate import validate_cross  # noqa: PLC0415 - pydicom-heavy
+    from drimlab.validation.documents import validate_cross  # noqa: PLC0415 - pydicom-heavy
 
     check_format(fmt)
     chosen = selection(profile, select, ignore, severity)
@@ -120,11 +121,11 @@ def xdm_command(
     output: OutputOption = None,
 ) -> None:
     """Validate an IHE XDM export (ZIP): layout, integrity, XDS metadata, KOS, cross-checks."""
-    from drimlab.documents.validate import validate_xdm  # noqa: PLC0415 - pydicom-heavy
+    from drimlab.validation.documents import validate_xdm  # noqa: PLC0415 - pydicom-heavy
 
     check_format(fmt)
     chosen = selection(profile, select, ignore, severity)
-    report = validate_xdm(file, chosen)
+    report = validate_xdm(file, chosen, checker=checker())
     raise typer.Exit(_finish(ctx, report, "xdm", fmt, output))
 
 

@@ -23,6 +23,7 @@ from drimlab.cli.reporting import (
     exit_status,
     selection,
 )
+from drimlab.dciodvfy import checker
 from drimlab.documents.kos import Kos, read_kos
 from drimlab.exchange import Exchange
 from drimlab.store.records import save_exchange, save_report
@@ -61,9 +62,10 @@ def _run(
     kos: Kos | None = None,
 ) -> int:
     reports: list[Report] = []
+    iod_checker = checker(required=True) if dciodvfy else None
     store = state(ctx).store
     for exchange in exchanges:
-        report = validate_exchange(exchange, chosen, kos=kos, dciodvfy=dciodvfy)
+        report = validate_exchange(exchange, chosen, kos=kos, checker=iod_checker)
         exchange_id = save_exchange(store, exchange)
         save_report(store, report, exchange_id=exchange_id)
         reports.append(report)

@@ -23,6 +23,7 @@ from drimlab.documents.xds import Submission, parse_submission
 from drimlab.documents.xds_build import DocumentFile, xdm_metadata
 from drimlab.domain import KOS_MIME_TYPE
 from drimlab.errors import InputError
+from drimlab.version import __version__
 
 MAX_MEMBERS = 20_000
 MAX_DOCUMENT = 256 * 1024 * 1024
@@ -298,7 +299,6 @@ KOS manifest of the exam), IMAGES/ (the images the manifest references).
 
 def build_xdm(kos_file: Path, images: Sequence[Path], output: Path) -> Path:
     """Write an XDM archive holding a KOS (listed in METADATA.XML) and its images; return it."""
-    from drimlab import __version__  # noqa: PLC0415 - the package imports this module's users
     from drimlab.documents.kos import read_kos  # noqa: PLC0415 - pydicom-heavy
 
     data = kos_file.read_bytes()

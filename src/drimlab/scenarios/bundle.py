@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drimlab import __version__
+from drimlab.version import __version__
 from drimlab.errors import InputError
 from drimlab.scenarios.actions import parts_dir
 from drimlab.scenarios.loader import definition_text, get_scenario

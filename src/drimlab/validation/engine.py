@@ -9,11 +9,9 @@ DICOM header parse. `validate_exchange` runs the request rules and streams the r
 
 from __future__ import annotations
 
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from drimlab.dicomweb.http import header_value
@@ -21,7 +19,6 @@ from drimlab.dicomweb.http1 import ChunkedDecoder
 from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
 from drimlab.documents.kos import Kos
-from drimlab.errors import ConfigurationError
 from drimlab.exchange import Exchange, iter_body
 from drimlab.facts.tls import TlsFacts
 from drimlab.facts.whitelist import WhitelistFacts
@@ -32,7 +29,9 @@ from drimlab.validation.report import Report
 from drimlab.validation.rules import Kind
 from drimlab.validation.subjects import (
     BodyFacts,
+    CheckerStream,
     DecisionSubject,
+    IodChecker,
     PartFacts,
     PartSubject,
     RequestSubject,
@@ -124,7 +123,7 @@ class ResponseValidator:
         select: Iterable[str] = (),
         ignore: Iterable[str] = (),
         part_sink: PartSink | None = None,
-        dciodvfy: bool = False,
+        checker: IodChecker | None = None,
         subject: str = "",
         judge_request: bool = False,
     ) -> None:
@@ -137,7 +136,8 @@ class ResponseValidator:
         )
         self._kos = kos
         self._sink = part_sink
-        self._dciodvfy = dciodvfy
+        self._checker = checker
+        self._streams: list[CheckerStream] = []
         self._subject = subject or (request.subject if request is not None else "response")
         self._started = datetime.now(UTC)
         self._status: int | None = None
@@ -154,12 +154,6 @@ class ResponseValidator:
         self._size = 0
         self._inflater: Any = None
         self._coding_problems: list[str] = []
-        self._spool_dir: tempfile.TemporaryDirectory[str] | None = None
-        if dciodvfy:
-            from drimlab import dciodvfy as checker  # noqa: PLC0415 - only when asked
-
-            if not checker.available():
-                raise ConfigurationError("dciodvfy is not installed (Debian package dicom3tools)")
 
     def feed_headers(
         self,
@@ -241,14 +235,13 @@ class ResponseValidator:
                 self._sink(PartData(0, chunk))
 
     def _open_part(self, index: int, headers: tuple[tuple[str, str], ...]) -> PartState:
-        spool: Path | None = None
-        if self._dciodvfy:
-            if self._spool_dir is None:
-                self._spool_dir = tempfile.TemporaryDirectory(prefix="drimlab-parts-")
-            spool = Path(self._spool_dir.name) / f"part-{index}.dcm"
+        stream: CheckerStream | None = None
+        if self._checker is not None:
+            stream = self._checker.stream()
+            self._streams.append(stream)
         if self._sink is not None:
             self._sink(PartStart(index, headers))
-        return PartState(index, headers, spool)
+        return PartState(index, headers, stream)
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -271,14 +264,9 @@ class ResponseValidator:
         dicom = read_part10_header(bytes(part.prefix), truncated=part.capped)
         errors: tuple[ToolMessage, ...] | None = None
         warnings: tuple[ToolMessage, ...] = ()
-        if part.spool is not None and part.spool_path is not None:
-            part.spool.close()
-            from drimlab.dciodvfy import run_dciodvfy  # noqa: PLC0415 - only when asked
-
-            result = run_dciodvfy(part.spool_path)
-            errors = tuple(ToolMessage(m.text, m.location) for m in result.errors)
-            warnings = tuple(ToolMessage(m.text, m.location) for m in result.warnings)
-            part.spool_path.unlink(missing_ok=True)
+        if part.checker is not None:
+            verdict = part.checker.finish()
+            errors, warnings = verdict.errors, verdict.warnings
         self._parts.append(
             PartFacts(
                 index=part.index,
@@ -301,8 +289,8 @@ class ResponseValidator:
         try:
             return self._close(exchange if exchange is not None else self._exchange)
         finally:
-            if self._spool_dir is not None:
-                self._spool_dir.cleanup()
+            for stream in self._streams:
+                stream.discard()
 
     def _close(self, exchange: Exchange | None) -> Report:
         if self._status is None:
@@ -396,7 +384,7 @@ def validate_response(
     kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
-    dciodvfy: bool = False,
+    checker: IodChecker | None = None,
     part_sink: PartSink | None = None,
 ) -> Report:
     """Validate the response side of an Exchange, streaming its body."""
@@ -405,7 +393,7 @@ def validate_response(
         Selection.of(profile, select=select, ignore=ignore),
         kos=kos,
         judge_request=False,
-        dciodvfy=dciodvfy,
+        checker=checker,
         part_sink=part_sink,
     )
 
@@ -416,7 +404,7 @@ def _stream(
     *,
     kos: Kos | None,
     judge_request: bool,
-    dciodvfy: bool = False,
+    checker: IodChecker | None = None,
     part_sink: PartSink | None = None,
 ) -> Report:
     if exchange.status is None:
@@ -425,7 +413,7 @@ def _stream(
         exchange if exchange.has_request else None,
         selection,
         kos=kos,
-        dciodvfy=dciodvfy,
+        checker=checker,
         part_sink=part_sink,
         subject=exchange.subject,
         judge_request=judge_request,
@@ -450,7 +438,7 @@ def validate_exchange(
     kos: Kos | None = None,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
-    dciodvfy: bool = False,
+    checker: IodChecker | None = None,
 ) -> Report:
     """Validate a whole Exchange in one Report: the sides that are the system under test's
     (see `judged_sides`), with the TLS, decision and transport facts it carries.
@@ -458,7 +446,7 @@ def validate_exchange(
     selection = Selection.of(profile, select=select, ignore=ignore)
     judge_request, judge_response = judged_sides(exchange)
     if judge_response:
-        return _stream(exchange, selection, kos=kos, judge_request=judge_request, dciodvfy=dciodvfy)
+        return _stream(exchange, selection, kos=kos, judge_request=judge_request, checker=checker)
     subjects: list[tuple[Kind, list[object]]] = []
     facts: dict[str, Any] = {"validated_with_kos": kos is not None}
     if judge_request:

@@ -1,17 +1,15 @@
 """The running state of one body part while a response streams, and its record in a Report.
 
 Only the part's first bytes are kept (for the DICOM header parse); the rest is hashed and,
-when asked, spooled to a file for dciodvfy.
+when an IOD checker was injected, handed to it as it streams.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-from typing import IO
 
 from drimlab.validation.report import PartRecord
-from drimlab.validation.subjects import PartFacts
+from drimlab.validation.subjects import CheckerStream, PartFacts
 
 HEADER_CAP = 1024 * 1024
 QUICK_CAP = 64 * 1024
@@ -26,7 +24,12 @@ _PIXEL_TAGS = tuple(
 class PartState:
     """The running state of the part being received."""
 
-    def __init__(self, index: int, headers: tuple[tuple[str, str], ...], spool: Path | None):
+    def __init__(
+        self,
+        index: int,
+        headers: tuple[tuple[str, str], ...],
+        checker: CheckerStream | None = None,
+    ):
         self.index = index
         self.headers = headers
         self.hasher = hashlib.sha256()
@@ -34,14 +37,13 @@ class PartState:
         self.prefix = bytearray()
         self.capped = False
         self.extended = False
-        self.spool_path = spool
-        self.spool: IO[bytes] | None = spool.open("wb") if spool is not None else None
+        self.checker = checker
 
     def add(self, data: bytes | memoryview) -> None:
         self.hasher.update(data)
         self.size += len(data)
-        if self.spool is not None:
-            self.spool.write(data)
+        if self.checker is not None:
+            self.checker.write(data)
         self._collect(data)
 
     def _collect(self, data: bytes | memoryview) -> None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from io import BytesIO
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pydicom import dcmread
 
@@ -190,6 +191,24 @@ class CheckerVerdict:
     iod: str
     errors: tuple[ToolMessage, ...]
     warnings: tuple[ToolMessage, ...]
+
+
+class CheckerStream(Protocol):
+    """One file being handed to an IOD checker piece by piece (a streamed response part)."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def finish(self) -> CheckerVerdict: ...
+
+    def discard(self) -> None: ...
+
+
+class IodChecker(Protocol):
+    """An external IOD checker (dciodvfy), injected: validation never starts it itself."""
+
+    def check(self, source: Path | bytes) -> CheckerVerdict: ...
+
+    def stream(self) -> CheckerStream: ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """XDM: the layout of an IHE XDM export archive and the integrity of the documents it lists.
 
 The METADATA.XML of each submission set is then checked with the XDS rules, each KOS with the
-KOS rules, and the cross-validation runs across them (see `drimlab.documents.validate`).
+KOS rules, and the cross-validation runs across them (see `drimlab.validation.documents`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Validate DRIM-M documents: a KOS, its XDS metadata, one exam across documents, XDM archives.
 
 Each function gathers the document's subjects and hands them to `assess` for one Report;
-unusable input raises InputError, a non-conformance is a Finding.
+unusable input raises InputError, a non-conformance is a Finding. The IOD checker (dciodvfy)
+is injected by the caller (`drimlab.dciodvfy.checker()`); without one, KOS-001/002 are not
+checked.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from drimlab.validation.assess import Selection, assess
 from drimlab.validation.profiles import Profile
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Kind
-from drimlab.validation.subjects import CheckerVerdict, KosSubject, ToolMessage
+from drimlab.validation.subjects import CheckerVerdict, IodChecker, KosSubject
 
 Chosen = str | Profile | Selection
 
@@ -37,26 +38,6 @@ def _read(path: Path) -> bytes:
         raise InputError(f"{path}: is a directory") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def check_kos_iod(source: Path | bytes) -> CheckerVerdict | None:
-    """dciodvfy's verdict on a KOS Part 10 file (path or bytes); None when not installed."""
-    from drimlab import dciodvfy  # noqa: PLC0415 - the checker is a process, run on demand
-
-    if not dciodvfy.available():
-        return None
-    if isinstance(source, Path):
-        result = dciodvfy.run_dciodvfy(source)
-    else:
-        with tempfile.TemporaryDirectory(prefix="drimlab-kos-") as folder:
-            spool = Path(folder) / "kos.dcm"
-            spool.write_bytes(source)
-            result = dciodvfy.run_dciodvfy(spool)
-    return CheckerVerdict(
-        iod=result.iod,
-        errors=tuple(ToolMessage(m.text, m.location) for m in result.errors),
-        warnings=tuple(ToolMessage(m.text, m.location) for m in result.warnings),
-    )
 
 
 def validate_kos_document(
@@ -85,12 +66,14 @@ def validate_kos_document(
         )
 
 
-def validate_kos(path: Path, profile: Chosen = "drim-m") -> Report:
-    """Validate a KOS Part 10 file (the KOS rules, dciodvfy included when installed)."""
+def validate_kos(
+    path: Path, profile: Chosen = "drim-m", *, checker: IodChecker | None = None
+) -> Report:
+    """Validate a KOS Part 10 file: the KOS rules, with the IOD checker's verdict if given."""
     data = _read(path)
     kos = read_kos(data, label=str(path), strict=False)
-    checker = check_kos_iod(data)
-    return validate_kos_document(kos, profile, checker=checker, parts=(_kos_record(0, kos, data),))
+    verdict = checker.check(data) if checker is not None else None
+    return validate_kos_document(kos, profile, checker=verdict, parts=(_kos_record(0, kos, data),))
 
 
 def _kos_record(index: int, kos: Kos, data: bytes) -> PartRecord:
@@ -175,13 +158,16 @@ def validate_cross(
     return validate_cross_subject(subject, profile)
 
 
-def validate_archive(archive: XdmArchive, profile: Chosen = "drim-m") -> Report:
+def validate_archive(
+    archive: XdmArchive, profile: Chosen = "drim-m", *, checker: IodChecker | None = None
+) -> Report:
     """Run the XDM rules, then the XDS, KOS and cross rules over what the archive holds."""
     documents: list[tuple[str, Kos, CheckerVerdict | None]] = []
     for member in archive.kos_members:
         try:
             data = archive.read(member)
-            documents.append((member, read_kos(data, label=member), check_kos_iod(data)))
+            verdict = checker.check(data) if checker is not None else None
+            documents.append((member, read_kos(data, label=member), verdict))
         except InputError as exc:
             archive.unreadable[member] = str(exc)
     subjects: list[tuple[Kind, list[object]] | tuple[Kind, list[object], str]] = []
@@ -189,11 +175,11 @@ def validate_archive(archive: XdmArchive, profile: Chosen = "drim-m") -> Report:
     for subset in archive.subsets:
         if subset.submission is not None and subset.metadata_name is not None:
             subjects.append((Kind.XDS, [subset.submission], subset.metadata_name))
-    for member, kos, checker in documents:
+    for member, kos, verdict in documents:
         cross = CrossSubject(
             kos=kos, xds=archive.xds_facts_for(member), cda=None, images=tuple(archive.images)
         )
-        subjects.append((Kind.KOS, [KosSubject(kos, checker)], member))
+        subjects.append((Kind.KOS, [KosSubject(kos, verdict)], member))
         subjects.append((Kind.CROSS, [cross], member))
     uids = {member: kos for member, kos, _checker in documents}
     parts = []
@@ -220,10 +206,12 @@ def validate_archive(archive: XdmArchive, profile: Chosen = "drim-m") -> Report:
         )
 
 
-def validate_xdm(path: Path, profile: Chosen = "drim-m") -> Report:
+def validate_xdm(
+    path: Path, profile: Chosen = "drim-m", *, checker: IodChecker | None = None
+) -> Report:
     """Validate an IHE XDM export archive (ZIP)."""
     archive = read_xdm(path)
     try:
-        return validate_archive(archive, profile)
+        return validate_archive(archive, profile, checker=checker)
     finally:
         archive.close()

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from drimlab.version import __version__
 from drimlab.cli import (
     dataset,
     documents,
@@ -30,6 +29,7 @@ from drimlab.cli import (
 from drimlab.cli._common import CliState, err_console
 from drimlab.config import Settings
 from drimlab.errors import DrimlabError
+from drimlab.version import __version__
 
 app = typer.Typer(
     name="drimlab",

@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drimlab.version import __version__
 from drimlab.errors import InputError
 from drimlab.scenarios.actions import parts_dir
 from drimlab.scenarios.loader import definition_text, get_scenario
@@ -43,6 +42,7 @@ from drimlab.store import Store
 from drimlab.store.models import ExchangeRecord, ReportRecord
 from drimlab.store.records import load_report
 from drimlab.validation.render import render
+from drimlab.version import __version__
 
 FORMAT = "drimlab-evidence/1"
 META_FILES = ("manifest.json", "manifest.sig", "signer.pem")

@@ -44,10 +44,10 @@ from drimlab.store.records import save_report
 from drimlab.tokens import TokenIssuer
 from drimlab.trust.tls import client_context
 from drimlab.validation.assess import assess
+from drimlab.validation.battery import EXPECTATIONS, probe_table
 from drimlab.validation.findings import Finding
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Kind
-from drimlab.validation.rulesets.probe import EXPECTATIONS, probe_table
 from drimlab.validation.subjects import TlsSubject
 
 MPEG2 = "1.2.840.10008.1.2.4.100"

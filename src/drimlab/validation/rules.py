@@ -243,6 +243,7 @@ RULESETS = (
     "kos",
     "kos_evidence",
     "xds",
+    "xds_structure",
     "cross",
     "xdm",
 )

@@ -4,7 +4,7 @@ Every rule judges the `WhitelistFacts` that `drimlab.trust.whitelist.inspect_whi
 recorded: parse, signature scope, xmlsec's verification, the XAdES binding, the signer's
 identity and validity at the validation time, its chain and its revocation. A step that was not
 reached leaves its facts at None and the rules that need it are not applicable. The peer
-rules WL-020..022 (a connection's peer against the list) are in `trust.py`.
+rules WL-020..022 judge a connection's peer against the list (a `TlsSubject`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 
-from drimlab.facts.tls import CertificateFacts, Revocation
+from drimlab.facts.tls import CertificateFacts, Listing, Revocation, Role, TlsFacts
 from drimlab.facts.whitelist import ChainCheck, WhitelistFacts
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule
-from drimlab.validation.subjects import NotApplicable
+from drimlab.validation.subjects import NotApplicable, TlsSubject
+from drimlab.validation.tls_checks import CLIENT, SERVER, completed
 
+DRIMM_TRUST = "DRIM-M: mutual TLS with IGC-Santé ORG certificates between DRIMBoxes"
 DRIMM_WL = "DRIM-M: liste blanche ListeBlancheDRIM-M (ansforge/DRIM-M_DATA, Référencement DRIMBox)"
 RFC5280_PATH = "RFC 5280 §6 (certification path validation)"
 RFC5280_CRL = "RFC 5280 §5 and §6.3 (CRL validation)"
@@ -44,6 +46,7 @@ def _rule(
     good: str,
     references: tuple[str, ...],
     check: CheckFunction,
+    subject: Kind = Kind.WHITELIST,
 ) -> Rule:
     return CATALOGUE.declare(
         code,
@@ -55,7 +58,7 @@ def _rule(
         bad=bad,
         good=good,
         references=references,
-        subject=Kind.WHITELIST,
+        subject=subject,
         check=check,
     )
 
@@ -323,4 +326,96 @@ WL_TRUST_NOT_CHECKED = _rule(
     good="drimlab whitelist verify signed.xml --ca igc-sante-test.pem --crl ACI-EL-ORG-TEST.crl",
     references=(DRIMM_WL, "ANS informatif/listeblanche/Readme.md"),
     check=trust_not_checked,
+)
+
+
+def _listing(subject: TlsSubject, role: Role) -> TlsFacts:
+    facts = completed(subject)
+    if facts.role is not role or facts.peer is None:
+        raise NotApplicable
+    return facts
+
+
+def peer_dn_not_listed(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _listing(subject, Role.SERVER)
+    if facts.lookups.dn_listing is Listing.UNCHECKED:
+        raise NotApplicable
+    if facts.lookups.dn_listing is Listing.NOT_LISTED:
+        assert facts.peer is not None
+        yield CATALOGUE["WL-020"].finding(
+            "the client certificate's DN is no DNCertificatOperateur of the whitelist",
+            CLIENT,
+            actual=facts.peer.subject,
+        )
+
+
+def peer_host_not_listed(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _listing(subject, Role.CLIENT)
+    lookups = facts.lookups
+    if lookups.host_listing is Listing.UNCHECKED:
+        raise NotApplicable
+    if lookups.host_listing is Listing.NOT_LISTED:
+        yield CATALOGUE["WL-021"].finding(
+            f"host {lookups.host!r} is the db of no whitelist domain", SERVER, actual=lookups.host
+        )
+
+
+def peer_dn_host_mismatch(subject: TlsSubject) -> Iterator[Finding]:
+    facts = _listing(subject, Role.CLIENT)
+    lookups = facts.lookups
+    if lookups.host_listing is not Listing.LISTED or lookups.dn_matches_host is None:
+        raise NotApplicable
+    if not lookups.dn_matches_host:
+        assert facts.peer is not None
+        yield CATALOGUE["WL-022"].finding(
+            f"host {lookups.host!r} is listed, but its certificate DN is not the one listed for it",
+            SERVER,
+            expected=lookups.dns_listed_for_host[0] if lookups.dns_listed_for_host else None,
+            actual=facts.peer.subject,
+        )
+
+
+WL_PEER_DN_NOT_LISTED = _rule(
+    "WL-020",
+    "whitelist-peer-dn-not-listed",
+    E,
+    "The peer certificate's DN is not on the whitelist.",
+    what="The subject DN of the peer certificate equals no DNCertificatOperateur of the list "
+    "(attribute by attribute, order and case insensitive).",
+    why="A valid IGC-Santé certificate only proves identity; the whitelist grants the right to "
+    "take part in DRIM-M.",
+    bad="CN=unlisted.drimlab.test,OU=300000000990045,O=DRIMLAB TEST NON REFERENCE,...",
+    good="CN=db175.test.mesimagesmedicales.fr,OU=300000001831981,O=MINISTERE DE TEST3198,"
+    "ST=Côte-d'Or (21),C=FR",
+    references=(DRIMM_WL, DRIMM_TRUST),
+    check=peer_dn_not_listed,
+    subject=Kind.TLS,
+)
+WL_PEER_HOST_NOT_LISTED = _rule(
+    "WL-021",
+    "whitelist-peer-host-not-listed",
+    E,
+    "The source's host is not the db of any listed domain.",
+    what="The host a consumer is about to retrieve from (taken from the KOS Retrieve URL) is not "
+    "a `db` value of the list.",
+    why="A forged KOS could point a consumer at an attacker's server with a valid certificate.",
+    bad="Retrieve URL https://evil.example/studies/...",
+    good="Retrieve URL https://db175.test.mesimagesmedicales.fr/...",
+    references=(DRIMM_WL,),
+    check=peer_host_not_listed,
+    subject=Kind.TLS,
+)
+WL_PEER_DN_HOST_MISMATCH = _rule(
+    "WL-022",
+    "whitelist-peer-dn-host-mismatch",
+    E,
+    "The source's certificate DN is not the one listed for its host.",
+    what="The host is listed, but the server certificate's DN differs from that domain's "
+    "DNCertificatOperateur.",
+    why="A listed DRIMBox must not be able to answer for another listed DRIMBox's host.",
+    bad="db175.test... answered with CN=db178.test...,OU=300000001831999.",
+    good="db175.test... answered with the DN listed for db175.",
+    references=(DRIMM_WL,),
+    check=peer_dn_host_mismatch,
+    subject=Kind.TLS,
 )

@@ -161,3 +161,61 @@ def test_whitelist_verify_ans_samples(
     assert "not a DER or PEM CRL" in one_error_line(capsys.readouterr().err)
     assert drimlab(home, "whitelist", "verify", signed, "--ca", str(folder / "unsigned.xml")) == 2
     assert "no readable X.509" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("fmt", ["junit", "html", "gazelle-json", "json", "text"])
+def test_whitelist_verify_renders_its_report_in_every_format(
+    home: Path, reference_dir: Path, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import junitparser
+    import lxml.html
+
+    folder = reference_dir / "whitelist"
+    signed, unsigned = folder / "signed.xml", folder / "unsigned.xml"
+    good, bad = tmp_path / f"signed.{fmt}", tmp_path / f"unsigned.{fmt}"
+    at = ["--at", "2026-11-29"]
+    assert drimlab(home, "whitelist", "verify", str(signed), *at, "-f", fmt, "-o", str(good)) == 0
+    assert drimlab(home, "whitelist", "verify", str(unsigned), *at, "-f", fmt, "-o", str(bad)) == 1
+    capsys.readouterr()
+    if fmt == "junit":
+        suites = junitparser.JUnitXml.fromfile(str(bad))
+        failed = [c.name for s in suites for c in s if c.result]
+        assert any(name.startswith("WL-002") for name in failed)
+        passed = junitparser.JUnitXml.fromfile(str(good))
+        assert not [c.name for s in passed for c in s if c.result]
+    elif fmt == "html":
+        page = lxml.html.document_fromstring(bad.read_text(encoding="utf-8"))
+        assert "WL-002" in page.text_content() and "FAILED" in page.text_content()
+    elif fmt in ("json", "gazelle-json"):
+        data = json.loads(bad.read_text(encoding="utf-8"))
+        assert "FAILED" in json.dumps(data) and "WL-002" in json.dumps(data)
+        assert "PASSED" in json.dumps(json.loads(good.read_text(encoding="utf-8")))
+    else:
+        assert "WL-002" in bad.read_text(encoding="utf-8")
+
+
+def test_whitelist_verify_is_stored_and_takes_the_rule_selection(
+    home: Path, reference_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unsigned = reference_dir / "whitelist" / "unsigned.xml"
+    # WL-002 demoted: the unsigned list is then only a warning, and the command exits 0
+    assert drimlab(home, "whitelist", "verify", str(unsigned), "--severity", "WL-002=warning") == 0
+    assert drimlab(home, "whitelist", "verify", str(unsigned), "--select", "XDS") == 0
+    assert drimlab(home, "whitelist", "verify", str(unsigned), "--ignore", "WL-999") == 2
+    capsys.readouterr()
+    assert drimlab(home, "whitelist", "verify", str(unsigned), "-f", "json") == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["facts"]["kind"] == "whitelist"
+    from sqlalchemy import select
+
+    from drimlab.config import Settings
+    from drimlab.store import open_store
+    from drimlab.store.models import ReportRecord
+
+    store = open_store(Settings(home=home, database_url=f"sqlite:///{home / 'drimlab.db'}"))
+    try:
+        with store.session() as session:
+            kinds = session.scalars(select(ReportRecord.kind)).all()
+    finally:
+        store.close()
+    assert kinds.count("whitelist") >= 3  # every verification is kept, whatever its verdict

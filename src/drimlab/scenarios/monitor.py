@@ -163,9 +163,9 @@ def _exchange(bundle: _Bundle, data: Mapping[str, Any]) -> Exchange:
         bodies[side] = bundle.extract(name) if name and bundle.usable(name) else None
     whole = data.get("exchange")
     if isinstance(whole, Mapping) and whole:
-        # bodies in a bundle are the stored, de-chunked ones
+        # bodies in a bundle are the stored ones, byte for byte as captured
         return Exchange.from_dict(
-            {**whole, "response_body_encoded": False},
+            whole,
             request_body=bodies["request"],
             response_body=bodies["response"],
         )

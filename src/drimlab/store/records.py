@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 from typing import Any, cast, get_args
 
-from drimlab.dicomweb.http1 import ChunkedDecoder
 from drimlab.dicomweb.paths import PathError, parse_target
 from drimlab.domain import KOS_HEADER
 from drimlab.errors import InputError, StoreError
@@ -24,23 +23,19 @@ from drimlab.store.models import ExchangeRecord, ReportRecord
 from drimlab.validation.report import Report
 
 
-def store_body(store: Store, source: BodySource, *, chunked: bool = False) -> str:
-    """Write a body under bodies_dir, named by its SHA-256; return its path relative to home."""
+def store_body(store: Store, source: BodySource) -> str:
+    """Write a body, byte for byte as captured (a chunked one stays chunked: its framing is
+    evidence), under bodies_dir, named by its SHA-256; return its path relative to home.
+    """
     folder = store.settings.bodies_dir
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    decoder = ChunkedDecoder() if chunked else None
     fd, temp_name = tempfile.mkstemp(dir=folder, prefix=".incoming-")
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in iter_body(source):
-                data = decoder.feed(chunk) if decoder is not None else chunk
-                digest.update(data)
-                handle.write(data)
-            if decoder is not None:
-                tail = decoder.close()
-                digest.update(tail)
-                handle.write(tail)
+                digest.update(chunk)
+                handle.write(chunk)
         final = folder / digest.hexdigest()
         if final.exists():
             os.unlink(temp_name)
@@ -76,7 +71,7 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
         store_body(store, exchange.request_body) if exchange.request_body is not None else None
     )
     response_body = (
-        store_body(store, exchange.response_body, chunked=exchange.response_body_encoded)
+        store_body(store, exchange.response_body)
         if exchange.response_body is not None
         else None
     )
@@ -126,9 +121,9 @@ def load_exchange(store: Store, exchange_id: str) -> Exchange:
         request_body = home / row.request_body_path if row.request_body_path else None
         response_body = home / row.response_body_path if row.response_body_path else None
         if row.facts:
-            # bodies are stored de-chunked (see store_body)
-            data = {**row.facts, "response_body_encoded": False}
-            return Exchange.from_dict(data, request_body=request_body, response_body=response_body)
+            return Exchange.from_dict(
+                row.facts, request_body=request_body, response_body=response_body
+            )
         return Exchange(  # a row written before the whole Exchange was kept
             method=row.method or None,
             target=row.target or None,

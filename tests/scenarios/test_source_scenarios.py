@@ -144,3 +144,21 @@ def test_whitelist_scenario_hands_out_lists_that_really_fail(
         codes[step.step_id] = {f.rule for f in result.findings}
     assert codes["provide-unsigned"] != codes["provide-corrupted"]
     assert "whitelist-corrupted.xml" in out.out
+
+
+def test_a_scenario_judges_with_the_rules_it_was_run_with(
+    bench_cli: Bench, source_url: str, capsys
+) -> None:
+    from drimlab.store.records import load_report
+
+    args = ["scenario", "run", "DRIM-M_SO_REPONSE_WADO_INSTANCE", "--auto"]
+    status = run([*args, "-i", f"base_url={source_url}", "--severity", "DRIM-021=info"])
+    out = capsys.readouterr()
+    assert status == 0, out.out + out.err
+    done = _last_run(bench_cli, "DRIM-M_SO_REPONSE_WADO_INSTANCE")
+    report_ids = [r for s in done.steps for r in s.report_ids]
+    assert report_ids
+    for report_id in report_ids:
+        selection = load_report(bench_cli.store, report_id).facts["selection"]
+        assert selection["severities"] == {"DRIM-021": "info"}
+    assert run([*args, "-i", f"base_url={source_url}", "--ignore", "NOPE-001"]) == 2

@@ -15,6 +15,13 @@ import yaml
 from rich.table import Table
 
 from drimlab.cli._common import console, fail, state
+from drimlab.cli.reporting import (
+    IgnoreOption,
+    ProfileOption,
+    SelectOption,
+    SeverityOption,
+    selection,
+)
 from drimlab.scenarios.junit import render_run_junit
 from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Outcome, drive_run, start_run
@@ -168,8 +175,13 @@ def run_command(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Write JUnit XML, one test case per step.")
     ] = None,
+    profile: ProfileOption = "drim-m",
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
 ) -> None:
     """Run a scenario, interactively or unattended (--auto)."""
+    chosen = selection(profile, select, ignore, severity)
     cli = state(ctx)
     scenario = get_scenario(scenario_id, cli.settings)
     given: dict[str, str] = {}
@@ -188,6 +200,7 @@ def run_command(
         interactive=not auto,
         language=lang,
         prompter=prompter,
+        selection=chosen,
     )
     outcome = drive_run(
         cli.store, cli.settings, scenario, run.id, prompter, interactive=not auto, evidence=files

@@ -9,6 +9,7 @@ observations and reports, never an exception.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -31,6 +32,7 @@ from drimlab.store import Store
 from drimlab.store.models import ExchangeRecord
 from drimlab.tokens import TokenIssuer
 from drimlab.trust.pki import write_file
+from drimlab.validation.assess import Selection
 from drimlab.validation.report import Report
 
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -48,6 +50,10 @@ class ExamTarget:
     first_instance: str | None
     kos_path: Path | None
     kos: Kos | None
+
+
+#: The run value that keeps the rule selection a run was started with.
+RULES_VALUE = "rules"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,14 @@ class RunContext:
     def path(self, name: str) -> Path | None:
         value = self.values.get(name, "").strip()
         return Path(value).expanduser() if value else None
+
+    @property
+    def selection(self) -> Selection:
+        """The rules this run judges with (kept with its values; the input `profile` else)."""
+        stored = self.values.get(RULES_VALUE)
+        if stored:
+            return Selection.from_dict(json.loads(stored))
+        return Selection.of(self.values.get("profile") or "drim-m")
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,7 @@ def _retrieve_options(ctx: RunContext, step: Step) -> Any:
         ca=ctx.path("ca"),
         insecure_http=insecure,
         check_whitelist=not insecure,
-        profile=ctx.values.get("profile") or "drim-m",
+        selection=ctx.selection,
         keep_dir=parts_dir(ctx.run_dir, step.id),
     )
 
@@ -280,7 +294,13 @@ def serve(ctx: RunContext, step: Step) -> ActionResult:
     except ValueError:
         raise InputError("port and timeout must be numbers") from None
     insecure = ctx.flag("insecure_http")
-    options = SourceOptions(port=port, crl_port=None, faults=faults, insecure_http=insecure)
+    options = SourceOptions(
+        port=port,
+        crl_port=None,
+        faults=faults,
+        insecure_http=insecure,
+        selection=ctx.selection,
+    )
     facts: dict[str, Any] = {}
     with source_in_thread(ctx.store, ctx.env, options) as (setup, server):
         scheme = "http" if insecure else "https"

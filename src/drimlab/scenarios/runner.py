@@ -8,6 +8,7 @@ up front. Each step's state is committed as soon as it changes, so a run stopped
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,13 @@ from drimlab.datasets.catalog import get_exam, list_exams
 from drimlab.documents.kos import read_kos
 from drimlab.errors import DrimlabError, InputError
 from drimlab.scenarios import actions
-from drimlab.scenarios.actions import ActionResult, ExamTarget, Observation, RunContext
+from drimlab.scenarios.actions import (
+    RULES_VALUE,
+    ActionResult,
+    ExamTarget,
+    Observation,
+    RunContext,
+)
 from drimlab.scenarios.runs import (
     EvidenceFile,
     RunState,
@@ -35,6 +42,7 @@ from drimlab.scenarios.schema import Expectation, Role, Scenario, Step, StepKind
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
 from drimlab.store import Store
 from drimlab.store.models import ExchangeRecord
+from drimlab.validation.assess import Selection
 
 STOP_WORDS = {"q", "quit", "stop"}
 SKIP_WORDS = {"s", "skip"}
@@ -168,11 +176,18 @@ def start_run(
     interactive: bool,
     language: str = "en",
     prompter: Prompter | None = None,
+    selection: Selection | None = None,
 ) -> RunState:
-    """Check the inputs, prepare the bench, resolve the exam and store a new run."""
+    """Check the inputs, prepare the bench, resolve the exam and store a new run.
+
+    `selection` (profile, --select, --ignore, --severity) is kept with the run's values, so a
+    resumed run judges with the same rules.
+    """
     if language not in ("fr", "en"):
         raise InputError(f"language {language!r} must be fr or en")
     values = resolve_inputs(scenario, given, prompter if interactive else None)
+    if selection is not None:
+        values[RULES_VALUE] = json.dumps(selection.as_dict(), sort_keys=True)
     unaddressed = not values.get("base_url") and not values.get("kos_file")
     if interactive and prompter is not None and _needs_source(scenario) and unaddressed:
         answer = prompter.ask("base_url (WADO-RS base URL of the source under test): ")

@@ -71,9 +71,7 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
         store_body(store, exchange.request_body) if exchange.request_body is not None else None
     )
     response_body = (
-        store_body(store, exchange.response_body)
-        if exchange.response_body is not None
-        else None
+        store_body(store, exchange.response_body) if exchange.response_body is not None else None
     )
     kos = exchange.request_header(KOS_HEADER)
     record = ExchangeRecord(

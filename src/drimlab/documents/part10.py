@@ -35,7 +35,7 @@ def read_bytes(path: Path, label: str | None = None) -> bytes:
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a DICOM file") from None
+        raise InputError(f"{name}: is a directory, not a file") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from None
 

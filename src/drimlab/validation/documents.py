@@ -15,7 +15,7 @@ from pathlib import Path
 from drimlab.documents.cda import CdaHeader, read_cda
 from drimlab.documents.cross import CrossSubject, ImageFacts, read_image, xds_facts
 from drimlab.documents.kos import Kos, read_kos
-from drimlab.documents.part10 import quiet_values
+from drimlab.documents.part10 import quiet_values, read_bytes
 from drimlab.documents.xdm import XdmArchive, read_xdm
 from drimlab.documents.xds import Submission, parse_submission
 from drimlab.errors import InputError
@@ -27,17 +27,6 @@ from drimlab.validation.rules import Kind
 from drimlab.validation.subjects import CheckerVerdict, IodChecker, KosSubject
 
 Chosen = str | Profile | Selection
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def validate_kos_document(
@@ -70,7 +59,7 @@ def validate_kos(
     path: Path, profile: Chosen = "drim-m", *, checker: IodChecker | None = None
 ) -> Report:
     """Validate a KOS Part 10 file: the KOS rules, with the IOD checker's verdict if given."""
-    data = _read(path)
+    data = read_bytes(path)
     kos = read_kos(data, label=str(path), strict=False)
     verdict = checker.check(data) if checker is not None else None
     return validate_kos_document(kos, profile, checker=verdict, parts=(_kos_record(0, kos, data),))
@@ -107,7 +96,7 @@ def validate_submission(submission: Submission, profile: Chosen = "drim-m") -> R
 
 def validate_xds(path: Path, profile: Chosen = "drim-m") -> Report:
     """Validate a ProvideAndRegisterDocumentSet-b message (SOAP or bare) or XDM metadata."""
-    submission = parse_submission(_read(path), str(path))
+    submission = parse_submission(read_bytes(path), str(path))
     return validate_submission(submission, profile)
 
 
@@ -120,11 +109,11 @@ def cross_subject(
     kos_label: str | None = None,
 ) -> CrossSubject:
     """Gather one exam's facts from the KOS and the other documents given."""
-    data = kos if isinstance(kos, bytes) else _read(kos)
+    data = kos if isinstance(kos, bytes) else read_bytes(kos)
     label = kos_label or (str(kos) if isinstance(kos, Path) else "<kos>")
-    submission = parse_submission(_read(xds), str(xds)) if xds is not None else None
-    header: CdaHeader | None = read_cda(_read(cda), str(cda)) if cda is not None else None
-    found: list[ImageFacts] = [read_image(_read(p), str(p)) for p in images]
+    submission = parse_submission(read_bytes(xds), str(xds)) if xds is not None else None
+    header: CdaHeader | None = read_cda(read_bytes(cda), str(cda)) if cda is not None else None
+    found: list[ImageFacts] = [read_image(read_bytes(p), str(p)) for p in images]
     return CrossSubject(
         kos=read_kos(data, label=label),
         xds=xds_facts(submission) if submission is not None else None,

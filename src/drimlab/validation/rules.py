@@ -228,6 +228,36 @@ class Catalogue:
 CATALOGUE = Catalogue()
 
 
+def declare(
+    code: str,
+    name: str,
+    severity: Severity,
+    summary: str,
+    *,
+    subject: Kind,
+    check: CheckFunction,
+    what: str,
+    why: str,
+    bad: str,
+    good: str,
+    references: Iterable[str] = (),
+) -> Rule:
+    """Register a documented rule in the catalogue (the form families built from tables use)."""
+    return CATALOGUE.declare(
+        code,
+        name,
+        severity=severity,
+        summary=summary,
+        what=what,
+        why=why,
+        bad=bad,
+        good=good,
+        references=references,
+        subject=subject,
+        check=check,
+    )
+
+
 #: Every rule family module, in catalogue order (a table, not import side effects).
 RULESETS = (
     "request",

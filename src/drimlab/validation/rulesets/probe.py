@@ -9,6 +9,8 @@ not served), PROBE-050 the concurrent burst.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drimlab.validation.battery import (
     burst_failed,
     no_response,
@@ -17,7 +19,8 @@ from drimlab.validation.battery import (
     probe_not_applicable,
 )
 from drimlab.validation.findings import Severity
-from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule
+from drimlab.validation.references import DRIMM_TRUST, RFC8996
+from drimlab.validation.rules import CheckFunction, Kind, Rule, declare
 
 PS318_STATUS = "PS3.18 §8.4 (status codes) and §10.4.3 (Retrieve responses)"
 PS318_RESOURCES = "PS3.18 §10.4.1 (Retrieve resources)"
@@ -25,9 +28,7 @@ PS318_TS = "PS3.18 §8.7.3 (transfer syntax)"
 PS318_ACCEPT = "PS3.18 §8.7 (Accept and media types)"
 PS35_UID = "PS3.5 §9.1 (UID encoding rules)"
 DRIMM_HEADERS = "DRIM-M: WADO-RS request headers KOS-SOPInstanceUID and Authorization (ANS samples)"
-DRIMM_TRUST = "DRIM-M: mutual TLS with IGC-Santé ORG certificates and the whitelist"
 RFC6750 = "RFC 6750 §3.1 (invalid_token: 401)"
-RFC8996 = "RFC 8996 (TLS 1.0 and 1.1 deprecated)"
 
 
 def _probe(
@@ -35,27 +36,14 @@ def _probe(
     name: str,
     summary: str,
     *,
-    what: str,
-    why: str,
-    bad: str,
-    good: str,
-    references: tuple[str, ...],
     severity: Severity = Severity.ERROR,
     check: CheckFunction | None = None,
     subject: Kind = Kind.PROBE,
+    **doc: Any,
 ) -> Rule:
-    return CATALOGUE.declare(
-        code,
-        name,
-        severity=severity,
-        summary=summary,
-        what=what,
-        why=why,
-        bad=bad,
-        good=good,
-        references=references,
-        subject=subject,
-        check=check or probe_check(code),
+    """A PROBE rule; by default it judges the outcome of the probe of the same code."""
+    return declare(
+        code, name, severity, summary, subject=subject, check=check or probe_check(code), **doc
     )
 
 

@@ -10,10 +10,11 @@ SERVED belongs to exactly one rule here.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from drimlab.facts.decision import Cause
 from drimlab.validation.findings import Finding, Location, Severity
-from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule
+from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule, declare
 from drimlab.validation.subjects import DecisionSubject
 
 DRIM_M = "DRIM-M (ANS, couloir imagerie): WADO-RS between DRIMBoxes"
@@ -79,30 +80,15 @@ def _refusal(code: str, causes: frozenset[Cause]) -> CheckFunction:
     return check
 
 
-def _rule(
-    code: str,
-    name: str,
-    summary: str,
-    causes: frozenset[Cause],
-    *,
-    what: str,
-    why: str,
-    bad: str,
-    good: str,
-    references: tuple[str, ...],
-) -> Rule:
-    rule = CATALOGUE.declare(
+def _rule(code: str, name: str, summary: str, causes: frozenset[Cause], **doc: Any) -> Rule:
+    rule = declare(
         code,
         name,
-        severity=Severity.ERROR,
-        summary=summary,
-        what=what,
-        why=why,
-        bad=bad,
-        good=good,
-        references=references,
+        Severity.ERROR,
+        summary,
         subject=Kind.DECISION,
         check=_refusal(code, causes),
+        **doc,
     )
     CAUSES[code] = causes
     return rule

@@ -10,8 +10,18 @@ client simulator connected to a source under test): locations and advice follow 
 
 from __future__ import annotations
 
+from typing import Any
+
 from drimlab.validation.findings import Severity
-from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule
+from drimlab.validation.references import (
+    DRIMM_TRUST,
+    RFC5246,
+    RFC5280_CRL,
+    RFC5280_PATH,
+    RFC8446,
+    RFC8996,
+)
+from drimlab.validation.rules import Kind, Rule, declare
 from drimlab.validation.tls_checks import (
     cert_expired,
     cert_not_yet_valid,
@@ -29,44 +39,9 @@ from drimlab.validation.tls_checks import (
     subject_ou_not_idnst,
 )
 
-DRIMM_TRUST = "DRIM-M: mutual TLS with IGC-Santé ORG certificates between DRIMBoxes"
-DRIMM_WL = "DRIM-M: liste blanche ListeBlancheDRIM-M (ansforge/DRIM-M_DATA, Référencement DRIMBox)"
-RFC5280_PATH = "RFC 5280 §6 (certification path validation)"
-RFC5280_CRL = "RFC 5280 §5 and §6.3 (CRL validation)"
-RFC8446 = "RFC 8446 (TLS 1.3)"
-RFC5246 = "RFC 5246 (TLS 1.2) §7.4.6 client certificate"
-RFC8996 = "RFC 8996 (deprecating TLS 1.0 and 1.1)"
-XMLDSIG = "W3C XML Signature Syntax and Processing 1.1"
-XADES = "ETSI EN 319 132-1 (XAdES baseline B)"
-FILTER2 = "W3C XML-Signature XPath Filter 2.0"
 
-
-def _rule(
-    code: str,
-    name: str,
-    severity: Severity,
-    summary: str,
-    *,
-    what: str,
-    why: str,
-    bad: str,
-    good: str,
-    references: tuple[str, ...],
-    check: CheckFunction,
-) -> Rule:
-    return CATALOGUE.declare(
-        code,
-        name,
-        severity=severity,
-        summary=summary,
-        what=what,
-        why=why,
-        bad=bad,
-        good=good,
-        references=references,
-        subject=Kind.TLS,
-        check=check,
-    )
+def _rule(code: str, name: str, severity: Severity, summary: str, **doc: Any) -> Rule:
+    return declare(code, name, severity, summary, subject=Kind.TLS, **doc)
 
 
 E, W = Severity.ERROR, Severity.WARNING

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
+from typing import Any
 
 from drimlab.facts.tls import CertificateFacts, Listing, Revocation, Role, TlsFacts
 from drimlab.facts.whitelist import ChainCheck, WhitelistFacts
 from drimlab.validation.findings import Finding, Location, Severity
-from drimlab.validation.rules import CATALOGUE, CheckFunction, Kind, Rule
+from drimlab.validation.references import (
+    DRIMM_TRUST,
+    DRIMM_WL,
+    FILTER2,
+    RFC5280_CRL,
+    RFC5280_PATH,
+    XADES,
+    XMLDSIG,
+)
+from drimlab.validation.rules import CATALOGUE, Kind, Rule, declare
 from drimlab.validation.subjects import NotApplicable, TlsSubject
 from drimlab.validation.tls_checks import CLIENT, SERVER, completed
 
-DRIMM_TRUST = "DRIM-M: mutual TLS with IGC-Santé ORG certificates between DRIMBoxes"
-DRIMM_WL = "DRIM-M: liste blanche ListeBlancheDRIM-M (ansforge/DRIM-M_DATA, Référencement DRIMBox)"
-RFC5280_PATH = "RFC 5280 §6 (certification path validation)"
-RFC5280_CRL = "RFC 5280 §5 and §6.3 (CRL validation)"
-XMLDSIG = "W3C XML Signature Syntax and Processing 1.1"
-XADES = "ETSI EN 319 132-1 (XAdES baseline B)"
-FILTER2 = "W3C XML-Signature XPath Filter 2.0"
 LOC = Location(path="ListeBlancheDRIM-M")
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -34,33 +37,8 @@ def _norm(value: str) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split()).casefold()
 
 
-def _rule(
-    code: str,
-    name: str,
-    severity: Severity,
-    summary: str,
-    *,
-    what: str,
-    why: str,
-    bad: str,
-    good: str,
-    references: tuple[str, ...],
-    check: CheckFunction,
-    subject: Kind = Kind.WHITELIST,
-) -> Rule:
-    return CATALOGUE.declare(
-        code,
-        name,
-        severity=severity,
-        summary=summary,
-        what=what,
-        why=why,
-        bad=bad,
-        good=good,
-        references=references,
-        subject=subject,
-        check=check,
-    )
+def _rule(code: str, name: str, severity: Severity, summary: str, **doc: Any) -> Rule:
+    return declare(code, name, severity, summary, subject=doc.pop("subject", Kind.WHITELIST), **doc)
 
 
 def _readable(facts: WhitelistFacts) -> WhitelistFacts:

@@ -29,7 +29,7 @@ from drimlab.errors import ConfigurationError, InputError
 from drimlab.scenarios.schema import Step
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
 from drimlab.store import Store
-from drimlab.store.models import ExchangeRecord
+from drimlab.store.queries import stored_exchange
 from drimlab.tokens import TokenIssuer
 from drimlab.trust.pki import write_file
 from drimlab.validation.assess import Selection
@@ -320,9 +320,8 @@ def serve(ctx: RunContext, step: Step) -> ActionResult:
         raise ConfigurationError(f"the server simulator could not record: {failures[0]}")
     observations = []
     for item in recorded:
-        with ctx.store.session() as session:
-            row = session.get(ExchangeRecord, item.exchange_id)
-            status = row.status if row is not None else None
+        row = stored_exchange(ctx.store, item.exchange_id)
+        status = row.status if row is not None else None
         observations.append(_observe(item.exchange_id, item.report_id, item.report, status))
         ctx.say(f"  received {item.report.subject}: {item.report.verdict.value}")
     facts["server_url"] = server_url

@@ -41,7 +41,7 @@ from drimlab.scenarios.runs import (
 from drimlab.scenarios.schema import Expectation, Role, Scenario, Step, StepKind
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
 from drimlab.store import Store
-from drimlab.store.models import ExchangeRecord
+from drimlab.store.queries import first_peer
 from drimlab.validation.assess import Selection
 
 STOP_WORDS = {"q", "quit", "stop"}
@@ -430,14 +430,8 @@ class Driver:
         self.prompter.say("  " + ("FAILED: " + "; ".join(problems) if problems else "done"))
 
     def _peer(self, observations: Sequence[Observation]) -> dict[str, Any]:
-        with self.store.session() as session:
-            for seen in observations:
-                if seen.exchange_id is None:
-                    continue
-                row = session.get(ExchangeRecord, seen.exchange_id)
-                if row is not None and row.peer:
-                    return dict(row.peer)
-        return {}
+        seen = [o.exchange_id for o in observations if o.exchange_id is not None]
+        return first_peer(self.store, seen)
 
 
 def drive_run(

@@ -17,7 +17,7 @@ from rich.progress import Progress as RichProgress
 from drimlab.cli._common import console, err_console, fail, state
 from drimlab.datasets import catalog
 from drimlab.datasets.catalog import KosInfo
-from drimlab.datasets.importer import ImportReport, import_directory
+from drimlab.datasets.importer import ImportSummary, import_directory
 from drimlab.datasets.staging import Progress
 from drimlab.datasets.synthetic import DATASET_NAMES
 from drimlab.documents.kos import Kos, read_kos
@@ -196,7 +196,7 @@ def generate_command(
     console.print(f"dataset {dataset_name}: generated {len(made)} exam(s): {names}", markup=False)
 
 
-def _print_import(report: ImportReport) -> None:
+def _print_import(report: ImportSummary) -> None:
     for exam in report.imported:
         console.print(
             f"imported {exam.name}: study {exam.study_instance_uid}, {exam.series_count} series,"

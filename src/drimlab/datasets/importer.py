@@ -63,7 +63,7 @@ class ImportedExam:
 
 
 @dataclass(frozen=True)
-class ImportReport:
+class ImportSummary:
     """What an import did: exams registered, files skipped, studies refused, remarks."""
 
     source: Path
@@ -282,7 +282,7 @@ def import_directory(
     *,
     name: str | None = None,
     progress: Progress | None = None,
-) -> ImportReport:
+) -> ImportSummary:
     """Import every study found under `source` (recursively); returns what was done."""
     if not source.is_dir():
         raise InputError(f"{source}: no such directory")
@@ -321,4 +321,4 @@ def import_directory(
         )
         for exam in staged
     )
-    return ImportReport(source, imported, tuple(skipped), tuple(refused), tuple(notes))
+    return ImportSummary(source, imported, tuple(skipped), tuple(refused), tuple(notes))

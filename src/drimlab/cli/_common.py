@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -44,3 +48,14 @@ def state(ctx: typer.Context) -> CliState:
 def fail(message: str) -> NoReturn:
     """Stop the command with a one-line reason (exit status 2)."""
     raise InputError(message)
+
+
+def drimlab_command(settings: Settings) -> str:
+    """How to run this drimlab on this home from any directory (for commands we print).
+
+    An absolute path to the program and `--home`, so a printed command works without `.venv/bin`
+    on PATH and from another directory, on the same data (the same PKI and token issuer).
+    """
+    beside = Path(sys.executable).with_name("drimlab")
+    program = str(beside) if beside.is_file() else (shutil.which("drimlab") or "drimlab")
+    return shlex.join([program, "--home", str(settings.home)])

@@ -27,6 +27,7 @@ from drimlab.scenarios.actions import (
     Observation,
     RunContext,
 )
+from drimlab.scenarios.inputs import check_inputs
 from drimlab.scenarios.runs import (
     EvidenceFile,
     RunState,
@@ -186,6 +187,7 @@ def start_run(
     if language not in ("fr", "en"):
         raise InputError(f"language {language!r} must be fr or en")
     values = resolve_inputs(scenario, given, prompter if interactive else None)
+    check_inputs(scenario, values)
     if selection is not None:
         values[RULES_VALUE] = json.dumps(selection.as_dict(), sort_keys=True)
     unaddressed = not values.get("base_url") and not values.get("kos_file")
@@ -193,6 +195,7 @@ def start_run(
         answer = prompter.ask("base_url (WADO-RS base URL of the source under test): ")
         if answer and answer.strip():
             values["base_url"] = answer.strip()
+            check_inputs(scenario, values)
     _prepare(store, settings, scenario)
     exam, _ = resolve_exam(store, scenario, values)
     return create_run(

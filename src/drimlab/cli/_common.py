@@ -6,7 +6,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +14,20 @@ from rich.console import Console
 from drimlab.config import Settings
 from drimlab.errors import InputError
 from drimlab.store import Store, open_store
+
+LANGUAGES = ("fr", "en")
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise typer.BadParameter(f"{value!r}: choose {' or '.join(LANGUAGES)}")
+    return value
+
+
+#: `--lang fr|en` of every command that prints scenario or monitor texts; anything else is refused.
+LangOption = Annotated[
+    str, typer.Option("--lang", help="Language of the texts: fr or en.", callback=_language)
+]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from cryptography import x509
 
-from drimlab.cli._common import fail, state
+from drimlab.cli._common import LangOption, fail, state
 from drimlab.errors import ConfigurationError
 from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.monitor import MonitorVerdict, verify_bundle
@@ -79,6 +79,7 @@ def verify_command(
         Path | None, typer.Option("--html", help="Also write the monitor's HTML summary.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    lang: LangOption = "en",
 ) -> None:
     """Check a bundle: signature, hashes, re-validation, exam, evidence; print the verdict."""
     if fmt not in ("text", "json"):
@@ -86,7 +87,7 @@ def verify_command(
     result = verify_bundle(bundle, _anchors(anchors, state(ctx).settings.pki_dir))
     if html is not None:
         try:
-            html.write_text(render_verification(result), encoding="utf-8")
+            html.write_text(render_verification(result, lang), encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write {html}: {exc.strerror}")
     if fmt == "json":
@@ -97,6 +98,9 @@ def verify_command(
             typer.echo(f"  FAILED: {reason}")
         for item in result.missing:
             typer.echo(f"  MISSING: {item}")
+        for line in result.reports:
+            shown = line.transport.value + (f" {line.tls_version}" if line.tls_version else "")
+            typer.echo(f"  report {line.report[:8]} ({line.step}): {line.verdict}, {shown}")
         for check in result.checks:
             typer.echo(f"  ok: {check}")
     if result.verdict is MonitorVerdict.FAILED:

@@ -14,7 +14,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from drimlab.cli._common import console, fail, state
+from drimlab.cli._common import LangOption, console, fail, state
 from drimlab.cli.reporting import (
     IgnoreOption,
     ProfileOption,
@@ -31,18 +31,6 @@ from drimlab.scenarios.schema import Scenario
 
 scenario_app = typer.Typer(help="Homologation scenarios: list, show, run, resume.")
 INTERRUPTED = 3
-
-
-def _language(value: str) -> str:
-    if value not in LANGUAGES:
-        raise typer.BadParameter(f"{value!r}: choose {' or '.join(LANGUAGES)}")
-    return value
-
-
-LANGUAGES = ("fr", "en")
-LangOption = Annotated[
-    str, typer.Option("--lang", help="Language of the texts: fr or en.", callback=_language)
-]
 
 
 class ConsolePrompter:

@@ -19,6 +19,7 @@ from drimlab.cli import (
     documents,
     evidence,
     exchanges,
+    peer,
     retrieve,
     rules,
     scenario,
@@ -90,6 +91,7 @@ trust.register(app)
 scenario.register(app)
 retrieve.register(app)
 evidence.register(app)
+peer.register(app)
 
 
 def _usage_line(exc: Exception) -> str:

@@ -73,3 +73,11 @@ def drimlab_command(settings: Settings) -> str:
     beside = Path(sys.executable).with_name("drimlab")
     program = str(beside) if beside.is_file() else (shutil.which("drimlab") or "drimlab")
     return shlex.join([program, "--home", str(settings.home)])
+
+
+def check_writable(file: Path) -> None:
+    """Refuse (one line) an output file whose folder does not exist, or that is a folder."""
+    if file.is_dir():
+        fail(f"{file}: is a directory")
+    if not file.parent.is_dir():
+        fail(f"{file}: folder {file.parent} does not exist")

@@ -14,7 +14,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn
 from rich.progress import Progress as RichProgress
 
-from drimlab.cli._common import console, err_console, fail, state
+from drimlab.cli._common import check_writable, console, err_console, fail, state
 from drimlab.datasets import catalog
 from drimlab.datasets.catalog import KosInfo
 from drimlab.datasets.export import export_exam
@@ -303,10 +303,7 @@ def export_command(
 
 
 def _writable(file: Path) -> None:
-    if not file.parent.is_dir():
-        fail(f"{file}: folder {file.parent} does not exist")
-    if file.is_dir():
-        fail(f"{file}: is a directory")
+    check_writable(file)
 
 
 def _exam_kos(ctx: typer.Context, exam: str, base_url: str | None) -> tuple[str, KosInfo]:

@@ -20,6 +20,7 @@ from drimlab.scenarios.signing import Signer
 from drimlab.scenarios.summary import render_verification
 from drimlab.trust.pki import Pki
 from drimlab.trust.pki_files import MANIFEST
+from drimlab.trust.pki_verify import load_certificates
 
 evidence_app = typer.Typer(help="Evidence bundles: export a run, verify a bundle.")
 PARTIAL = 3
@@ -53,13 +54,7 @@ def export_command(
 
 def _anchors(path: Path | None, pki_dir: Path) -> list[x509.Certificate]:
     if path is not None:
-        try:
-            found = x509.load_pem_x509_certificates(path.read_bytes())
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror}")
-        except ValueError:
-            fail(f"{path}: not a PEM certificate file")
-        return list(found)
+        return load_certificates(path)
     if not (pki_dir / MANIFEST).exists():
         raise ConfigurationError(
             f"no test PKI at {pki_dir} to take trust anchors from: give --anchors FILE.pem"

@@ -38,7 +38,9 @@ def issue(
     subject: Annotated[str, typer.Option(help="RPPS-like identifier of the professional.")] = (
         "899700000001"
     ),
-    lifetime: Annotated[int, typer.Option(help="Seconds until it expires.")] = 3600,
+    lifetime: Annotated[
+        int, typer.Option(min=1, max=10 * 365 * 86400, help="Seconds until it expires.")
+    ] = 3600,
     expired: Annotated[bool, typer.Option(help="Make a token that expired an hour ago.")] = False,
     audience: Annotated[str | None, typer.Option(help="The `aud` claim.")] = None,
 ) -> None:

@@ -11,7 +11,7 @@ import typer
 from cryptography.x509.oid import NameOID
 from rich.table import Table
 
-from drimlab.cli._common import console, fail, state
+from drimlab.cli._common import check_writable, console, fail, state
 from drimlab.cli.reporting import (
     IgnoreOption,
     OutputOption,
@@ -144,7 +144,9 @@ def pki_issue(
     usage: Annotated[
         list[str] | None, typer.Option(help="server and/or client (default: both).")
     ] = None,
-    days: Annotated[int, typer.Option(help="Validity in days.")] = pki_module.LEAF_DAYS,
+    days: Annotated[
+        int, typer.Option(min=1, max=36500, help="Validity in days.")
+    ] = pki_module.LEAF_DAYS,
 ) -> None:
     """Issue an organisation certificate from the TEST organisations CA."""
     usages = tuple(usage or ("server", "client"))
@@ -307,8 +309,8 @@ def whitelist_verify(
         profile=chosen,
     ).report
     save_report(state(ctx).store, report, kind="whitelist")
-    if fmt is not None:
-        emit([report], fmt, output)
+    if fmt is not None or output is not None:
+        emit([report], fmt or "text", output)
     else:
         _print_outcome(file, report, as_json)
     raise typer.Exit(exit_status([report]))
@@ -363,6 +365,7 @@ def whitelist_sign(
     ] = "whitelist-signer",
 ) -> None:
     """Sign a list with the bench PKI: enveloped XAdES-BASELINE-B, exc-c14n, RSA-SHA256."""
+    check_writable(output)
     pki = _pki(ctx)
     data = read_bytes(source)
     signed = sign_whitelist(
@@ -391,6 +394,8 @@ def whitelist_make(
     ] = None,
 ) -> None:
     """Write the bench's own signed whitelist naming its DRIMBox certificates."""
+    if output is not None:
+        check_writable(output)
     pki = _pki(ctx)
     names = include or ["source", "consumer"]
     target = output or pki.directory / "whitelist.xml"

@@ -26,6 +26,7 @@ from drimlab.cli.reporting import (
 from drimlab.store.records import save_report
 from drimlab.trust import pki as pki_module
 from drimlab.trust.pki import Pki, write_file
+from drimlab.trust.pki_files import MANIFEST
 from drimlab.trust.pki_verify import RevocationList, load_certificates
 from drimlab.trust.whitelist import (
     ANS_SIGNER,
@@ -312,7 +313,7 @@ def whitelist_verify(
     if fmt is not None or output is not None:
         emit([report], fmt or "text", output)
     else:
-        _print_outcome(file, report, as_json)
+        _print_outcome(file, report, as_json, "" if bench else _bench_hint(ctx, report))
     raise typer.Exit(exit_status([report]))
 
 
@@ -323,7 +324,7 @@ def _bench_signer(pki: Pki) -> SignerExpectation:
     return SignerExpectation(str(cn), str(ou))
 
 
-def _print_outcome(file: Path, report: Report, as_json: bool) -> None:
+def _print_outcome(file: Path, report: Report, as_json: bool, hint: str = "") -> None:
     """The short summary a DRIMBox operator reads: VERIFIED or REFUSED, the signer, findings."""
     verified = report.verdict is Verdict.PASSED
     facts = report.facts.get("whitelist", {})
@@ -352,7 +353,30 @@ def _print_outcome(file: Path, report: Report, as_json: bool) -> None:
         )
     console.print(f"  domains: {facts.get('domains')}", markup=False, soft_wrap=True)
     for f in report.findings:
-        console.print(f"  {f.rule} {f.severity.value}: {f.message}", markup=False, soft_wrap=True)
+        seen = f" (expected {f.expected}; found {f.actual})" if f.expected and f.actual else ""
+        console.print(
+            f"  {f.rule} {f.severity.value}: {f.message}{seen}", markup=False, soft_wrap=True
+        )
+    if hint:
+        console.print(f"  hint: {hint}", markup=False, soft_wrap=True)
+
+
+def _bench_hint(ctx: typer.Context, report: Report) -> str:
+    """When the bench's own list is checked as the ANS one: say that --bench expects it."""
+    signer = report.facts.get("whitelist", {}).get("signer")
+    settings = state(ctx).settings
+    if not isinstance(signer, dict) or not (settings.pki_dir / MANIFEST).exists():
+        return ""
+    if not any(f.rule == "WL-005" for f in report.findings):
+        return ""
+    bench = _bench_signer(_pki(ctx))
+    subject = str(signer.get("subject", ""))
+    if f"CN={bench.common_name}" in subject and f"OU={bench.organisational_unit}" in subject:
+        return (
+            "signed by this bench's own whitelist signer: add --bench to expect that signer "
+            "(and trust the bench's CA and CRL)"
+        )
+    return ""
 
 
 @whitelist_app.command("sign")

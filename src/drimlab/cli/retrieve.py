@@ -67,7 +67,9 @@ NoWhitelistOption = Annotated[
 InsecureOption = Annotated[
     bool, typer.Option("--insecure-http", help="Allow a plain http:// source (debugging only).")
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", help="Socket timeout in seconds.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0, max=3600, help="Socket timeout in seconds.")
+]
 
 
 def _options(**values: Any) -> RetrieveOptions:
@@ -181,9 +183,12 @@ def register(app: typer.Typer) -> None:
         keep: Annotated[
             Path | None, typer.Option("--keep", help="Keep the received parts in this folder.")
         ] = None,
-        repeat: Annotated[int, typer.Option("--repeat", help="Run the retrieval N times.")] = 1,
+        repeat: Annotated[
+            int, typer.Option("--repeat", min=1, max=10000, help="Run the retrieval N times.")
+        ] = 1,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", help="Retrievals in flight at once.")
+            int,
+            typer.Option("--concurrency", min=1, max=64, help="Retrievals in flight at once."),
         ] = 1,
         timeout: TimeoutOption = 60.0,
         profile: ProfileOption = "drim-m",
@@ -233,10 +238,16 @@ def register(app: typer.Typer) -> None:
         no_whitelist_check: NoWhitelistOption = False,
         insecure_http: InsecureOption = False,
         burst: Annotated[
-            int, typer.Option("--burst", help="Concurrent retrievals in the burst (0: none).")
+            int,
+            typer.Option(
+                "--burst", min=0, max=1000, help="Concurrent retrievals in the burst (0: none)."
+            ),
         ] = 20,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", help="Connections the burst uses at once.")
+            int,
+            typer.Option(
+                "--concurrency", min=1, max=64, help="Connections the burst uses at once."
+            ),
         ] = 8,
         timeout: TimeoutOption = 60.0,
         profile: ProfileOption = "drim-m",

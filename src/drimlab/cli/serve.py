@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from drimlab.cli._common import console, err_console, state
+from drimlab.cli._common import console, drimlab_command, err_console, state
 from drimlab.cli.reporting import (
     IgnoreOption,
     ProfileOption,
@@ -16,6 +16,7 @@ from drimlab.cli.reporting import (
     SeverityOption,
     selection,
 )
+from drimlab.simulators.address import public_origin
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
 from drimlab.simulators.runner import serve_until_cancelled
@@ -32,29 +33,39 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     )
     setup = build_source(cli.store, env, options)
     scheme = "http" if options.insecure_http else "https"
-    typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
+    origin = public_origin(scheme, options.host, options.port, env)
     listeners = [(setup.app, options.host, options.port, setup.ssl_context)]
     if options.crl_port is not None and not options.insecure_http:
         listeners.append((setup.pki_app, options.host, options.crl_port, None))
-    console.print("serving; Ctrl-C to stop", markup=False)
+    listening: list[bool] = []
+
+    def announce() -> None:  # once every port is bound: a busy port prints only its error
+        listening.append(True)
+        typer.echo(notice(setup, origin, drimlab_command(cli.settings)))  # never wrapped
+        console.print("serving; Ctrl-C to stop", markup=False)
+
     try:
-        asyncio.run(serve_until_cancelled(listeners))
+        asyncio.run(serve_until_cancelled(listeners, on_listening=announce))
     except KeyboardInterrupt:
         pass
     finally:
         setup.recorder.close()
-        recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
-        console.print(f"stopped: {recorded} exchanges recorded", markup=False)
-        for failure in setup.recorder.failures:
-            err_console.print(f"drimlab: not recorded: {failure}", markup=False)
-        if failed:
-            raise typer.Exit(1)
+        if listening:
+            recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
+            console.print(f"stopped: {recorded} exchanges recorded", markup=False)
+            for failure in setup.recorder.failures:
+                err_console.print(f"drimlab: not recorded: {failure}", markup=False)
+            if failed:
+                raise typer.Exit(1)
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
-PortOption = Annotated[int, typer.Option(help="WADO-RS port (HTTPS with mutual TLS).")]
+PortOption = Annotated[
+    int, typer.Option(min=1, max=65535, help="WADO-RS port (HTTPS with mutual TLS).")
+]
 CrlPortOption = Annotated[
-    int, typer.Option(help="Plain-HTTP port for the CRL and CA bundle (0: none).")
+    int,
+    typer.Option(min=0, max=65535, help="Plain-HTTP port for the CRL and CA bundle (0: none)."),
 ]
 InsecureOption = Annotated[
     bool,

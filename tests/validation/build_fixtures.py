@@ -101,6 +101,17 @@ def request_cases() -> dict[str, tuple[bytes, bytes]]:
             request(body=b"hello", extra_lines=("Content-Length: 5",)),
             good,
         ),
+        "WADO-RQ-018": (
+            request(headers=_accept("transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9")),
+            request(headers=_accept(f"{mp}; transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9")),
+        ),
+        "WADO-RQ-019": (
+            request(f"{SERIES_URL}/instances/{INSTANCES[0]}/frames/1", headers=_accept(mp)),
+            request(
+                f"{SERIES_URL}/instances/{INSTANCES[0]}/frames/1",
+                headers=_accept('multipart/related; type="application/octet-stream"'),
+            ),
+        ),
         "DRIM-001": (request(drop=("Authorization",)), good),
         "DRIM-002": (request(headers=with_header("Authorization", "Basic dXNlcjpwYXNz")), good),
         "DRIM-003": (
@@ -108,8 +119,13 @@ def request_cases() -> dict[str, tuple[bytes, bytes]]:
             good,
         ),
         "DRIM-004": (
-            request(headers=with_header("Authorization", f"Bearer {EXPIRED_TOKEN}")),
-            good,
+            request(
+                headers=[
+                    *with_header("Authorization", f"Bearer {EXPIRED_TOKEN}"),
+                    ("Date", "Tue, 01 Dec 2026 10:00:00 GMT"),
+                ]
+            ),
+            request(headers=[*with_header("Date", "Tue, 01 Dec 2026 10:00:00 GMT")]),
         ),
         "DRIM-005": (request(drop=("KOS-SOPInstanceUID",)), good),
         "DRIM-006": (request(headers=with_header("KOS-SOPInstanceUID", "1.2.03..4")), good),

@@ -1,7 +1,9 @@
 """Media types and the Accept header (RFC 9110 §8.3, §12.5.1; PS3.18 §8.7).
 
 Parsing is lenient and records every deviation, so a validator can report it: a parameter
-keeps whether it was quoted and whether its bare value was a valid token. `choose` is the
+keeps whether it was quoted and whether its bare value was a valid token. An Accept element
+written as parameters alone (`transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9`, a form the ANS
+dry run uses) is read as a DICOM multipart range and marked `implied`. `choose` is the
 negotiation a WADO-RS server runs: the best offer by q-value, then by the client's order.
 """
 
@@ -17,6 +19,8 @@ TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
 DICOM = "application/dicom"
 MULTIPART_RELATED = "multipart/related"
+#: What an Accept element written as bare parameters is read as (PS3.18's DICOM retrieve).
+IMPLIED_RANGE = 'multipart/related; type="application/dicom"'
 
 
 class MediaTypeError(ValueError):
@@ -55,11 +59,16 @@ class Parameter:
 
 @dataclass(frozen=True)
 class MediaType:
-    """A media type or range: `type/subtype` plus ordered parameters."""
+    """A media type or range: `type/subtype` plus ordered parameters.
+
+    `implied` marks an Accept element written without its `type/subtype` (bare parameters):
+    the type is `IMPLIED_RANGE`, not what the sender wrote.
+    """
 
     type: str
     subtype: str
     parameters: tuple[Parameter, ...] = ()
+    implied: bool = False
 
     @property
     def essence(self) -> str:
@@ -205,6 +214,25 @@ class Accept:
     problems: tuple[AcceptProblem, ...] = ()
 
 
+def _bare_parameters(element: str) -> bool:
+    """True for an element that starts with `name=` instead of `type/subtype`."""
+    head = element.split(";", 1)[0]
+    name, eq, _ = head.partition("=")
+    return bool(eq) and "/" not in name and is_token(name.strip())
+
+
+def parse_range(element: str) -> MediaType:
+    """One Accept element: a media range, or bare parameters read as `IMPLIED_RANGE`."""
+    if not _bare_parameters(element):
+        return parse_media_type(element)
+    written = parse_media_type(f"{MULTIPART_RELATED}; {element}")
+    implied = parse_media_type(IMPLIED_RANGE)
+    parameters = written.parameters
+    if written.param("type") is None:
+        parameters = (*implied.parameters, *parameters)
+    return MediaType(implied.type, implied.subtype, parameters, implied=True)
+
+
 def parse_accept(values: str | Iterable[str]) -> Accept:
     """Parse one or several Accept field values (several fields combine as one list)."""
     texts = [values] if isinstance(values, str) else list(values)
@@ -218,7 +246,7 @@ def parse_accept(values: str | Iterable[str]) -> Accept:
                 empty += 1
                 continue
             try:
-                ranges.append(parse_media_type(element))
+                ranges.append(parse_range(element))
             except MediaTypeError as exc:
                 problems.append(AcceptProblem(index, element, str(exc)))
             index += 1

@@ -22,7 +22,7 @@ from drimlab.config import Settings
 from drimlab.dicomweb.multipart import Event
 from drimlab.dicomweb.uids import uid_problem
 from drimlab.documents.kos import Kos, read_kos
-from drimlab.domain import KOS_HEADER
+from drimlab.domain import KOS_HEADER, LOSSLESS_FIRST, LOSSY_FIRST
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange, Purpose
 from drimlab.facts.tls import Role, TlsFacts, plain
@@ -41,21 +41,24 @@ from drimlab.version import __version__
 
 # The Accept list of the ANS sample request (request-series.txt), same media ranges, same
 # order and q-values, without its `boundary=**` parameters and trailing comma (docs/consumer.md).
-DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
-    ("1.2.840.10008.1.2.4.70", "0.9"),
-    ("1.2.840.10008.1.2.4.80", "0.8"),
-    ("1.2.840.10008.1.2.4.91", "0.6"),
-    ("1.2.840.10008.1.2.4.50", "0.5"),
-    ("1.2.840.10008.1.2.4.51", "0.5"),
-    ("1.2.840.10008.1.2.4.100", "0.5"),
-    ("1.2.840.10008.1.2.4.101", "0.5"),
-    ("1.2.840.10008.1.2.4.102", "0.5"),
-    ("1.2.840.10008.1.2.4.103", "0.5"),
-    ("1.2.840.10008.1.2.1", "0.4"),
-)
-DRIM_M_ACCEPT = ",".join(
-    f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
-    for uid, q in DRIM_M_TRANSFER_SYNTAXES
+DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = LOSSLESS_FIRST
+
+
+def accept_list(preferences: tuple[tuple[str, str], ...]) -> str:
+    """The Accept value of a DICOM retrieve naming each (transfer syntax UID, q) in order."""
+    return ",".join(
+        f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
+        for uid, q in preferences
+    )
+
+
+DRIM_M_ACCEPT = accept_list(LOSSLESS_FIRST)
+LOSSY_FIRST_ACCEPT = accept_list(LOSSY_FIRST)
+#: The Accept lists a user picks by name (`--accept-list`): the two orders of the ANS dry run.
+ACCEPT_LISTS = {"lossless-first": DRIM_M_ACCEPT, "lossy-first": LOSSY_FIRST_ACCEPT}
+#: What a frames request asks: uncompressed frames (PS3.18 §8.7.3.3), any syntax else.
+FRAMES_ACCEPT = (
+    'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'
 )
 USER_AGENT = f"drimlab/{__version__} (DRIM-M client simulator)"
 Level = Literal["study", "series", "instance"]

@@ -59,6 +59,9 @@ DRIM_M = Profile(
         # The ANS reference requests carry both; DRIM-M tolerates them (see the rule docs).
         "WADO-RQ-013": Severity.INFO,
         "WADO-RQ-014": Severity.INFO,
+        # Forms of the ANS dry run that PS3.18 does not define: warnings naming the deviation.
+        "WADO-RQ-018": Severity.WARNING,
+        "WADO-RQ-019": Severity.WARNING,
     },
 )
 

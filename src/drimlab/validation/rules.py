@@ -261,6 +261,7 @@ def declare(
 #: Every rule family module, in catalogue order (a table, not import side effects).
 RULESETS = (
     "request",
+    "request_forms",
     "response",
     "body",
     "part",

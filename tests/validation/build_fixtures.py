@@ -54,6 +54,8 @@ NEEDS_KOS = {
     "DRIM-022",
     "DRIM-023",
     "DRIM-024",
+    "DRIM-025",
+    "DRIM-026",
 }
 
 
@@ -254,6 +256,15 @@ def response_cases() -> dict[str, tuple[bytes, bytes]]:
             good,
         ),
         "DICOM-004": (response(_parts(first[:-3], second)), good),
+        "DICOM-010": (response(_parts(first, part10(other_patient(INSTANCES[1])))), good),
+        "DRIM-025": (
+            response(_parts(*(part10(other_patient(uid)) for uid in INSTANCES))),
+            response(_parts(*(part10(local_id_and_ins(uid)) for uid in INSTANCES))),
+        ),
+        "DRIM-026": (
+            response(_parts(first, part10(instance(INSTANCES[1], series=OTHER_SERIES)))),
+            good,
+        ),
         "DICOM-005": (response(_parts(part10(_without_series(INSTANCES[0])), second)), good),
         "DICOM-006": (
             response(
@@ -279,6 +290,27 @@ def response_cases() -> dict[str, tuple[bytes, bytes]]:
             good,
         ),
     }
+
+
+def other_patient(uid: str) -> Dataset:
+    """The fixture instance, of another patient (another INS from the same issuer)."""
+    ds = instance(uid)
+    ds.PatientID = "190017512345678"
+    ds.PatientName = "AUTRE^PATIENT"
+    return ds
+
+
+def local_id_and_ins(uid: str) -> Dataset:
+    """The fixture instance under a local PatientID, its INS in OtherPatientIDsSequence."""
+    ds = instance(uid)
+    ins = Dataset()
+    ins.PatientID = ds.PatientID
+    ins.IssuerOfPatientID = "1.2.250.1.213.1.4.10"
+    ins.TypeOfPatientID = "TEXT"
+    ds.OtherPatientIDsSequence = [ins]
+    ds.PatientID = "IPP-0042"
+    ds.IssuerOfPatientID = "CH-TEST-ST-EXUPERY"
+    return ds
 
 
 def _without_series(uid: str) -> Dataset:

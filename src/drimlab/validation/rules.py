@@ -266,6 +266,7 @@ RULESETS = (
     "body",
     "part",
     "drim",
+    "identity",
     "drim_response",
     "refusal",
     "trust",

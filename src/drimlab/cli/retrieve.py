@@ -25,6 +25,7 @@ from drimlab.cli.reporting import (
     FormatOption,
     IgnoreOption,
     OutputOption,
+    PixelSampleOption,
     ProfileOption,
     SelectOption,
     SeverityOption,
@@ -94,7 +95,11 @@ def _options(**values: Any) -> RetrieveOptions:
         insecure_http=values["insecure_http"],
         keep_dir=values.get("keep"),
         selection=selection(
-            values["profile"], values["select"], values["ignore"], values["severity"]
+            values["profile"],
+            values["select"],
+            values["ignore"],
+            values["severity"],
+            values.get("pixel_sample"),
         ),
         repeat=values.get("repeat", 1),
         concurrency=values.get("concurrency", 1),
@@ -190,6 +195,7 @@ def register(app: typer.Typer) -> None:
         select: SelectOption = None,
         ignore: IgnoreOption = None,
         severity: SeverityOption = None,
+        pixel_sample: PixelSampleOption = None,
         fmt: FormatOption = "text",
         output: OutputOption = None,
     ) -> int:

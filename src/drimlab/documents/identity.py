@@ -86,10 +86,10 @@ class PatientIdentity:
         return next((i.value for i in self.ids if i.is_ins), None)
 
     def _by_authority(self) -> dict[str, set[str]]:
+        """Identifier values by issuer ('' gathers the identifiers given without an issuer)."""
         found: dict[str, set[str]] = {}
         for one in self.ids:
-            if one.authority:
-                found.setdefault(one.authority, set()).add(one.value)
+            found.setdefault(one.authority, set()).add(one.value)
         return found
 
     def shares_an_id_with(self, other: PatientIdentity) -> bool:

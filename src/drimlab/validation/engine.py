@@ -23,7 +23,7 @@ from drimlab.exchange import Exchange, iter_body
 from drimlab.facts.tls import TlsFacts
 from drimlab.facts.whitelist import WhitelistFacts
 from drimlab.validation.assess import Selection, assess
-from drimlab.validation.partstate import PartState, part_record
+from drimlab.validation.partstate import PartState, part_record, pixel_sampler, pixel_summary
 from drimlab.validation.profiles import Profile
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Kind
@@ -37,9 +37,7 @@ from drimlab.validation.subjects import (
     RequestSubject,
     ResponseSubject,
     TlsSubject,
-    ToolMessage,
     exchange_time,
-    read_part10_header,
     request_subject,
 )
 
@@ -154,6 +152,7 @@ class ResponseValidator:
         self._size = 0
         self._inflater: Any = None
         self._coding_problems: list[str] = []
+        self._sampler = pixel_sampler(self.selection)
 
     def feed_headers(
         self,
@@ -241,7 +240,8 @@ class ResponseValidator:
             self._streams.append(stream)
         if self._sink is not None:
             self._sink(PartStart(index, headers))
-        return PartState(index, headers, stream)
+        spool = self._sampler is not None and self._sampler.wants(index)
+        return PartState(index, headers, stream, spool=spool)
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -261,24 +261,7 @@ class ResponseValidator:
                 self._current = None
 
     def _finish(self, part: PartState, *, complete: bool) -> None:
-        dicom = read_part10_header(bytes(part.prefix), truncated=part.capped)
-        errors: tuple[ToolMessage, ...] | None = None
-        warnings: tuple[ToolMessage, ...] = ()
-        if part.checker is not None:
-            verdict = part.checker.finish()
-            errors, warnings = verdict.errors, verdict.warnings
-        self._parts.append(
-            PartFacts(
-                index=part.index,
-                headers=part.headers,
-                size=part.size,
-                sha256=part.hasher.hexdigest(),
-                dicom=dicom,
-                complete=complete,
-                checker_errors=errors,
-                checker_warnings=warnings,
-            )
-        )
+        self._parts.append(part.finish(complete=complete))
 
     def close(self, exchange: Exchange | None = None) -> Report:
         """End of the response: judge what was seen and return the Report.
@@ -291,6 +274,9 @@ class ResponseValidator:
         finally:
             for stream in self._streams:
                 stream.discard()
+            for state in (self._current, self._single):
+                if state is not None:
+                    state.discard()
 
     def _close(self, exchange: Exchange | None) -> Report:
         if self._status is None:
@@ -338,6 +324,8 @@ class ResponseValidator:
         }
         if self._request is not None:
             facts["request"] = _request_facts(self._request)
+        if self._sampler is not None:
+            facts["pixels"] = pixel_summary(body.parts if body else (), self._sampler)
         judged = self._judge_request and self._request is not None
         return assess(
             self._subject,

@@ -23,6 +23,7 @@ class Profile:
     families: tuple[str, ...]
     description: str
     overrides: Mapping[str, Severity] = field(default_factory=dict)
+    decode_pixels: bool = False  # decode every part's pixel data unless --pixel-sample says
 
     def includes(self, code: str) -> bool:
         return any(code == f or code.startswith(f + "-") for f in self.families)
@@ -63,6 +64,7 @@ DRIM_M = Profile(
         "WADO-RQ-018": Severity.WARNING,
         "WADO-RQ-019": Severity.WARNING,
     },
+    decode_pixels=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (DICOMWEB, DRIM_M)}

@@ -265,6 +265,7 @@ RULESETS = (
     "response",
     "body",
     "part",
+    "pixels",
     "drim",
     "identity",
     "drim_response",

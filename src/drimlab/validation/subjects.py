@@ -28,6 +28,7 @@ from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import CertificateFacts, TlsFacts
+from drimlab.validation.pixels import PixelFacts
 
 PART10_PREAMBLE = 128
 
@@ -247,6 +248,7 @@ class PartFacts:
     complete: bool = True
     checker_errors: tuple[ToolMessage, ...] | None = None
     checker_warnings: tuple[ToolMessage, ...] = ()
+    pixels: PixelFacts | None = None  # None: not decoded (off, not sampled, or no pixel data)
 
     @property
     def content_type_text(self) -> str | None:

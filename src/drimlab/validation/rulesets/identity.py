@@ -67,8 +67,8 @@ def _patient_problem(part: PatientIdentity, wanted: PatientIdentity) -> str | No
     severity=ERROR,
     summary="Every part of one response must belong to the same patient",
     what="The patient identifiers of every part (PatientID with its Issuer of Patient ID, "
-    "OtherPatientIDsSequence, the INS) agree with those of the first part: no issuer gives "
-    "two parts different identifiers, and each part shares an identifier with the first.",
+    "OtherPatientIDsSequence, the INS) agree with those of the first part: no issuer (or "
+    "the absence of one) gives two parts different identifiers.",
     why="A response is one exam of one patient (a study belongs to one patient, PS3.3 C.7.1.1); "
     "a part of another patient would be shown to the physician as this patient's image.",
     bad="part 0: PatientID 248012345678901 (ASIP-SANTE-INS-NIR)\n"
@@ -91,10 +91,9 @@ def response_of_several_patients(response: ResponseSubject) -> Iterator[Finding]
     assert reference is not None
     for part in parsed[1:]:
         assert part.dicom.patient is not None
-        problem = _patient_problem(part.dicom.patient, reference)
-        if problem is not None:
+        if part.dicom.patient.conflicts_with(reference):
             yield CATALOGUE["DICOM-010"].finding(
-                f"part {part.index} {problem} of part {first.index}",
+                f"part {part.index} belongs to another patient than part {first.index}",
                 Location(part=part.index, tag_path="(0010,0020)"),
                 expected=f"part {first.index}: {first.dicom.identity}",
                 actual=f"part {part.index}: {part.dicom.identity}",

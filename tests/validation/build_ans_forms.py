@@ -27,6 +27,8 @@ MP = 'multipart/related; type="application/dicom"'
 SERIES_URL = f"{BASE}/studies/{STUDY}/series/{SERIES}"
 FRAMES_URL = f"{SERIES_URL}/instances/{INSTANCES[0]}/frames/1"
 SECRET = "drimlab-fixture-secret-of-thirty-two-bytes!"
+HEALTH_HOST = "source.example:8443"
+HEALTH_URL = f"https://{HEALTH_HOST}/dcm4chee-arc/aets/DCM4CHEE/rs"
 DATE = "Mon, 01 Dec 2025 10:00:00 GMT"  # 1764583200
 Headers = list[tuple[str, str]]
 
@@ -35,8 +37,8 @@ def _jwt(**claims: int) -> str:
     return jwt.encode({"sub": "899700000001", **claims}, SECRET, algorithm="HS256")
 
 
-def _request(target: str, headers: Headers) -> bytes:
-    lines = [f"GET {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
+def _request(target: str, headers: Headers, method: str = "GET") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -135,6 +137,11 @@ def forms() -> dict[str, tuple[bytes, bytes]]:
         "jwt-expired-at-capture": (
             _request(SERIES_URL, _drim(lossless, token=_jwt(exp=1764590000), date=True)),
             _request(SERIES_URL, _drim(lossless, token=_jwt(exp=1764500000), date=True)),
+        ),
+        # The health check of the ANS client simulator: GET {base}, accept: application/json.
+        "health-check": (
+            _request(HEALTH_URL, [("Host", HEALTH_HOST), ("accept", "application/json")]),
+            _request(HEALTH_URL, [("Host", HEALTH_HOST), ("accept", "application/json")], "DELETE"),
         ),
         # A JWT whose exp precedes its iat.
         "jwt-exp-before-iat": (

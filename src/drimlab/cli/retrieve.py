@@ -1,4 +1,4 @@
-"""`drimlab retrieve` and `drimlab probe`: drimlab plays the DRIMBox consumer against a source.
+"""`drimlab retrieve`, `probe` and `health`: drimlab plays the DRIMBox consumer against a source.
 
 Exit status: 0 every report PASSED, 1 a report FAILED, 2 unusable input.
 """
@@ -34,6 +34,7 @@ from drimlab.cli.reporting import (
     selection,
 )
 from drimlab.simulators.consumer import Level, RetrieveOptions, retrieve, run_probes
+from drimlab.simulators.health import check_health
 from drimlab.validation.report import Verdict
 
 KosOption = Annotated[
@@ -267,6 +268,38 @@ def register(app: typer.Typer) -> None:
         )
         emit([report], fmt, output)
         raise typer.Exit(1 if report.verdict is Verdict.FAILED else 0)
+
+    @app.command("health")
+    def health_command(
+        ctx: typer.Context,
+        url: Annotated[
+            str | None,
+            typer.Argument(help="The source's WADO-RS base URL (default: the KOS's base)."),
+        ] = None,
+        *,
+        kos: KosOption = None,
+        cert: CertOption = None,
+        key: KeyOption = None,
+        ca: CaOption = None,
+        whitelist: WhitelistOption = None,
+        no_whitelist_check: NoWhitelistOption = False,
+        insecure_http: InsecureOption = False,
+        timeout: TimeoutOption = 60.0,
+        profile: ProfileOption = "drim-m",
+        select: SelectOption = None,
+        ignore: IgnoreOption = None,
+        severity: SeverityOption = None,
+        fmt: FormatOption = "text",
+        output: OutputOption = None,
+    ) -> int:
+        """Send the ANS health check (GET {base}, Accept application/json); one report."""
+        options = _options(
+            base=url, study=None, series=None, kos_uid=None, token=None, level="series", **locals()
+        )
+        cli = state(ctx)
+        record = check_health(cli.store, cli.settings, options)
+        emit([record.report], fmt, output)
+        raise typer.Exit(1 if record.report.verdict is Verdict.FAILED else 0)
 
 
 __all__ = ["Level", "register"]

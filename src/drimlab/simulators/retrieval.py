@@ -275,14 +275,17 @@ class Outcome:
     kept: dict[int, Path] = field(default_factory=dict)
 
 
-def _connection_facts(request: HttpRequest, stream: ResponseStream, trust: ClientTrust) -> TlsFacts:
+def connection_facts_of(
+    request: HttpRequest, stream: ResponseStream, trust: ClientTrust
+) -> TlsFacts:
+    """The TLS facts of the connection a response came on, with the source's lookups."""
     if request.scheme != "https" or stream.peer is None:
         return plain(Role.CLIENT, f"{request.host}:{request.port}")
     facts = replace(stream.peer, trust_hint=trust.trust_hint)
     return add_server_lookups(facts, stream.peer_der, request.host, trust.whitelist)
 
 
-def _refused(
+def refused_exchange(
     request: HttpRequest, error: TransportError, trust: ClientTrust, exchange: Exchange
 ) -> Exchange:
     """The exchange that ended before a response: a TLS refusal, or a dropped connection."""
@@ -321,7 +324,7 @@ def exchange_once(
     try:
         stream = open_http(request, trust.context, timeout=timeout)
     except TransportError as error:
-        exchange = _refused(
+        exchange = refused_exchange(
             request, error, trust, replace(base, timings={"started_at": started_wall})
         )
         return Outcome(exchange, validate_exchange(exchange, chosen))
@@ -364,7 +367,7 @@ def exchange_once(
             response_headers=head.headers,
             response_body=bytes(small_body) if keep_body and small_body else None,
             response_body_encoded=stream.encoded and keep_body,
-            tls=_connection_facts(request, stream, trust),
+            tls=connection_facts_of(request, stream, trust),
             timings=timings,
             response_problems=head.problems,
             transport_error="; ".join(stream.problems) or None,

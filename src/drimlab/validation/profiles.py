@@ -35,7 +35,7 @@ class Profile:
 
 DICOMWEB = Profile(
     name="dicomweb",
-    families=("WADO-RQ", "WADO-RS", "DICOM", "REFUSAL"),
+    families=("WADO-RQ", "WADO-RS", "DICOM", "HEALTH", "REFUSAL"),
     description="PS3.18 WADO-RS and PS3.10 part content, without DRIM-M specifics",
 )
 
@@ -45,6 +45,7 @@ DRIM_M = Profile(
         "WADO-RQ",
         "WADO-RS",
         "DICOM",
+        "HEALTH",
         "DRIM",
         "REFUSAL",
         "TLS",

@@ -30,6 +30,8 @@ class Kind(StrEnum):
 
     REQUEST = "request"
     RESPONSE = "response"
+    HEALTH_CHECK = "health-check"  # the request of a health check (GET {base})
+    HEALTH_ANSWER = "health-answer"  # the source's answer to it
     BODY = "body"
     PART = "part"
     EXCHANGE = "exchange"
@@ -262,6 +264,7 @@ def declare(
 RULESETS = (
     "request",
     "request_forms",
+    "health",
     "response",
     "body",
     "part",

@@ -157,13 +157,20 @@ def write_response(
     return count, body_size
 
 
-def write_request(path: Path) -> None:
-    """The DRIM-M series request the response answers (ANS Accept list, Bearer, KOS header)."""
+def write_request(path: Path, syntax: str = EXPLICIT_VR_LE) -> None:
+    """The DRIM-M series request the response answers (ANS Accept list, Bearer, KOS header).
+
+    A syntax the ANS list lacks (RLE, JPEG 2000 lossless) is added last, so the response is
+    one the request accepted.
+    """
     import jwt
 
+    wanted = ANS_SYNTAXES
+    if syntax not in dict(ANS_SYNTAXES):
+        wanted = (*ANS_SYNTAXES, (syntax, "0.3"))
     accept = ",".join(
         f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
-        for uid, q in ANS_SYNTAXES
+        for uid, q in wanted
     )
     token = jwt.encode(
         {"sub": "bench", "exp": 4102444800},
@@ -374,7 +381,7 @@ def main() -> None:
     try:
         started = time.perf_counter()
         count, body = write_response(response, args.size_mb, args.instance_mb, args.transfer_syntax)
-        write_request(request)
+        write_request(request, args.transfer_syntax)
         print(
             f"response: {count} instances in {args.transfer_syntax}, {body / MB:.0f} MB body "
             f"(written in {time.perf_counter() - started:.1f} s) at {response}"

@@ -231,6 +231,15 @@ def response_cases() -> dict[str, tuple[bytes, bytes]]:
             ),
             good,
         ),
+        "WADO-RS-036": (
+            good,
+            response(
+                multipart(
+                    (part_headers(JPEGLSLossless), part10(instance(uid), JPEGLSLossless))
+                    for uid in INSTANCES
+                )
+            ),
+        ),
         "WADO-RS-034": (
             response(
                 multipart(
@@ -346,6 +355,11 @@ REQUEST_SIDECARS = {
     ),
     "WADO-RS-002": (request(f"{BASE}/studies/1.2.03/series/{SERIES}"),) * 2,
     "DRIM-020": (request(drop=("KOS-SOPInstanceUID",)),) * 2,
+    # JPEG-LS preferred to Explicit VR Little Endian: EVRLE parts are the less wanted.
+    "WADO-RS-036": (
+        request(headers=_accept(f"{MP}; transfer-syntax={JPEGLSLossless}; q=0.9, {ACCEPT}; q=0.4")),
+    )
+    * 2,
 }
 
 

@@ -35,6 +35,7 @@ from drimlab.cli.reporting import (
 )
 from drimlab.simulators.consumer import Level, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.health import check_health
+from drimlab.simulators.retrieval import ACCEPT_LISTS
 from drimlab.validation.report import Verdict
 
 KosOption = Annotated[
@@ -74,8 +75,20 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", help="Socket timeout 
 
 def _options(**values: Any) -> RetrieveOptions:
     check_format(values["fmt"])
-    if values["level"] not in ("study", "series", "instance"):
-        fail(f"unknown level {values['level']!r} (choose from study, series, instance)")
+    if values["level"] not in ("study", "series", "instance", "frames"):
+        fail(f"unknown level {values['level']!r} (choose from study, series, instance, frames)")
+    accept = values.get("accept")
+    named = values.get("accept_list")
+    if named is not None:
+        if accept is not None:
+            fail("--accept and --accept-list go separately")
+        if named not in ACCEPT_LISTS:
+            fail(f"unknown --accept-list {named!r} (choose from {', '.join(ACCEPT_LISTS)})")
+        accept = ACCEPT_LISTS[named]
+    try:
+        frames = tuple(int(f) for f in (values.get("frames") or "1").split(","))
+    except ValueError:
+        fail(f"--frames {values.get('frames')!r}: give frame numbers such as 1 or 1,2,3")
     if values["timeout"] <= 0:
         fail("--timeout must be positive")
     return RetrieveOptions(
@@ -86,7 +99,8 @@ def _options(**values: Any) -> RetrieveOptions:
         kos_path=values["kos"],
         kos_uid=values["kos_uid"],
         level=values["level"],
-        accept=values.get("accept"),
+        frames=frames,
+        accept=accept,
         token=values["token"],
         cert=values["cert"],
         key=values["key"],
@@ -172,10 +186,20 @@ def register(app: typer.Typer) -> None:
         ] = None,
         kos_uid: KosUidOption = None,
         level: Annotated[
-            str, typer.Option("--level", help="study, series (one request each) or instance.")
+            str,
+            typer.Option("--level", help="study, series (one request each), instance or frames."),
         ] = "series",
+        frames: Annotated[
+            str | None, typer.Option("--frames", help="Frame numbers at frames level (1).")
+        ] = None,
         accept: Annotated[
             str | None, typer.Option("--accept", help="Accept header (default: DRIM-M list).")
+        ] = None,
+        accept_list: Annotated[
+            str | None,
+            typer.Option(
+                "--accept-list", help="A named Accept list: lossless-first (default), lossy-first."
+            ),
         ] = None,
         token: TokenOption = None,
         cert: CertOption = None,

@@ -306,6 +306,15 @@ class AcceptedSyntaxes:
         return self.anything or uid in self.uids
 
 
+def _covers_part_type(media_range: MediaType, part_type: str) -> bool:
+    inner = media_range.param("type")
+    return media_range.essence == part_type or (
+        media_range.type == "multipart"
+        and media_range.subtype in ("related", "*")
+        and (inner is None or inner.strip().lower() in (part_type, "*/*", "application/*"))
+    )
+
+
 def accepted_transfer_syntaxes(accept: Accept | None, part_type: str = DICOM) -> AcceptedSyntaxes:
     """Which transfer syntaxes a DICOM response to this Accept may use (default when unnamed)."""
     if accept is None or not accept.ranges:
@@ -318,13 +327,7 @@ def accepted_transfer_syntaxes(accept: Accept | None, part_type: str = DICOM) ->
         if media_range.essence == "*/*":
             uids.add(transfer_syntax.DEFAULT)
             continue
-        inner = media_range.param("type")
-        covers = media_range.essence == part_type or (
-            media_range.type == "multipart"
-            and media_range.subtype in ("related", "*")
-            and (inner is None or inner.strip().lower() in (part_type, "*/*", "application/*"))
-        )
-        if not covers:
+        if not _covers_part_type(media_range, part_type):
             continue
         ts = media_range.param("transfer-syntax")
         if ts is None:
@@ -334,3 +337,41 @@ def accepted_transfer_syntaxes(accept: Accept | None, part_type: str = DICOM) ->
         else:
             uids.add(ts)
     return AcceptedSyntaxes(frozenset(uids), anything)
+
+
+@dataclass(frozen=True)
+class SyntaxWeights:
+    """The weight (q) an Accept gives each transfer syntax of a DICOM part type.
+
+    `named` maps each syntax a range names (or implies: Explicit VR Little Endian for a range
+    without transfer-syntax) to the highest q given to it; `wildcard` is the highest q of a
+    `transfer-syntax=*` range (None without one).
+    """
+
+    named: dict[str, float]
+    wildcard: float | None = None
+
+    def weight(self, uid: str) -> float:
+        """The q a response in `uid` is worth to the client (0: not accepted)."""
+        return max(self.named.get(uid, 0.0), self.wildcard or 0.0)
+
+    def preferred_to(self, uid: str) -> list[tuple[str, float]]:
+        """The named syntaxes the client weighted above `uid`, highest first."""
+        mine = self.weight(uid)
+        better = [(other, q) for other, q in self.named.items() if other != uid and q > mine]
+        return sorted(better, key=lambda item: -item[1])
+
+
+def transfer_syntax_weights(accept: Accept | None, part_type: str = DICOM) -> SyntaxWeights:
+    """The q of each transfer syntax the Accept names for `part_type` (see `SyntaxWeights`)."""
+    named: dict[str, float] = {}
+    wildcard: float | None = None
+    for media_range in accept.ranges if accept is not None else ():
+        if not _covers_part_type(media_range, part_type):
+            continue
+        ts = media_range.param("transfer-syntax") or transfer_syntax.DEFAULT
+        if ts == transfer_syntax.WILDCARD:
+            wildcard = max(wildcard or 0.0, media_range.q)
+        else:
+            named[ts] = max(named.get(ts, 0.0), media_range.q)
+    return SyntaxWeights(named, wildcard)

@@ -61,7 +61,7 @@ FRAMES_ACCEPT = (
     'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'
 )
 USER_AGENT = f"drimlab/{__version__} (DRIM-M client simulator)"
-Level = Literal["study", "series", "instance"]
+Level = Literal["study", "series", "instance", "frames"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class RetrieveOptions:
     kos_path: Path | None = None
     kos_uid: str | None = None
     level: Level = "series"
+    frames: tuple[int, ...] = (1,)  # the frame numbers a frames-level retrieval asks
     accept: str | None = None
     token: str | None = None
     cert: Path | None = None
@@ -198,10 +199,26 @@ def _netloc(url: str) -> str:
 
 
 def plan_requests(
-    target: Target, *, level: Level = "series", accept: str | None = None, token: str | None
+    target: Target,
+    *,
+    level: Level = "series",
+    accept: str | None = None,
+    token: str | None,
+    frames: tuple[int, ...] = (1,),
 ) -> tuple[HttpRequest, ...]:
-    """The requests a DRIM-M consumer sends for the target (one per series at series level)."""
-    accept = DRIM_M_ACCEPT if accept is None else accept
+    """The requests a DRIM-M consumer sends for the target (one per series at series level).
+
+    At frames level, one request per instance (`.../frames/1,2`) asking uncompressed frames
+    (`FRAMES_ACCEPT`) unless `accept` says otherwise.
+    """
+    if accept is None:
+        accept = FRAMES_ACCEPT if level == "frames" else DRIM_M_ACCEPT
+    if level == "frames":
+        if not frames or any(f < 1 for f in frames):
+            raise InputError("frame numbers start at 1")
+        suffix = "/frames/" + ",".join(str(f) for f in frames)
+        per_instance = plan_requests(target, level="instance", accept=accept, token=token)
+        return tuple(replace(r, url=r.url + suffix) for r in per_instance)
     urls: list[str] = []
     kos = target.kos
     if target.instance is not None:

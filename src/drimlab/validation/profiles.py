@@ -64,6 +64,8 @@ DRIM_M = Profile(
         # Forms of the ANS dry run that PS3.18 does not define: warnings naming the deviation.
         "WADO-RQ-018": Severity.WARNING,
         "WADO-RQ-019": Severity.WARNING,
+        # A source that does not honour the consumer's q: a warning in DRIM-M (info in dicomweb).
+        "WADO-RS-036": Severity.WARNING,
     },
     decode_pixels=True,
 )

@@ -38,6 +38,7 @@ class Kind(StrEnum):
     TLS = "tls"
     DECISION = "decision"
     PROBE = "probe"
+    BATTERY = "battery"  # every probe outcome of one run, compared with each other
     BURST = "burst"
     WHITELIST = "whitelist"
     KOS = "kos"

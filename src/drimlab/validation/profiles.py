@@ -54,6 +54,7 @@ DRIM_M = Profile(
         "PROBE",
         "XDS",
         "XVAL",
+        "ORU",
         "XDM",
     ),
     description="DICOMweb plus the DRIM-M headers, KOS consistency, TLS and whitelist facts",

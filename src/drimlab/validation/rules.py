@@ -282,6 +282,7 @@ RULESETS = (
     "xds",
     "xds_structure",
     "cross",
+    "cross_hl7",
     "xdm",
 )
 

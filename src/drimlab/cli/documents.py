@@ -93,6 +93,9 @@ def cross_command(
             "not a KOS); repeatable.",
         ),
     ] = None,
+    hl7: Annotated[
+        Path | None, typer.Option("--hl7", help="The HL7 v2 report message (ORU^R01).")
+    ] = None,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
@@ -100,7 +103,7 @@ def cross_command(
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> None:
-    """Check that the KOS, XDS metadata, CDA and images tell the same exam."""
+    """Check that the KOS, XDS metadata, CDA, HL7 v2 report and images tell the same exam."""
     from drimlab.validation.documents import validate_cross  # noqa: PLC0415 - pydicom-heavy
 
     check_format(fmt)
@@ -111,6 +114,7 @@ def cross_command(
         cda=cda,
         images=_images(image or (), kos),
         profile=chosen,
+        hl7=hl7,
     )
     raise typer.Exit(_finish(ctx, report, "cross", fmt, output))
 

@@ -327,6 +327,13 @@ def export_kos_command(
     _writable(file)
     name, kos = _exam_kos(ctx, exam, base_url)
     shutil.copyfile(kos.path, file)
+    if (kos.retrieve_base_url or "").lower().startswith("http://"):
+        err_console.print(
+            f"drimlab: warning: the KOS's Retrieve URLs are plain {kos.retrieve_base_url}: "
+            "DRIM-M exchanges are TLS (validate kos reports it as KOS-013)",
+            markup=False,
+            soft_wrap=True,
+        )
     console.print(
         f"KOS {kos.sop_instance_uid} of {name} (base {kos.retrieve_base_url}) -> {file}",
         markup=False,

@@ -420,3 +420,33 @@ def base_url_not_the_kos_base(subject: RequestSubject) -> Iterator[Finding]:
             expected=kos.base_url,
             actual=resource.base,
         )
+
+
+@CATALOGUE.rule(
+    "DRIM-013",
+    "request-target-not-https",
+    severity=WARNING,
+    summary="A DRIM-M request should not target an http:// URL",
+    what="When the request target is an absolute URL (as in the ANS samples), its scheme is https.",
+    why="DRIM-M exchanges between DRIMBoxes are mutual TLS: only ACME, CRL, CA and OCSP "
+    "downloads may travel in plain HTTP. A consumer that sends image requests in clear "
+    "exposes the patient's identity and its token. A debugging run over plain HTTP still "
+    "runs and its report keeps the finding. A warning for now, like TLS-013 for a plain "
+    "connection, because captures of plain-HTTP test peers must still pass; "
+    "`--severity DRIM-013=error` makes it the error DRIM-M means.",
+    bad="GET http://source.example/dicom-web/studies/1.2.3/series/1.2.3.4 HTTP/1.1",
+    good="GET https://source.example/dicom-web/studies/1.2.3/series/1.2.3.4 HTTP/1.1",
+    references=(DRIM_M, "DRIM-M: TLS between DRIMBoxes (only ACME, CRL, CA, OCSP in HTTP)"),
+    subject="request",
+)
+def request_target_not_https(subject: RequestSubject) -> Iterator[Finding]:
+    target = subject.target.strip()
+    if "://" not in target:
+        raise NotApplicable
+    if not target.lower().startswith("https://"):
+        yield CATALOGUE["DRIM-013"].finding(
+            f"the request targets {target.split('://', 1)[0]}://, not https://",
+            Location(path="request-target"),
+            expected="https://",
+            actual=target[:120],
+        )

@@ -82,12 +82,14 @@ POSITIONAL: dict[str, dict[str, str]] = {
     "evidence export": {"run_id": "@run", "target": "@new_file"},
     "evidence verify": {"bundle": "@bundle"},
     "pki issue": {"name": "extra"},
+    "health": {"url": "@closed_url"},
 }
 OPTIONS: dict[str, list[str]] = {
     "serve": ["--port", "@busy", "--crl-port", "0"],
     "start": ["--port", "@busy", "--crl-port", "0"],
     "retrieve": ["--kos", "@kos", "--timeout", "5"],
     "probe": ["--kos", "@kos", "--timeout", "5", "--burst", "0"],
+    "health": ["--kos", "@kos", "--timeout", "5"],
     "validate cross": ["--kos", "@kos"],
     "whitelist verify": ["--bench"],
     "scenario run": ["--auto", "-i", "base_url=@closed_url"],
@@ -100,9 +102,12 @@ PARTNERS: dict[tuple[str, str], list[str]] = {
     ("retrieve", "key"): ["--cert", "@cert"],
     ("probe", "cert"): ["--key", "@key"],
     ("probe", "key"): ["--cert", "@cert"],
+    ("health", "cert"): ["--key", "@key"],
+    ("health", "key"): ["--cert", "@cert"],
     ("evidence export", "key"): ["--cert", "@cert"],
     ("evidence export", "cert"): ["--key", "@key"],
 }
+CLIENTS = ("retrieve", "probe", "health")
 # what each file parameter is: the kind of input it reads, or an output
 INPUTS: dict[tuple[str, str], str] = {
     ("serve", "jwks"): "jwks",
@@ -121,6 +126,7 @@ INPUTS: dict[tuple[str, str], str] = {
     ("validate cross", "xds"): "xds",
     ("validate cross", "cda"): "cda",
     ("validate cross", "image"): "image",
+    ("validate cross", "hl7"): "hl7",
     ("validate xdm", "file"): "xdm",
     ("token verify", "jwks_file"): "jwks",
     ("whitelist show", "file"): "whitelist",
@@ -133,15 +139,19 @@ INPUTS: dict[tuple[str, str], str] = {
     ("evidence export", "cert"): "cert",
     ("evidence verify", "bundle"): "bundle",
     ("evidence verify", "anchors"): "ca",
-    **{(c, "kos"): "kos" for c in ("retrieve", "probe")},
-    **{(c, "cert"): "cert" for c in ("retrieve", "probe")},
-    **{(c, "key"): "key" for c in ("retrieve", "probe")},
-    **{(c, "ca"): "ca" for c in ("retrieve", "probe")},
-    **{(c, "whitelist"): "whitelist" for c in ("retrieve", "probe")},
+    **{(c, "kos"): "kos" for c in CLIENTS},
+    **{(c, "cert"): "cert" for c in CLIENTS},
+    **{(c, "key"): "key" for c in CLIENTS},
+    **{(c, "ca"): "ca" for c in CLIENTS},
+    **{(c, "whitelist"): "whitelist" for c in CLIENTS},
 }
 # a whitelist that is not well-formed XML is what `whitelist verify` exists to judge: REFUSED
 # (WL-001, exit 1), as a DRIMBox must refuse it; only a missing file is unusable input
-JUDGED = {("whitelist verify", "file")}
+# an HL7 v2 message cut short still starts with MSH: it is read and judged (ORU-006, exit 1)
+JUDGED = {
+    ("whitelist verify", "file"): (("empty", "truncated", "binary"), "REFUSED", "WL-001"),
+    ("validate cross", "hl7"): (("truncated",), "FAILED", "ORU-006"),
+}
 DIR_OUTPUTS = {("dataset export", "directory"), ("retrieve", "keep")}
 OUTPUTS = DIR_OUTPUTS | {
     ("dataset export-kos", "file"),
@@ -154,7 +164,7 @@ OUTPUTS = DIR_OUTPUTS | {
     ("evidence export", "target"),
     ("evidence verify", "html"),
     ("whitelist verify", "output"),
-    *((c, "output") for c in ("retrieve", "probe")),
+    *((c, "output") for c in CLIENTS),
     *((f"validate {k}", "output") for k in ("request", "response", "har", "kos", "xds", "cross")),
     ("validate xdm", "output"),
 }
@@ -223,6 +233,7 @@ def samples(default_dataset: Settings, tmp_path_factory: pytest.TempPathFactory)
         "response": str(FIXTURES / "wado" / "DICOM-001-good.resp"),
         "xds": str(FIXTURES / "documents" / "xds" / "good.xml"),
         "cda": str(FIXTURES / "documents" / "cda" / "good.xml"),
+        "hl7": str(FIXTURES / "hl7" / "good.hl7"),
         "xdm": str(FIXTURES / "documents" / "xdm" / "good.zip"),
         "image": str(next((FIXTURES / "documents" / "cross" / "images").glob("*.dcm"))),
         "whitelist": str(env.whitelist_path),
@@ -343,10 +354,11 @@ def test_a_bad_input_file_is_one_error_line(
     bad = _bad_file(kind, sample, tmp_path)
     argv = _argv(command, samples, busy_port, (name, str(bad)))
     status = run(argv)
-    if (command, name) in JUDGED and kind != "missing":
+    kinds, verdict, code = JUDGED.get((command, name), ((), "", ""))
+    if kind in kinds:
         out = capsys.readouterr()
         assert status == 1, out.out + out.err
-        assert "REFUSED" in out.out and "WL-001" in out.out
+        assert verdict in out.out and code in out.out
         return
     line = _one_error_line(capsys, argv, status)
     assert "Traceback" not in line

@@ -23,6 +23,7 @@ def oru(
     accession: str = ACCESSION,
     study: str = STUDY,
     masque_ps: str = "N",
+    cut: int | None = None,
 ) -> bytes:
     """An ORU^R01 carrying a CDA report of the fixture exam (CR lines, as HL7 v2 sends it)."""
     segments = [
@@ -42,7 +43,7 @@ def oru(
         "^^expandedYes-NoIndicator||||||F",
         f"ZDS|{study}^^Application^DICOM",
     ]
-    return ("\r".join(segments) + "\r").encode("utf-8")
+    return ("\r".join(segments[:cut]) + "\r").encode("utf-8")
 
 
 def files() -> dict[str, bytes]:
@@ -55,6 +56,7 @@ def files() -> dict[str, bytes]:
         "ORU-003-oru-study-uid-mismatch.hl7": oru(study=f"{STUDY}.9"),
         "ORU-004-oru-confidentiality-mismatch.hl7": oru(masque_ps="Y"),
         "ORU-005-oru-patient-name-mismatch.hl7": oru(name="DUPONT^Patient^^^^^L"),
+        "ORU-006-oru-structure.hl7": oru(cut=5),
     }
 
 

@@ -44,6 +44,7 @@ PixelSampleOption = Annotated[
     typer.Option(
         "--pixel-sample",
         min=0,
+        max=100000,
         help="Decode the pixel data of at most N parts per response (0: none). Default: every "
         "part in drim-m, none in dicomweb.",
     ),

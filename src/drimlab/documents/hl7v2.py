@@ -59,6 +59,7 @@ class Hl7Report:
     study_instance_uid: str
     flags: dict[str, bool] = field(default_factory=dict)
     has_cda: bool = False
+    has_order: bool = False
 
     @property
     def ins(self) -> str:
@@ -168,6 +169,7 @@ def read_hl7(data: bytes, label: str = "<hl7>") -> Hl7Report:
         study_instance_uid=study or observed_study,
         flags=flags,
         has_cda=has_cda,
+        has_order=obr is not None,
     )
 
 

@@ -181,3 +181,36 @@ def oru_patient_name_mismatch(subject: CrossSubject) -> Iterator[Finding]:
     for label, kos, hl7 in pairs:
         if kos and hl7 and _words(kos) != _words(hl7):
             yield _differ("ORU-005", f"patient {label}", kos, ("PID-5", hl7), report)
+
+
+@CATALOGUE.rule(
+    "ORU-006",
+    "oru-structure",
+    severity=ERROR,
+    summary="The HL7 v2 report message must be a whole ORU^R01 carrying its CDA",
+    what="MSH-9 is ORU^R01, an OBR segment gives the order, and an OBX of value type ED carries "
+    "the CDA report (text/XML). A message cut short, or another message type, fails here; the "
+    "other ORU rules then compare what was read.",
+    why="A partial or foreign message read field by field yields values that look like "
+    "mismatches (an accession number cut in two) when the real fault is the message itself.",
+    bad="MSH|...|ORU^R01|... PID|... OBR|1||ACC1^H (cut before the OBX of the CDA)",
+    good="MSH|...|ORU^R01|... OBR|1||ACC1^H|... OBX|1|ED|18748-4^...^LN||^TEXT^XML^Base64^...",
+    references=(DRIM_M, CISIS, "HL7 v2.5 §7.3.1 (ORU^R01)"),
+    subject="cross",
+)
+def oru_structure(subject: CrossSubject) -> Iterator[Finding]:
+    report = _hl7(subject)
+    missing = []
+    if report.message_type.replace("^", " ").split()[:2] != ["ORU", "R01"]:
+        missing.append(f"MSH-9 is {report.message_type or '(empty)'}, not ORU^R01")
+    if not report.has_order:
+        missing.append("no OBR segment")
+    if not report.has_cda:
+        missing.append("no OBX of type ED carrying the CDA (the message may be cut short)")
+    if missing:
+        yield CATALOGUE["ORU-006"].finding(
+            "; ".join(missing),
+            Location(path=report.label),
+            expected="ORU^R01 with OBR and an OBX ED carrying the CDA",
+            actual=report.message_type or "(empty)",
+        )

@@ -18,6 +18,7 @@ from drimlab.cli import (
     documents,
     evidence,
     exchanges,
+    portal,
     retrieve,
     rules,
     scenario,
@@ -87,6 +88,7 @@ trust.register(app)
 scenario.register(app)
 retrieve.register(app)
 evidence.register(app)
+portal.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -16,14 +17,37 @@ from drimlab.cli.reporting import (
     SeverityOption,
     selection,
 )
+from drimlab.portal.context import SimulatorLink
+from drimlab.portal.serve import DEFAULT_PORT as PORTAL_PORT
+from drimlab.portal.serve import build_portal, portal_in_thread
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
 from drimlab.simulators.runner import serve_until_cancelled
-from drimlab.simulators.serve import SourceOptions, build_source, notice
+from drimlab.simulators.serve import SourceOptions, SourceSetup, build_source, notice
+from drimlab.simulators.source import SOURCE_KEY
 from drimlab.tokens import DEFAULT_ISSUER
 
 
-def _serve(ctx: typer.Context, options: SourceOptions) -> None:
+def _portal(
+    stack: ExitStack, ctx: typer.Context, setup: SourceSetup, origin: str, port: int
+) -> None:
+    """Start the portal beside the simulator (same process: it can switch its faults)."""
+    cli, options = state(ctx), setup.options
+    crl = f"http://{options.host}:{options.crl_port}/pki/crl" if options.crl_port else None
+    link = SimulatorLink(
+        base_url=f"{origin}{options.base_path}",
+        insecure_http=options.insecure_http,
+        crl_url=None if options.insecure_http else crl,
+        notice=notice(setup, origin),
+        handlers=setup.app[SOURCE_KEY],
+    )
+    running = stack.enter_context(
+        portal_in_thread(build_portal(cli.store, cli.settings, link), options.host, port)
+    )
+    typer.echo(f"drimlab portal        {running.url}")
+
+
+def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> None:
     cli = state(ctx)
     for spec in options.faults:
         FaultRule.parse(spec)  # an unknown fault is a one-line error before anything starts
@@ -32,6 +56,9 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     )
     setup = build_source(cli.store, env, options)
     scheme = "http" if options.insecure_http else "https"
+    stack = ExitStack()
+    if portal_port:
+        _portal(stack, ctx, setup, f"{scheme}://{options.host}:{options.port}", portal_port)
     typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
     listeners = [(setup.app, options.host, options.port, setup.ssl_context)]
     if options.crl_port is not None and not options.insecure_http:
@@ -42,6 +69,7 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        stack.close()
         setup.recorder.close()
         recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
         console.print(f"stopped: {recorded} exchanges recorded", markup=False)
@@ -115,16 +143,21 @@ def start(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8443,
     crl_port: CrlPortOption = 8080,
+    portal_port: Annotated[
+        int, typer.Option(help="HTTP port of the portal (0: no portal).")
+    ] = PORTAL_PORT,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
     severity: SeverityOption = None,
 ) -> None:
-    """Start the test environment on its defaults: dataset, PKI, whitelist, server simulator."""
+    """Start the test environment on its defaults: dataset, PKI, whitelist, server simulator
+    and the portal (its URL printed first)."""
     chosen = selection(profile, select, ignore, severity)
     _serve(
         ctx,
         SourceOptions(host=host, port=port, crl_port=crl_port or None, selection=chosen),
+        portal_port,
     )
 
 

@@ -25,7 +25,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_reports_exchange_verdict", ["exchange_id", "verdict"])
     # rows kept before this revision: their subject is in the peer facts
     exchanges = sa.table(
-        "exchanges", sa.column("id", sa.String), sa.column("peer", sa.JSON),
+        "exchanges",
+        sa.column("id", sa.String),
+        sa.column("peer", sa.JSON),
         sa.column("client_subject", sa.String),
     )
     connection = op.get_bind()

@@ -87,7 +87,7 @@ def _list_context(portal: Portal, params: Any) -> dict[str, Any]:
         "next_cursor": listing.next_cursor.token() if listing.next_cursor else None,
         "live_from": newest.token() if newest else "",
         "paged": before is not None,
-        "clients": client_subjects(portal.store, origin="server"),
+        "clients": client_subjects(portal.store),
         "exams": catalog.list_exams(portal.store),
     }
 

@@ -159,7 +159,10 @@ class ExchangeRecord(Base):
     """One captured HTTP exchange (request and/or response), as the validators saw it."""
 
     __tablename__ = "exchanges"
-    __table_args__ = (Index("ix_exchanges_origin_created", "origin", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_exchanges_origin_created", "origin", "created_at", "id"),
+        Index("ix_exchanges_study_created", "study_instance_uid", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

@@ -1,4 +1,4 @@
-"""indexed listings for the portal: client certificate subject, origin/time, report verdicts
+"""indexed listings for the portal: client subject, origin/time, study/time, report verdicts
 
 Revision ID: 0005
 Revises: 0004
@@ -21,6 +21,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("client_subject", sa.String(512), nullable=True))
         batch_op.create_index("ix_exchanges_client_subject", ["client_subject"])
         batch_op.create_index("ix_exchanges_origin_created", ["origin", "created_at", "id"])
+        batch_op.create_index(
+            "ix_exchanges_study_created", ["study_instance_uid", "created_at", "id"]
+        )
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.create_index("ix_reports_exchange_verdict", ["exchange_id", "verdict"])
     # rows kept before this revision: their subject is in the peer facts
@@ -46,6 +49,7 @@ def downgrade() -> None:
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.drop_index("ix_reports_exchange_verdict")
     with op.batch_alter_table("exchanges", schema=None) as batch_op:
+        batch_op.drop_index("ix_exchanges_study_created")
         batch_op.drop_index("ix_exchanges_origin_created")
         batch_op.drop_index("ix_exchanges_client_subject")
         batch_op.drop_column("client_subject")

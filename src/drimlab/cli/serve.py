@@ -19,10 +19,10 @@ from drimlab.cli.reporting import (
 )
 from drimlab.portal.context import SimulatorLink
 from drimlab.portal.serve import DEFAULT_PORT as PORTAL_PORT
-from drimlab.portal.serve import build_portal, portal_in_thread
+from drimlab.portal.serve import build_portal, port_is_free, portal_in_thread
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
-from drimlab.simulators.runner import serve_until_cancelled
+from drimlab.simulators.runner import free_port, serve_until_cancelled
 from drimlab.simulators.serve import SourceOptions, SourceSetup, build_source, notice
 from drimlab.simulators.source import SOURCE_KEY
 from drimlab.tokens import DEFAULT_ISSUER
@@ -41,6 +41,10 @@ def _portal(
         notice=notice(setup, origin),
         handlers=setup.app[SOURCE_KEY],
     )
+    if not port_is_free(options.host, port):
+        chosen = free_port(options.host)
+        err_console.print(f"portal: port {port} is in use, using {chosen}", markup=False)
+        port = chosen
     running = stack.enter_context(
         portal_in_thread(build_portal(cli.store, cli.settings, link), options.host, port)
     )

@@ -169,7 +169,7 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'drimlab.db'}"
         return
-    with PostgresServer(workdir / "pg") as server:
+    with PostgresServer() as server:  # its own folder, readable by the postgres user
         yield server.url
 
 

@@ -48,3 +48,22 @@ def test_accept_language_negotiation() -> None:
     assert i18n.negotiate("fr;q=0") == "en"
     assert i18n.chosen("fr", "en") == "fr"
     assert i18n.chosen("xx", "fr") == "fr"
+
+
+def test_the_html_report_and_the_monitor_page_speak_french_too() -> None:
+    from datetime import UTC, datetime
+
+    from drimlab.scenarios.monitor import Verification
+    from drimlab.scenarios.summary import render_verification
+    from drimlab.validation.render import render
+    from drimlab.validation.report import Report
+
+    now = datetime.now(UTC)
+    report = Report("GET /x", "drim-m", (), (), started_at=now, finished_at=now)
+    english, french = render(report, "html"), render(report, "html", language="fr")
+    assert '<html lang="en">' in english and "Findings" in english
+    assert '<html lang="fr">' in french and "Constats" in french and "Findings" not in french
+    checked = Verification("bundle.zip", failures=("bad hash",), missing=(), checks=())
+    page = render_verification(checked, language="fr")
+    assert '<html lang="fr">' in page and "Pourquoi il a échoué" in page
+    assert "Why it failed" in render_verification(checked)

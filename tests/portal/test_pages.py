@@ -146,6 +146,10 @@ def test_report_downloads_in_every_format_come_from_the_stored_report(
     assert portal.client.get(f"/reports/{report_id}/download/json").json()["verdict"] == (
         stored.verdict.value
     )
+    french = portal.client.get(
+        f"/reports/{report_id}/download/html", headers={"Accept-Language": "fr"}
+    )
+    assert '<html lang="fr">' in french.text and "Règles et références" in french.text
     history = portal.client.get("/validate/history")
     assert report_id in history.text
     assert report_id in {r.id for r in list_reports(portal.store)}

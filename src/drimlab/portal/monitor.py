@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
+from drimlab.portal import i18n
 from drimlab.portal.context import portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
@@ -42,7 +43,8 @@ async def verify(request: Request) -> Response:
         summaries = portal.settings.home / "monitor"
         summaries.mkdir(parents=True, exist_ok=True)
         summary_id = uuid.uuid4().hex
-        html = await run_in_threadpool(render_verification, result)
+        language = i18n.current()
+        html = await run_in_threadpool(lambda: render_verification(result, language=language))
         (summaries / f"{summary_id}.html").write_text(html, encoding="utf-8")
     except DrimlabError as exc:
         return page(

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import InputError
+from drimlab.portal import i18n
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
@@ -70,7 +71,10 @@ async def report_download(request: Request) -> Response:
     if fmt not in FORMATS:
         raise HTTPException(404, _("Unknown report format"))
     row, report = await run_in_threadpool(stored_report, portal, request.path_params["report_id"])
-    text = await run_in_threadpool(render, report, fmt, catalogue=rule_catalogue())
+    language = i18n.current()
+    text = await run_in_threadpool(
+        lambda: render(report, fmt, catalogue=rule_catalogue(), language=language)
+    )
     media, extension = MEDIA[fmt]
     headers = {"Content-Disposition": f'attachment; filename="report-{row.id[:8]}.{extension}"'}
     return Response(text, media_type=media, headers=headers)

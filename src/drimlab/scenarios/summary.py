@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from drimlab.validation.render.labels import translator
+
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -22,6 +24,11 @@ def render_run_summary(manifest: Mapping[str, Any]) -> str:
     return _env.get_template("run.html.j2").render(m=manifest)
 
 
-def render_verification(verification: Any) -> str:
-    """The monitor's page: verdict, reasons, what is missing, and each step."""
-    return _env.get_template("monitor.html.j2").render(v=verification, m=verification.manifest)
+def render_verification(verification: Any, *, language: str = "en") -> str:
+    """The monitor's page: verdict, reasons, what is missing, and each step (en or fr)."""
+    return _env.get_template("monitor.html.j2").render(
+        v=verification,
+        m=verification.manifest,
+        t=translator(language),
+        lang="fr" if language == "fr" else "en",
+    )

@@ -190,3 +190,35 @@ def test_language_follows_accept_language_then_the_switch(portal: PortalUnderTes
 def test_part_ranges() -> None:
     assert part_ranges([5, 0, 1, 2, 7, 8]) == "0–2, 5, 7–8"
     assert part_ranges([]) == ""
+
+
+def test_fault_modes_switch_on_a_simulator_in_the_same_process(portal: PortalUnderTest) -> None:
+    from drimlab.simulators.index import CatalogIndex
+    from drimlab.simulators.source import SourceApp, SourceConfig
+
+    handlers = SourceApp(CatalogIndex(portal.store), SourceConfig(), None)
+    portal.portal.simulator.handlers = handlers
+    assert 'id="faults-form"' in portal.client.get("/server").text
+    portal.client.post("/server/faults", data={"fault": ["truncated", "slow"], "match": "1.2"})
+    assert portal.portal.simulator.faults() == ("truncated:1.2", "slow:1.2")
+    page = portal.client.get("/server").text
+    assert 'value="truncated" checked' in page
+    portal.client.post("/server/faults", data={})
+    assert handlers.config.faults == ()
+
+
+def test_the_live_feed_waits_for_a_new_rows_report() -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from drimlab.portal.exchanges import ready_rows
+    from drimlab.store.listings import ExchangeItem
+
+    def item(name: str, verdict: str | None, age: float) -> ExchangeItem:
+        when = datetime.fromtimestamp(time.time() - age, UTC)
+        return ExchangeItem(name, when, "server", "GET", "/", 200, None, None, "", verdict, None)
+
+    now = time.time()
+    fresh = [item("a", "PASSED", 1), item("b", None, 1), item("c", "PASSED", 1)]
+    assert [i.id for i in ready_rows(fresh, now)] == ["a"]  # b waits for its report, c for b
+    assert [i.id for i in ready_rows([item("d", None, 60)], now)] == ["d"]  # too long: shown

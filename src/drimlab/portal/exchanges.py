@@ -116,7 +116,7 @@ async def server_page(request: Request) -> Response:
     )
 
 
-def _ready(items: list[ExchangeItem], now: float) -> list[ExchangeItem]:
+def ready_rows(items: list[ExchangeItem], now: float) -> list[ExchangeItem]:
     """The new rows to show: up to the first one still waiting for its report."""
     shown = []
     for item in items:
@@ -149,7 +149,7 @@ async def stream(request: Request) -> Response:
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             items = await run_in_threadpool(exchanges_after, portal.store, cursor, wanted)
-            for item in _ready(items, time.time()):
+            for item in ready_rows(items, time.time()):
                 cursor = item.cursor
                 quiet_since = time.monotonic()
                 yield _event(item)

@@ -20,6 +20,7 @@ from drimlab.cli import (
     evidence,
     exchanges,
     peer,
+    portal,
     retrieve,
     rules,
     scenario,
@@ -102,6 +103,9 @@ def _usage_line(exc: Exception) -> str:
     context = getattr(exc, "ctx", None)
     command = getattr(context, "command_path", None)
     return f"{message} (see: {command} --help)" if command else message
+
+
+portal.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -296,16 +296,24 @@ class Driver:
             say=self.prompter.say,
         )
 
-    def drive(self) -> Outcome:
-        """Run every waiting step; stop (resumable) when the user stops or input ends."""
+    def drive(self, max_steps: int | None = None) -> Outcome:
+        """Run every waiting step; stop (resumable) when the user stops or input ends.
+
+        `max_steps` settles at most that many steps, then stops (resumable): a browser runs
+        one step per page.
+        """
         run = load_run(self.store, self.run_id)
         if run.status is not RunStatus.RUNNING:
             raise InputError(f"run {run.id} is already finished ({run.status.value})")
         say = self.prompter.say
         say(f"{self.scenario.id} — {self.scenario.title.get(self.language)} (run {run.id})")
+        settled = 0
         for state in run.steps:
             if state.status is not StepStatus.WAITING:
                 continue
+            if max_steps is not None and settled >= max_steps:
+                return Outcome(load_run(self.store, self.run_id), interrupted=True)
+            settled += 1
             step = self.scenario.steps[state.position]
             if not self._settle(state.position, step):
                 say(
@@ -458,13 +466,14 @@ def drive_run(
     *,
     interactive: bool,
     evidence: Mapping[str, Sequence[Path]] | None = None,
+    max_steps: int | None = None,
 ) -> Outcome:
-    """Settle the waiting steps of a stored run."""
+    """Settle the waiting steps of a stored run (at most `max_steps` of them when given)."""
     run = load_run(store, run_id)
     driver = Driver(
         store, settings, scenario, run, prompter, interactive=interactive, evidence=evidence
     )
-    return driver.drive()
+    return driver.drive(max_steps)
 
 
 def role_label(scenario: Scenario) -> str:

@@ -9,6 +9,7 @@ from functools import cache
 import jinja2
 
 from drimlab.validation.findings import Severity
+from drimlab.validation.render.labels import translator
 from drimlab.validation.render.outcomes import RuleOutcome, grouped, rule_outcomes
 from drimlab.validation.render.sanitize import xml_text
 from drimlab.validation.report import Report, Verdict
@@ -62,8 +63,12 @@ def _row(outcome: RuleOutcome, catalogue: Catalogue | None) -> _RuleRow:
     return _RuleRow(outcome.code, outcome.name, status, len(outcome.findings), tuple(refs))
 
 
-def render_html(report: Report, catalogue: Catalogue | None = None) -> str:
-    """The report as a single HTML page a monitor can open offline or attach as evidence."""
+def render_html(report: Report, catalogue: Catalogue | None = None, *, language: str = "en") -> str:
+    """The report as a single HTML page a monitor can open offline or attach as evidence.
+
+    `language` (en or fr) is the language of the page's own words; findings stay as made.
+    """
+    t = translator(language)
     findings = grouped(sorted(report.findings, key=lambda f: f.severity.rank))
     probes = report.facts.get("probes")
     burst = report.facts.get("burst")
@@ -76,7 +81,9 @@ def render_html(report: Report, catalogue: Catalogue | None = None) -> str:
     return template.render(
         report=report,
         verdict=report.verdict.value,
-        verdict_note=_VERDICT_NOTES[report.verdict],
+        verdict_note=t(_VERDICT_NOTES[report.verdict]),
+        t=t,
+        lang="fr" if language == "fr" else "en",
         counters=report.counters,
         duration=f"{seconds:.3f} s",
         findings=findings,

@@ -163,7 +163,7 @@ def start(
     port: PortOption = 8443,
     crl_port: CrlPortOption = 8080,
     portal_port: Annotated[
-        int, typer.Option(help="HTTP port of the portal (0: no portal).")
+        int, typer.Option(min=0, max=65535, help="HTTP port of the portal (0: no portal).")
     ] = PORTAL_PORT,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,

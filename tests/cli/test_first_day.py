@@ -146,6 +146,24 @@ def test_the_notice_names_the_host_of_the_certificate_and_the_home(
     assert _notice_value(started, "data home") == str(prepared.home)
 
 
+def test_the_printed_example_request_works_from_another_directory(
+    started: str, tmp_path: Path
+) -> None:
+    lines = started.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() == "example request:")
+    command = lines[at + 1].strip()
+    assert command.startswith("curl ")
+    done = subprocess.run(
+        ["bash", "-c", command + " --fail --silent --show-error --write-out '%{http_code}'"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == "200"
+    body = (tmp_path / "series.multipart").read_bytes()
+    assert b"Content-Type: application/dicom" in body or b"content-type: application/dicom" in body
+
+
 def test_a_source_scenario_against_the_printed_base_url_is_done_and_passed(
     started: str, tmp_path: Path
 ) -> None:

@@ -425,15 +425,14 @@ def base_url_not_the_kos_base(subject: RequestSubject) -> Iterator[Finding]:
 @CATALOGUE.rule(
     "DRIM-013",
     "request-target-not-https",
-    severity=WARNING,
-    summary="A DRIM-M request should not target an http:// URL",
+    severity=ERROR,
+    summary="A DRIM-M request must not target an http:// URL",
     what="When the request target is an absolute URL (as in the ANS samples), its scheme is https.",
     why="DRIM-M exchanges between DRIMBoxes are mutual TLS: only ACME, CRL, CA and OCSP "
     "downloads may travel in plain HTTP. A consumer that sends image requests in clear "
     "exposes the patient's identity and its token. A debugging run over plain HTTP still "
-    "runs and its report keeps the finding. A warning for now, like TLS-013 for a plain "
-    "connection, because captures of plain-HTTP test peers must still pass; "
-    "`--severity DRIM-013=error` makes it the error DRIM-M means.",
+    "runs and its report keeps the error. (A KOS Retrieve URL in http:// stays a warning, "
+    "KOS-013: the ANS's own KOS samples point at http://localhost:4200.)",
     bad="GET http://source.example/dicom-web/studies/1.2.3/series/1.2.3.4 HTTP/1.1",
     good="GET https://source.example/dicom-web/studies/1.2.3/series/1.2.3.4 HTTP/1.1",
     references=(DRIM_M, "DRIM-M: TLS between DRIMBoxes (only ACME, CRL, CA, OCSP in HTTP)"),

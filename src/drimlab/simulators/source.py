@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,7 +36,13 @@ from drimlab.simulators.faults import (
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Outcome, Recorder
 from drimlab.simulators.refusals import HSTS, Refusal, error_response
-from drimlab.simulators.rendering import frames_response, metadata_response, rendered_response
+from drimlab.simulators.rendering import (
+    RENDER_SLOTS,
+    bulkdata_plan,
+    frames_plan,
+    rendered_response,
+    send_metadata,
+)
 from drimlab.simulators.streaming import SendStats, stream_plan
 from drimlab.tokens import TokenVerifier, parse_authorization
 from drimlab.trust.enforce import client_facts, client_refusal
@@ -186,6 +193,9 @@ class SourceApp:
         self.index = index
         self.config = config
         self.recorder = recorder
+        # metadata, pixel lookups and rendering: off the event loop, a few at a time
+        self.work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drimlab-work")
+        self.render_slots = asyncio.Semaphore(RENDER_SLOTS)
 
     def _client_tls(self, request: web.Request) -> TlsFacts:
         """The facts of the client's connection, with the CRL and whitelist lookups."""
@@ -272,16 +282,25 @@ class SourceApp:
                 # an exam imported while we run: reload off the event loop, then look again
                 await asyncio.to_thread(self.index.refresh)
             _check_drim(self.config, self.index, request, resource.study)
+            instances = _resolve(self.index, resource)
             if resource.kind is Kind.INSTANCES:
                 plan = self._plan(request, resource)
                 response, stats = await stream_plan(request, plan, hsts=HSTS)
-            elif resource.kind in (Kind.METADATA, Kind.BULKDATA):
-                instances = _resolve(self.index, resource)
-                response = metadata_response(request, resource, instances, self.config.base_path)
-            elif resource.kind is Kind.FRAMES:
-                response = frames_response(request, resource, _resolve(self.index, resource))
+            elif resource.kind is Kind.METADATA:
+                response, stats = await send_metadata(
+                    request, instances, self.config.base_path, self.work
+                )
+            elif resource.kind in (Kind.BULKDATA, Kind.FRAMES):
+                pixels = (
+                    await bulkdata_plan(instances, self.work)
+                    if resource.kind is Kind.BULKDATA
+                    else await frames_plan(resource, instances, self.work)
+                )
+                response, stats = await stream_plan(request, pixels, hsts=HSTS)
             else:
-                response = rendered_response(request, resource, _resolve(self.index, resource))
+                response = await rendered_response(
+                    request, resource, instances, self.work, self.render_slots
+                )
             response.headers.setdefault("Strict-Transport-Security", HSTS)
             decision = Decision(response.status, Cause.SERVED)
         except Refusal as refusal:
@@ -330,6 +349,11 @@ def make_app(
     app.router.add_post("/token/introspect", handlers.introspect)
     app.router.add_get("/pki/crl", handlers.crl)
     app[SOURCE_KEY] = handlers
+
+    async def stop_workers(_: web.Application) -> None:
+        handlers.work.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(stop_workers)
     if recorder is not None:
 
         async def drain_recordings(_: web.Application) -> None:

@@ -18,7 +18,7 @@ from drimlab.cli.reporting import (
 )
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
-from drimlab.simulators.runner import serve_until_cancelled
+from drimlab.simulators.runner import Serving, serve_until_cancelled
 from drimlab.simulators.serve import SourceOptions, build_source, notice
 from drimlab.tokens import DEFAULT_ISSUER
 
@@ -33,9 +33,11 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     setup = build_source(cli.store, env, options)
     scheme = "http" if options.insecure_http else "https"
     typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
-    listeners = [(setup.app, options.host, options.port, setup.ssl_context)]
+    listeners: list[Serving] = [
+        (setup.app, options.host, options.port, setup.ssl_context, setup.guard)
+    ]
     if options.crl_port is not None and not options.insecure_http:
-        listeners.append((setup.pki_app, options.host, options.crl_port, None))
+        listeners.append((setup.pki_app, options.host, options.crl_port, None, None))
     console.print("serving; Ctrl-C to stop", markup=False)
     try:
         asyncio.run(serve_until_cancelled(listeners))

@@ -27,6 +27,7 @@ from drimlab.facts.decision import Decision
 from drimlab.facts.tls import TlsFacts
 from drimlab.simulators.faults import ResponsePlan
 from drimlab.simulators.index import CatalogIndex
+from drimlab.simulators.noise import NoiseAggregator
 from drimlab.simulators.streaming import SendStats
 from drimlab.store import Store
 from drimlab.store.records import save_exchange, save_report
@@ -76,6 +77,34 @@ def part_manifest(plan: ResponsePlan | None) -> tuple[PartRecord, ...]:
     )
 
 
+def exchange_of(request: web.Request, response: web.StreamResponse, outcome: Outcome) -> Exchange:
+    """The Exchange of one request the source answered: as received, as answered, its facts."""
+    plan, stats = outcome.plan, outcome.stats
+    timings: dict[str, float] = {"started_at": outcome.started_at, "total_s": outcome.elapsed}
+    if stats is not None:
+        timings["bytes_sent"] = float(stats.bytes_sent)
+        timings["completed"] = float(stats.completed)
+        if stats.time_to_first_byte is not None:
+            timings["ttfb_s"] = stats.time_to_first_byte
+    decision = outcome.decision
+    if decision is not None and plan is not None and plan.faults:
+        decision = replace(decision, faults=tuple(plan.faults))
+    return Exchange(
+        method=request.method,
+        target=request.raw_path,
+        request_headers=_raw_headers(request),
+        http_version=f"HTTP/{request.version.major}.{request.version.minor}",
+        status=response.status,
+        reason=response.reason,
+        response_headers=tuple(response.headers.items()),
+        tls=outcome.tls,
+        timings=timings,
+        origin="server",
+        decision=decision,
+        parts=part_manifest(plan),
+    )
+
+
 class Recorder:
     """Stores and validates the exchanges of one simulator process."""
 
@@ -90,32 +119,52 @@ class Recorder:
         self.failures: list[str] = []
         self._changed = threading.Condition()
         self._pending: set[asyncio.Task[None]] = set()
+        self.noise = NoiseAggregator(self.submit)
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the background work (summaries of aggregated noise); the app calls it."""
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.noise.tick()
 
     def record(self, request: web.Request, response: web.StreamResponse, outcome: Outcome) -> None:
         """Record in the background: the response is never held back by the database."""
-        task = asyncio.get_running_loop().create_task(self._record(request, response, outcome))
+        self.submit(exchange_of(request, response, outcome))
+
+    def submit(self, exchange: Exchange) -> None:
+        """Judge and store an exchange in the background (call from the event loop)."""
+        task = asyncio.get_running_loop().create_task(self._judge_and_store(exchange))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    def record_noise(self, exchange: Exchange) -> None:
+        """Record a rejection outside the WADO-RS service, aggregating repeats per address."""
+        tls = exchange.tls
+        host = (tls.peer_address or "?").rsplit(":", 1)[0] if tls is not None else "?"
+        cause = exchange.decision.cause.value if exchange.decision is not None else ""
+        self.noise.add((host, cause), exchange)
 
     def record_refusal(self, facts: TlsFacts) -> None:
         """Record a refused TLS handshake (no HTTP request ever arrived) as its own exchange.
 
         Called from the event loop's thread, inside the TLS handshake.
         """
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._record_refusal(facts, time.time()))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _record_refusal(self, facts: TlsFacts, started_at: float) -> None:
         handshake = facts.handshake
         what = handshake.message if handshake is not None else "refused"
-        exchange = Exchange(
-            origin="server",
-            tls=facts,
-            label=f"TLS handshake refused: {what}",
-            timings={"started_at": started_at},
+        self.submit(
+            Exchange(
+                origin="server",
+                tls=facts,
+                label=f"TLS handshake refused: {what}",
+                timings={"started_at": time.time()},
+            )
         )
+
+    async def _judge_and_store(self, exchange: Exchange) -> None:
         report = await asyncio.get_running_loop().run_in_executor(
             self.executor, self._judge, exchange
         )
@@ -142,7 +191,11 @@ class Recorder:
 
     async def drain(self) -> None:
         """Wait for every recording in flight (called when the server shuts down)."""
-        if self._pending:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        self.noise.flush()
+        while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     def wait_for(self, count: int, *, timeout: float) -> bool:
@@ -151,38 +204,6 @@ class Recorder:
             return self._changed.wait_for(
                 lambda: len(self.recorded) + len(self.failures) >= count, timeout
             )
-
-    async def _record(
-        self, request: web.Request, response: web.StreamResponse, outcome: Outcome
-    ) -> None:
-        plan, stats = outcome.plan, outcome.stats
-        timings: dict[str, float] = {"started_at": outcome.started_at, "total_s": outcome.elapsed}
-        if stats is not None:
-            timings["bytes_sent"] = float(stats.bytes_sent)
-            timings["completed"] = float(stats.completed)
-            if stats.time_to_first_byte is not None:
-                timings["ttfb_s"] = stats.time_to_first_byte
-        decision = outcome.decision
-        if decision is not None and plan is not None and plan.faults:
-            decision = replace(decision, faults=tuple(plan.faults))
-        exchange = Exchange(
-            method=request.method,
-            target=request.path_qs,
-            request_headers=_raw_headers(request),
-            http_version=f"HTTP/{request.version.major}.{request.version.minor}",
-            status=response.status,
-            reason=response.reason,
-            response_headers=tuple(response.headers.items()),
-            tls=outcome.tls,
-            timings=timings,
-            origin="server",
-            decision=decision,
-            parts=part_manifest(plan),
-        )
-        report = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._judge, exchange
-        )
-        await self._store(exchange, report)
 
     def _judge(self, exchange: Exchange) -> Report:
         kos_uid = (exchange.request_header(KOS_HEADER) or "").strip()

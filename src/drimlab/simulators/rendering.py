@@ -37,6 +37,7 @@ from drimlab.dicomweb import media, multipart
 from drimlab.dicomweb.paths import Kind, Resource
 from drimlab.facts.decision import Cause
 from drimlab.simulators.faults import PartPlan, ResponsePlan
+from drimlab.simulators.headers import text_header
 from drimlab.simulators.pixels import PixelLocation, locate_pixels
 from drimlab.simulators.refusals import HSTS, Refusal
 from drimlab.simulators.streaming import SendStats
@@ -79,7 +80,7 @@ async def send_metadata(
     work: Executor,
 ) -> tuple[web.StreamResponse, SendStats]:
     """`/metadata` as application/dicom+json, written one instance at a time."""
-    accept = request.headers.get("Accept")
+    accept = text_header(request, "Accept")
     offers = [media.parse_media_type("application/dicom+json")]
     if accept is not None and media.choose(media.parse_accept(accept), offers) is None:
         raise Refusal(
@@ -241,7 +242,7 @@ async def rendered_response(
             400, Cause.TARGET_MALFORMED, "only instance-level rendered resources are served"
         )
     offers = [media.parse_media_type("image/jpeg"), media.parse_media_type("image/png")]
-    accept = request.headers.get("Accept")
+    accept = text_header(request, "Accept")
     chosen = media.choose(media.parse_accept(accept) if accept else None, offers)
     if chosen is None:
         raise Refusal(

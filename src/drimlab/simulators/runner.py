@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from drimlab.errors import ConfigurationError
+from drimlab.simulators.connections import ConnectionGuard
 from drimlab.trust.tls import serve_tls
+
+SHUTDOWN_TIMEOUT = 10.0  # seconds the requests in flight get to finish when a server stops
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -39,32 +42,45 @@ class RunningServer:
 
 
 class Listener:
-    """An application listening on one address, plain or over TLS."""
+    """An application listening on one address, plain or over TLS, under a connection guard."""
 
-    def __init__(self, runner: web.AppRunner, tls_server: asyncio.Server | None) -> None:
+    def __init__(self, runner: web.AppRunner, server: asyncio.Server) -> None:
         self.runner = runner
-        self.tls_server = tls_server
+        self.server = server
+
+    def stop_accepting(self) -> None:
+        self.server.close()
 
     async def stop(self) -> None:
-        if self.tls_server is not None:
-            self.tls_server.close()
-            await self.tls_server.wait_closed()
+        """Stop accepting, let the requests in flight finish (the runner's shutdown timeout)."""
+        self.server.close()
         await self.runner.cleanup()
+        await self.server.wait_closed()
 
 
 async def listen(
-    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None
+    app: web.Application,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    guard: ConnectionGuard | None = None,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT,
 ) -> Listener:
     """Start serving `app`; under TLS, refused handshakes send their alert (see trust.tls)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        if ssl_context is None:
-            await web.TCPSite(runner, host, port, backlog=256).start()
-            return Listener(runner, None)
         server = runner.server
         assert server is not None
-        return Listener(runner, await serve_tls(server, host, port, ssl_context))
+        factory = (guard or ConnectionGuard()).protocol_factory(server)
+        if ssl_context is None:
+            listening = await asyncio.get_running_loop().create_server(
+                factory, host, port, backlog=256
+            )
+        else:
+            listening = await serve_tls(factory, host, port, ssl_context)
+        return Listener(runner, listening)
     except OSError as exc:
         await runner.cleanup()
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
@@ -77,6 +93,7 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
+    guard: ConnectionGuard | None = None,
 ) -> Iterator[RunningServer]:
     """Serve `app` from a background thread until the block ends."""
     port = port or free_port(host)
@@ -88,7 +105,9 @@ def serve_in_thread(
     def main() -> None:
         asyncio.set_event_loop(loop)
         try:
-            runner_box.append(loop.run_until_complete(listen(app, host, port, ssl_context)))
+            runner_box.append(
+                loop.run_until_complete(listen(app, host, port, ssl_context, guard=guard))
+            )
         except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)
             started.set()
@@ -113,14 +132,15 @@ def serve_in_thread(
         thread.join(30)
 
 
-async def serve_until_cancelled(
-    listeners: list[tuple[web.Application, str, int, ssl.SSLContext | None]],
-) -> None:
-    """Serve every (app, host, port, tls) until the task is cancelled (Ctrl-C), then stop."""
+Serving = tuple[web.Application, str, int, ssl.SSLContext | None, ConnectionGuard | None]
+
+
+async def serve_until_cancelled(listeners: list[Serving]) -> None:
+    """Serve every (app, host, port, tls, guard) until the task is cancelled, then stop."""
     started: list[Listener] = []
     try:
-        for app, host, port, context in listeners:
-            started.append(await listen(app, host, port, context))
+        for app, host, port, context, guard in listeners:
+            started.append(await listen(app, host, port, context, guard=guard))
         await asyncio.Event().wait()
     finally:
         for listener in reversed(started):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from drimlab.domain import KOS_HEADER
+from drimlab.simulators.connections import ConnectionGuard, ConnectionPolicy
 from drimlab.simulators.environment import CONSUMER_CERT, SOURCE_CERT, BenchEnvironment
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Recorder
@@ -45,6 +46,7 @@ class SourceOptions:
     issuer_url: str = DEFAULT_ISSUER
     base_path: str = "/dicom-web"
     selection: Selection | None = None  # how recorded exchanges are judged (drim-m by default)
+    connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class SourceSetup:
     index: CatalogIndex
     env: BenchEnvironment
     options: SourceOptions
+    guard: ConnectionGuard
 
 
 def _pki_app(env: BenchEnvironment) -> web.Application:
@@ -110,7 +113,8 @@ def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) ->
             on_failure=refusals.record,
         )
     app = make_app(index, with_faults(config, options.faults), recorder)
-    return SourceSetup(app, context, _pki_app(env), recorder, index, env, options)
+    guard = ConnectionGuard(options.connections, sink=recorder.record_noise)
+    return SourceSetup(app, context, _pki_app(env), recorder, index, env, options, guard)
 
 
 @contextmanager
@@ -122,7 +126,11 @@ def source_in_thread(
     with ExitStack() as stack:
         server = stack.enter_context(
             serve_in_thread(
-                setup.app, host=options.host, port=options.port, ssl_context=setup.ssl_context
+                setup.app,
+                host=options.host,
+                port=options.port,
+                ssl_context=setup.ssl_context,
+                guard=setup.guard,
             )
         )
         if options.crl_port is not None:

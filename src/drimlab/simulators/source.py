@@ -11,8 +11,9 @@ and stored after the response is sent (see `recording.py`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,8 +34,9 @@ from drimlab.simulators.faults import (
     ResponsePlan,
     apply_fault,
 )
+from drimlab.simulators.headers import text_header
 from drimlab.simulators.index import CatalogIndex
-from drimlab.simulators.recording import Outcome, Recorder
+from drimlab.simulators.recording import Outcome, Recorder, exchange_of
 from drimlab.simulators.refusals import HSTS, Refusal, error_response
 from drimlab.simulators.rendering import (
     RENDER_SLOTS,
@@ -49,6 +51,8 @@ from drimlab.trust.enforce import client_facts, client_refusal
 from drimlab.trust.peer import address, request_connection
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
+
+LOG = logging.getLogger("drimlab.simulators.source")
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def _check_drim(
     """DRIM-M gate: a valid bearer token, then a KOS of this very study."""
     if not config.drim_mode:
         return
-    token = parse_authorization(request.headers.get("Authorization"))
+    token = parse_authorization(text_header(request, "Authorization"))
     if config.verifier is not None:
         check = config.verifier.check(token)
         if not check.ok:
@@ -122,7 +126,7 @@ def _check_drim(
             raise Refusal(401, cause, check.reason, [("WWW-Authenticate", challenge)])
     elif token is None:
         raise Refusal(401, Cause.TOKEN_MISSING, "no bearer token", [("WWW-Authenticate", "Bearer")])
-    kos_uid = request.headers.get(KOS_HEADER)
+    kos_uid = text_header(request, KOS_HEADER)
     if kos_uid is None or not kos_uid.strip():
         raise Refusal(400, Cause.KOS_HEADER_MISSING, f"missing {KOS_HEADER} header")
     kos = index.kos(kos_uid.strip())
@@ -184,6 +188,27 @@ def negotiate(accept: str | None, instances: Sequence[InstanceInfo]) -> str:
     return uid or transfer_syntax.DEFAULT
 
 
+class _Answer:
+    """What a handler has answered so far: the response, its plan, what was sent, why."""
+
+    def __init__(self) -> None:
+        self.response: web.StreamResponse = web.Response(status=500)
+        self.plan: ResponsePlan | None = None
+        self.stats: SendStats | None = None
+        self.decision = Decision(200, Cause.SERVED)
+
+    def refused(self, refusal: Refusal) -> None:
+        self.response = error_response(refusal)
+        self.decision = refusal.decision
+
+
+def _abort_if_started(request: web.Request) -> None:
+    """A response already under way cannot become an error: cut the connection instead."""
+    transport = request.transport
+    if transport is not None and request.writer.output_size > 0:
+        transport.abort()
+
+
 class SourceApp:
     """Handlers of the simulated source, sharing the catalogue index and the recorder."""
 
@@ -214,7 +239,8 @@ class SourceApp:
 
     def _plan(self, request: web.Request, resource: Resource) -> ResponsePlan:
         instances = _resolve(self.index, resource)
-        uid = negotiate(request.headers.get("Accept"), instances)
+        accept = text_header(request, "Accept")
+        uid = negotiate(accept, instances)
         boundary = multipart.new_boundary()
         parts = tuple(_part(i, uid) for i in instances)
         plan = ResponsePlan(
@@ -228,7 +254,7 @@ class SourceApp:
                 plan,
                 fault,
                 foreign=self._foreign_part(resource, uid),
-                unaccepted=self._unaccepted(request.headers.get("Accept"), instances),
+                unaccepted=self._unaccepted(accept, instances),
             )
         return plan
 
@@ -253,63 +279,77 @@ class SourceApp:
         return None
 
     async def wado(self, request: web.Request) -> web.StreamResponse:
+        """Answer one WADO-RS request and record it, whatever its bytes (never a 500 for them)."""
         started = time.perf_counter()
-        started_wall = time.time()
-        target = request.path_qs
-        response: web.StreamResponse
-        plan: ResponsePlan | None = None
-        stats: SendStats | None = None
+        started_at = time.time()
         tls = self._client_tls(request)
-        decision = Decision(200, Cause.SERVED)
+        answer = _Answer()
         try:
-            refusal = client_refusal(tls) if self.config.whitelist is not None else None
-            if refusal is not None:
-                raise Refusal(403, refusal.cause, f"client certificate refused: {refusal.detail}")
-            if request.method not in ("GET", "HEAD"):
-                raise Refusal(
-                    405,
-                    Cause.METHOD_NOT_ALLOWED,
-                    f"method {request.method[:16]} not allowed",
-                    [("Allow", "GET, HEAD")],
-                )
-            try:
-                resource = parse_target(target)
-            except PathError as exc:
-                raise Refusal(400, Cause.TARGET_MALFORMED, str(exc)) from None
-            _check_uids(resource)
-            kos_uid = (request.headers.get(KOS_HEADER) or "").strip() or None
-            if not self.index.knows(resource.study, kos_uid):
-                # an exam imported while we run: reload off the event loop, then look again
-                await asyncio.to_thread(self.index.refresh)
-            _check_drim(self.config, self.index, request, resource.study)
-            instances = _resolve(self.index, resource)
-            if resource.kind is Kind.INSTANCES:
-                plan = self._plan(request, resource)
-                response, stats = await stream_plan(request, plan, hsts=HSTS)
-            elif resource.kind is Kind.METADATA:
-                response, stats = await send_metadata(
-                    request, instances, self.config.base_path, self.work
-                )
-            elif resource.kind in (Kind.BULKDATA, Kind.FRAMES):
-                pixels = (
-                    await bulkdata_plan(instances, self.work)
-                    if resource.kind is Kind.BULKDATA
-                    else await frames_plan(resource, instances, self.work)
-                )
-                response, stats = await stream_plan(request, pixels, hsts=HSTS)
-            else:
-                response = await rendered_response(
-                    request, resource, instances, self.work, self.render_slots
-                )
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-            decision = Decision(response.status, Cause.SERVED)
+            await self._answer(request, tls, answer)
         except Refusal as refusal:
-            response = error_response(refusal)
-            decision = refusal.decision
+            answer.refused(refusal)
+        except Exception:
+            # a failure of the bench itself: logged with its traceback, recorded, answered 500
+            LOG.exception("drimlab: failure answering %s %s", request.method, request.raw_path)
+            answer.refused(
+                Refusal(500, Cause.INTERNAL_ERROR, "the bench failed while answering this request")
+            )
+            _abort_if_started(request)
         if self.recorder is not None:
             elapsed = time.perf_counter() - started
-            outcome = Outcome(plan, stats, elapsed, tls, decision, started_wall)
-            self.recorder.record(request, response, outcome)
+            outcome = Outcome(answer.plan, answer.stats, elapsed, tls, answer.decision, started_at)
+            self.recorder.record(request, answer.response, outcome)
+        return answer.response
+
+    async def _answer(self, request: web.Request, tls: TlsFacts, answer: _Answer) -> None:
+        refusal = client_refusal(tls) if self.config.whitelist is not None else None
+        if refusal is not None:
+            raise Refusal(403, refusal.cause, f"client certificate refused: {refusal.detail}")
+        if request.method not in ("GET", "HEAD"):
+            raise Refusal(
+                405,
+                Cause.METHOD_NOT_ALLOWED,
+                f"method {request.method[:16]} not allowed",
+                [("Allow", "GET, HEAD")],
+            )
+        try:
+            resource = parse_target(request.path_qs)
+        except PathError as exc:
+            raise Refusal(400, Cause.TARGET_MALFORMED, str(exc)) from None
+        _check_uids(resource)
+        kos_uid = (text_header(request, KOS_HEADER) or "").strip() or None
+        if not self.index.knows(resource.study, kos_uid):
+            # an exam imported while we run: reload off the event loop, then look again
+            await asyncio.to_thread(self.index.refresh)
+        _check_drim(self.config, self.index, request, resource.study)
+        instances = _resolve(self.index, resource)
+        if resource.kind is Kind.INSTANCES:
+            answer.plan = self._plan(request, resource)
+            answer.response, answer.stats = await stream_plan(request, answer.plan, hsts=HSTS)
+        elif resource.kind is Kind.METADATA:
+            answer.response, answer.stats = await send_metadata(
+                request, instances, self.config.base_path, self.work
+            )
+        elif resource.kind in (Kind.BULKDATA, Kind.FRAMES):
+            pixels = (
+                await bulkdata_plan(instances, self.work)
+                if resource.kind is Kind.BULKDATA
+                else await frames_plan(resource, instances, self.work)
+            )
+            answer.response, answer.stats = await stream_plan(request, pixels, hsts=HSTS)
+        else:
+            answer.response = await rendered_response(
+                request, resource, instances, self.work, self.render_slots
+            )
+        answer.response.headers.setdefault("Strict-Transport-Security", HSTS)
+        answer.decision = Decision(answer.response.status, Cause.SERVED)
+
+    def outside(self, request: web.Request, refusal: Refusal) -> web.StreamResponse:
+        """Answer and record a request outside the WADO-RS service (aggregated per address)."""
+        response = error_response(refusal)
+        if self.recorder is not None:
+            outcome = Outcome(tls=self._client_tls(request), decision=refusal.decision)
+            self.recorder.record_noise(exchange_of(request, response, outcome))
         return response
 
     async def jwks(self, request: web.Request) -> web.Response:
@@ -342,8 +382,33 @@ def make_app(
 ) -> web.Application:
     """The aiohttp application of the simulated source."""
     handlers = SourceApp(index, config, recorder)
-    app = web.Application()
     base = config.base_path.rstrip("/")
+
+    @web.middleware
+    async def outside_the_service(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        routing = request.match_info.http_exception
+        if routing is None:
+            return await handler(request)
+        if isinstance(routing, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(routing.allowed_methods))
+            refusal = Refusal(
+                405,
+                Cause.METHOD_NOT_ALLOWED,
+                f"method {request.method[:16]} not allowed on {request.path[:200]}",
+                [("Allow", allowed)],
+            )
+        else:
+            refusal = Refusal(
+                404,
+                Cause.OUTSIDE_SERVICE,
+                f"{request.path[:200]} is not a resource of this source: WADO-RS is served "
+                f"under {base}/studies",
+            )
+        return handlers.outside(request, refusal)
+
+    app = web.Application(middlewares=[outside_the_service])
     app.router.add_route("*", base + "/studies/{tail:.*}", handlers.wado)
     app.router.add_get("/.well-known/jwks.json", handlers.jwks)
     app.router.add_post("/token/introspect", handlers.introspect)
@@ -356,10 +421,15 @@ def make_app(
     app.on_cleanup.append(stop_workers)
     if recorder is not None:
 
+        async def start_recorder(_: web.Application) -> None:
+            await recorder.start()
+
         async def drain_recordings(_: web.Application) -> None:
             await recorder.drain()
 
-        app.on_shutdown.append(drain_recordings)
+        app.on_startup.append(start_recorder)
+        # on_cleanup runs once the handlers in flight have finished (on_shutdown runs before)
+        app.on_cleanup.append(drain_recordings)
     return app
 
 

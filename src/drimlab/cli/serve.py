@@ -21,6 +21,7 @@ from drimlab.simulators.faults import FAULT_DOCS, FaultRule
 from drimlab.simulators.runner import Serving, serve_until_cancelled
 from drimlab.simulators.serve import SourceOptions, build_source, notice
 from drimlab.tokens import DEFAULT_ISSUER
+from drimlab.trust.live import StalePolicy
 
 
 def _serve(ctx: typer.Context, options: SourceOptions) -> None:
@@ -30,7 +31,9 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     env = BenchEnvironment.prepare(
         cli.store, cli.settings, progress=lambda m: err_console.print(m, markup=False)
     )
-    setup = build_source(cli.store, env, options)
+    setup = build_source(
+        cli.store, env, options, notify=lambda m: err_console.print(m, markup=False)
+    )
     scheme = "http" if options.insecure_http else "https"
     typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
     listeners: list[Serving] = [
@@ -65,6 +68,16 @@ InsecureOption = Annotated[
         help="Plain HTTP, no client certificate: local debugging only (flagged in every report).",
     ),
 ]
+StaleCrlOption = Annotated[
+    StalePolicy,
+    typer.Option(
+        "--stale-crl",
+        help="While a CRL the bench cannot re-sign is past its nextUpdate: refuse every client "
+        "(403, TLS-008) or warn (admit them, TLS-008 as a warning). The bench's own CRL is "
+        "re-signed before it goes stale.",
+        case_sensitive=False,
+    ),
+]
 FaultOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -89,6 +102,7 @@ def serve(
         Path | None, typer.Option(help="Trust this issuer's JWKS instead of the bench's.")
     ] = None,
     issuer: Annotated[str, typer.Option(help="Expected `iss` of tokens.")] = DEFAULT_ISSUER,
+    stale_crl: StaleCrlOption = StalePolicy.REFUSE,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
@@ -108,6 +122,7 @@ def serve(
             jwks_path=jwks,
             issuer_url=issuer,
             selection=chosen,
+            stale_crl=stale_crl,
         ),
     )
 

@@ -93,6 +93,7 @@ class ConnectionGuard:
         self.sink = sink
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._live: set[GuardedHandler] = set()
 
     def admit(self, host: str) -> bool:
         with self._lock:
@@ -108,6 +109,19 @@ class ConnectionGuard:
                 self._counts[host] = left
             else:
                 self._counts.pop(host, None)
+
+    def opened(self, handler: GuardedHandler) -> None:
+        self._live.add(handler)
+
+    def closed(self, handler: GuardedHandler) -> None:
+        self._live.discard(handler)
+
+    async def close_all(self, grace: float = 0.2) -> None:
+        """Cut what is still open once the server has shut down (a peer that never closes)."""
+        if self._live:
+            await asyncio.sleep(grace)  # let the polite ones finish their TLS close
+        for handler in list(self._live):
+            handler.abort()
 
     def open_connections(self, host: str) -> int:
         with self._lock:
@@ -161,11 +175,14 @@ class GuardedHandler(RequestHandler):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head = b""
         self._rejected = False
+        self._own_transport: asyncio.Transport | None = None
 
     # -- the connection ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._own_transport = transport if isinstance(transport, asyncio.Transport) else None
+        self.guard.opened(self)
         peer = transport.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
         if not self.guard.admit(host):
@@ -179,7 +196,14 @@ class GuardedHandler(RequestHandler):
             return
         self._host = host
 
+    def abort(self) -> None:
+        """Close at once, without waiting for the peer (the server is stopping)."""
+        if self._own_transport is not None:
+            self._own_transport.abort()
+
     def connection_lost(self, exc: BaseException | None) -> None:
+        self.guard.closed(self)
+        self._own_transport = None
         self._cancel_head_timer()
         if self._host is not None:
             self.guard.release(self._host)

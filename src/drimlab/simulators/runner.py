@@ -44,17 +44,22 @@ class RunningServer:
 class Listener:
     """An application listening on one address, plain or over TLS, under a connection guard."""
 
-    def __init__(self, runner: web.AppRunner, server: asyncio.Server) -> None:
+    def __init__(
+        self, runner: web.AppRunner, server: asyncio.Server, guard: ConnectionGuard
+    ) -> None:
         self.runner = runner
         self.server = server
+        self.guard = guard
 
     def stop_accepting(self) -> None:
         self.server.close()
 
     async def stop(self) -> None:
-        """Stop accepting, let the requests in flight finish (the runner's shutdown timeout)."""
+        """Stop accepting, let the requests in flight finish (the runner's shutdown timeout),
+        then cut the connections a peer still holds open."""
         self.server.close()
         await self.runner.cleanup()
+        await self.guard.close_all()
         await self.server.wait_closed()
 
 
@@ -73,14 +78,15 @@ async def listen(
     try:
         server = runner.server
         assert server is not None
-        factory = (guard or ConnectionGuard()).protocol_factory(server)
+        guard = guard or ConnectionGuard()
+        factory = guard.protocol_factory(server)
         if ssl_context is None:
             listening = await asyncio.get_running_loop().create_server(
                 factory, host, port, backlog=256
             )
         else:
             listening = await serve_tls(factory, host, port, ssl_context)
-        return Listener(runner, listening)
+        return Listener(runner, listening, guard)
     except OSError as exc:
         await runner.cleanup()
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc

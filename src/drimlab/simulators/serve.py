@@ -10,10 +10,12 @@ downloads in clear).
 
 from __future__ import annotations
 
+import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -28,8 +30,15 @@ from drimlab.simulators.source import SourceConfig, make_app, with_faults
 from drimlab.store import Store
 from drimlab.tokens import DEFAULT_ISSUER, TokenVerifier
 from drimlab.trust.enforce import HandshakeRefusals
+from drimlab.trust.live import LiveTrust, StalePolicy
 from drimlab.trust.tls import server_context
 from drimlab.validation.assess import Selection
+
+LOG = logging.getLogger("drimlab.simulators.serve")
+
+
+def _log(message: str) -> None:
+    LOG.warning("%s", message)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class SourceOptions:
     base_path: str = "/dicom-web"
     selection: Selection | None = None  # how recorded exchanges are judged (drim-m by default)
     connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)
+    stale_crl: StalePolicy = (
+        StalePolicy.REFUSE
+    )  # clients while a CRL the bench cannot sign is stale
+    clock: Callable[[], datetime] | None = None  # the time of the trust checks (tests move it)
 
 
 @dataclass(frozen=True)
@@ -80,8 +93,39 @@ def _pki_app(env: BenchEnvironment) -> web.Application:
     return app
 
 
-def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) -> SourceSetup:
-    """Wire index, recorder, token verifier, whitelist, CRL and TLS context."""
+def live_trust(
+    env: BenchEnvironment, options: SourceOptions, notify: Callable[[str], None] | None
+) -> LiveTrust:
+    """The bench's whitelist and CRL, watched; the CRL re-signed by the bench's own CA."""
+    pki = env.pki
+
+    def resign(at: datetime) -> None:
+        pki.refresh_crl(at=at)
+
+    return LiveTrust(
+        whitelist_path=env.whitelist_path,
+        crl_path=pki.crl_path,
+        crl_issuers=[pki.certificate("organisations"), pki.certificate("root")],
+        resign=resign,
+        stale_policy=options.stale_crl,
+        clock=options.clock or (lambda: datetime.now(UTC)),
+        notify=notify,
+    )
+
+
+def build_source(
+    store: Store,
+    env: BenchEnvironment,
+    options: SourceOptions,
+    *,
+    notify: Callable[[str], None] | None = None,
+) -> SourceSetup:
+    """Wire index, recorder, token verifier, whitelist, CRL and TLS context.
+
+    `notify` receives what the operator must know at once (a whitelist reloaded, a stale CRL,
+    a store that cannot be written); by default it is logged.
+    """
+    notify = notify or _log
     index = CatalogIndex(store)
     recorder = Recorder(store, index, selection=options.selection)
     trust_hint = str(env.pki.bundle_path)
@@ -99,8 +143,7 @@ def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) ->
         verifier=verifier,
         insecure_http=options.insecure_http,
         jwks=jwks,
-        whitelist=None if options.insecure_http else env.whitelist(),
-        revocation=None if options.insecure_http else env.revocation_list(),
+        trust=None if options.insecure_http else live_trust(env, options, notify),
         trust_hint=trust_hint,
     )
     context = None
@@ -119,10 +162,14 @@ def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) ->
 
 @contextmanager
 def source_in_thread(
-    store: Store, env: BenchEnvironment, options: SourceOptions
+    store: Store,
+    env: BenchEnvironment,
+    options: SourceOptions,
+    *,
+    notify: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[SourceSetup, RunningServer]]:
     """Run the simulator (and its plain PKI listener when `crl_port` is set) in the background."""
-    setup = build_source(store, env, options)
+    setup = build_source(store, env, options, notify=notify)
     with ExitStack() as stack:
         server = stack.enter_context(
             serve_in_thread(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,6 +48,7 @@ from drimlab.simulators.rendering import (
 from drimlab.simulators.streaming import SendStats, stream_plan
 from drimlab.tokens import TokenVerifier, parse_authorization
 from drimlab.trust.enforce import client_facts, client_refusal
+from drimlab.trust.live import LiveTrust, TrustState
 from drimlab.trust.peer import address, request_connection
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
@@ -66,9 +67,10 @@ class SourceConfig:
     insecure_http: bool = False
     jwks: dict[str, Any] | None = None
     crl_path: str | None = None
-    whitelist: Whitelist | None = None
+    whitelist: Whitelist | None = None  # fixed trust state (tests); `trust` keeps it current
     revocation: RevocationList | None = None
     trust_hint: str | None = None  # what a consumer must trust to accept the bench
+    trust: LiveTrust | None = None  # the whitelist and CRL, reloaded and re-signed as they age
 
 
 def _not_configured(reason: str) -> web.Response:
@@ -222,17 +224,30 @@ class SourceApp:
         self.work = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drimlab-work")
         self.render_slots = asyncio.Semaphore(RENDER_SLOTS)
 
-    def _client_tls(self, request: web.Request) -> TlsFacts:
+    async def _trust_state(self) -> TrustState:
+        """The whitelist and CRL now: reloaded (in a worker thread) when their files changed."""
+        trust = self.config.trust
+        if trust is None:
+            return TrustState(self.config.whitelist, self.config.revocation)
+        if trust.due():
+            return await asyncio.get_running_loop().run_in_executor(self.work, trust.refresh)
+        return trust.state
+
+    async def _client_tls(self, request: web.Request) -> tuple[TlsFacts, TrustState]:
         """The facts of the client's connection, with the CRL and whitelist lookups."""
+        state = await self._trust_state()
         transport = request.transport
         peer_address = address(transport.get_extra_info("peername")) if transport else None
-        return client_facts(
+        facts = client_facts(
             request_connection(request),
-            self.config.whitelist,
-            crl=self.config.revocation,
+            state.whitelist,
+            crl=state.revocation,
+            at=self.config.trust.clock() if self.config.trust is not None else None,
             peer_address=peer_address,
             trust_hint=self.config.trust_hint,
+            accept_stale_crl=state.accept_stale_crl,
         )
+        return facts, state
 
     def _faults_for(self, path: str) -> list[Fault]:
         return [rule.fault for rule in self.config.faults if rule.applies_to(path)]
@@ -282,10 +297,10 @@ class SourceApp:
         """Answer one WADO-RS request and record it, whatever its bytes (never a 500 for them)."""
         started = time.perf_counter()
         started_at = time.time()
-        tls = self._client_tls(request)
+        tls, trust = await self._client_tls(request)
         answer = _Answer()
         try:
-            await self._answer(request, tls, answer)
+            await self._answer(request, tls, trust, answer)
         except Refusal as refusal:
             answer.refused(refusal)
         except Exception:
@@ -301,8 +316,10 @@ class SourceApp:
             self.recorder.record(request, answer.response, outcome)
         return answer.response
 
-    async def _answer(self, request: web.Request, tls: TlsFacts, answer: _Answer) -> None:
-        refusal = client_refusal(tls) if self.config.whitelist is not None else None
+    async def _answer(
+        self, request: web.Request, tls: TlsFacts, trust: TrustState, answer: _Answer
+    ) -> None:
+        refusal = client_refusal(tls) if trust.whitelist is not None else None
         if refusal is not None:
             raise Refusal(403, refusal.cause, f"client certificate refused: {refusal.detail}")
         if request.method not in ("GET", "HEAD"):
@@ -344,11 +361,12 @@ class SourceApp:
         answer.response.headers.setdefault("Strict-Transport-Security", HSTS)
         answer.decision = Decision(answer.response.status, Cause.SERVED)
 
-    def outside(self, request: web.Request, refusal: Refusal) -> web.StreamResponse:
+    async def outside(self, request: web.Request, refusal: Refusal) -> web.StreamResponse:
         """Answer and record a request outside the WADO-RS service (aggregated per address)."""
         response = error_response(refusal)
         if self.recorder is not None:
-            outcome = Outcome(tls=self._client_tls(request), decision=refusal.decision)
+            tls, _ = await self._client_tls(request)
+            outcome = Outcome(tls=tls, decision=refusal.decision)
             self.recorder.record_noise(exchange_of(request, response, outcome))
         return response
 
@@ -375,6 +393,18 @@ class SourceApp:
 
 
 SOURCE_KEY = web.AppKey("drimlab.source", SourceApp)
+TRUST_WATCH_SECONDS = 30.0
+
+
+async def _watch_trust(handlers: SourceApp) -> None:
+    trust = handlers.config.trust
+    if trust is None:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(TRUST_WATCH_SECONDS)
+        if trust.due():
+            await loop.run_in_executor(handlers.work, trust.refresh)
 
 
 def make_app(
@@ -406,7 +436,7 @@ def make_app(
                 f"{request.path[:200]} is not a resource of this source: WADO-RS is served "
                 f"under {base}/studies",
             )
-        return handlers.outside(request, refusal)
+        return await handlers.outside(request, refusal)
 
     app = web.Application(middlewares=[outside_the_service])
     app.router.add_route("*", base + "/studies/{tail:.*}", handlers.wado)
@@ -415,10 +445,14 @@ def make_app(
     app.router.add_get("/pki/crl", handlers.crl)
     app[SOURCE_KEY] = handlers
 
-    async def stop_workers(_: web.Application) -> None:
+    async def keep_trust_current(_: web.Application) -> AsyncIterator[None]:
+        # re-sign the CRL and announce a stale one even while no request comes
+        task = asyncio.get_running_loop().create_task(_watch_trust(handlers))
+        yield
+        task.cancel()
         handlers.work.shutdown(wait=False, cancel_futures=True)
 
-    app.on_cleanup.append(stop_workers)
+    app.cleanup_ctx.append(keep_trust_current)
     if recorder is not None:
 
         async def start_recorder(_: web.Application) -> None:

@@ -54,6 +54,7 @@ class Cause(StrEnum):
     # the bench itself could not serve (not a fault of the consumer)
     STORE_UNAVAILABLE = "store-unavailable"
     SHUTTING_DOWN = "shutting-down"
+    INTERRUPTED = "interrupted"  # the bench died before its answer was whole (journal recovery)
     INTERNAL_ERROR = "internal-error"
 
 

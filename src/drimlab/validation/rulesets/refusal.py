@@ -73,6 +73,8 @@ ADVICE: dict[Cause, str] = {
     "write its evidence store (disk full, database down); retry once it is back",
     Cause.SHUTTING_DOWN: "nothing to change on the consumer's side: the bench was stopping; "
     "retry once it is restarted",
+    Cause.INTERRUPTED: "nothing to change on the consumer's side: the bench was stopped "
+    "before its answer was complete (the exchange was recovered from its journal); run it again",
     Cause.INTERNAL_ERROR: "nothing to change on the consumer's side: the bench failed while "
     "answering (see its log); report it to the bench's maintainers",
 }
@@ -85,12 +87,13 @@ def _refusal(code: str, causes: frozenset[Cause]) -> CheckFunction:
             return
         advice = ADVICE.get(decision.cause, "")
         detail = decision.detail or decision.cause.value
+        answered = f"with {decision.status}" if decision.status else "before answering"
         yield CATALOGUE[code].finding(
-            f"the server simulator refused the request with {decision.status} "
+            f"the server simulator refused the request {answered} "
             f"({decision.cause.value}): {detail}" + (f"; {advice}" if advice else ""),
             STATUS,
             expected="200",
-            actual=str(decision.status),
+            actual=str(decision.status) if decision.status else "no complete answer",
         )
 
     return check
@@ -257,12 +260,15 @@ OVER_LIMIT = _rule(
 BENCH_UNAVAILABLE = _rule(
     "REFUSAL-008",
     "refused-bench-unavailable",
-    "The bench itself could not serve: store unwritable (503), stopping (503), internal error "
-    "(500)",
-    frozenset({Cause.STORE_UNAVAILABLE, Cause.SHUTTING_DOWN, Cause.INTERNAL_ERROR}),
+    "The bench itself could not serve: store unwritable (503), stopping (503), stopped before "
+    "its answer was complete, internal error (500)",
+    frozenset(
+        {Cause.STORE_UNAVAILABLE, Cause.SHUTTING_DOWN, Cause.INTERRUPTED, Cause.INTERNAL_ERROR}
+    ),
     what="The server simulator refused the request for a reason of its own: it could not write "
     "its evidence store (a full disk, a database that is down) and refuses to serve what it "
-    "cannot record, it was stopping, or it failed while answering.",
+    "cannot record, it was stopping, it was killed before its answer was complete (the "
+    "exchange was recovered from its journal as incomplete), or it failed while answering.",
     why="Nothing was retrieved, so the exchange cannot pass; the message says the consumer is "
     "not at fault and the exchange should be run again once the bench is back.",
     bad="A retrieval while the bench's disk is full -> 503 store-unavailable",

@@ -18,7 +18,8 @@ from drimlab.cli.reporting import (
 )
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
-from drimlab.simulators.runner import Serving, serve_until_cancelled
+from drimlab.simulators.recovery import recover_journals
+from drimlab.simulators.runner import SHUTDOWN_TIMEOUT, Serving, serve_until_signalled
 from drimlab.simulators.serve import SourceOptions, build_source, notice
 from drimlab.tokens import DEFAULT_ISSUER
 from drimlab.trust.live import StalePolicy
@@ -34,6 +35,10 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     setup = build_source(
         cli.store, env, options, notify=lambda m: err_console.print(m, markup=False)
     )
+    recorder = setup.recorder
+    recovery = recover_journals(cli.store, recorder.judge)
+    if recovery.journals:
+        err_console.print(f"drimlab: {recovery.summary()}", markup=False)
     scheme = "http" if options.insecure_http else "https"
     typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
     listeners: list[Serving] = [
@@ -41,16 +46,34 @@ def _serve(ctx: typer.Context, options: SourceOptions) -> None:
     ]
     if options.crl_port is not None and not options.insecure_http:
         listeners.append((setup.pki_app, options.host, options.crl_port, None, None))
-    console.print("serving; Ctrl-C to stop", markup=False)
+
+    def ready() -> None:
+        console.print("serving; Ctrl-C or SIGTERM to stop", markup=False)
+
+    def stopping(signal_name: str) -> None:
+        recorder.stopping = True  # new requests: 503 shutting-down
+        bound = SHUTDOWN_TIMEOUT + recorder.drain_seconds
+        err_console.print(
+            f"drimlab: {signal_name}: finishing the requests in flight and storing their "
+            f"exchanges (at most {bound:g} s; a second signal stops at once)",
+            markup=False,
+        )
+
     try:
-        asyncio.run(serve_until_cancelled(listeners))
+        asyncio.run(serve_until_signalled(listeners, on_ready=ready, on_signal=stopping))
     except KeyboardInterrupt:
-        pass
+        pass  # a second Ctrl-C: what is not stored yet stays in the journal
     finally:
-        setup.recorder.close()
-        recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
-        console.print(f"stopped: {recorded} exchanges recorded", markup=False)
-        for failure in setup.recorder.failures:
+        left = recorder.close()
+        recorded, failed = len(recorder.recorded), len(recorder.failures)
+        line = f"stopped: {recorded} exchanges recorded"
+        if left:
+            line += (
+                f"; {left} left in the journal, stored by the next `drimlab serve`/`start` "
+                "or by `drimlab exchanges recover`"
+            )
+        typer.echo(line)  # one line, never wrapped
+        for failure in recorder.failures:
             err_console.print(f"drimlab: not recorded: {failure}", markup=False)
         if failed:
             raise typer.Exit(1)

@@ -1,14 +1,20 @@
 """Running an aiohttp application on a real socket: in the foreground (`drimlab serve`) or in
 a background thread with its own event loop (tests, benchmarks, scenarios).
+
+In the foreground, SIGINT (Ctrl-C) and SIGTERM (systemd, `timeout`, CI cancellation) stop
+the same way: stop accepting, let the requests in flight finish (`SHUTDOWN_TIMEOUT`), then
+the applications' cleanup (the recorder's bounded drain). A second signal during the stop
+ends the process at once (what was not stored yet stays in the simulator's journal).
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -141,13 +147,47 @@ def serve_in_thread(
 Serving = tuple[web.Application, str, int, ssl.SSLContext | None, ConnectionGuard | None]
 
 
-async def serve_until_cancelled(listeners: list[Serving]) -> None:
-    """Serve every (app, host, port, tls, guard) until the task is cancelled, then stop."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def serve_until_signalled(
+    listeners: list[Serving],
+    *,
+    on_ready: Callable[[], None] | None = None,
+    on_signal: Callable[[str], None] | None = None,
+) -> str:
+    """Serve every (app, host, port, tls, guard) until SIGINT or SIGTERM, then stop them all.
+
+    `on_ready` is called once every listener listens; `on_signal` hears the signal's name at
+    once (before the stop begins); the return value is that name ("" when cancelled instead).
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[str] = []
+
+    def stop_on(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        for other in STOP_SIGNALS:  # a second signal is not caught: it ends the process
+            loop.remove_signal_handler(other)
+        if on_signal is not None:
+            on_signal(sig.name)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop_on, sig)
     started: list[Listener] = []
     try:
         for app, host, port, context, guard in listeners:
             started.append(await listen(app, host, port, context, guard=guard))
-        await asyncio.Event().wait()
+        if on_ready is not None:
+            on_ready()
+        await stop.wait()
     finally:
+        for listener in started:
+            listener.stop_accepting()
         for listener in reversed(started):
             await listener.stop()
+        if not received:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+    return received[0] if received else ""

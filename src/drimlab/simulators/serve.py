@@ -26,8 +26,9 @@ from drimlab.simulators.environment import CONSUMER_CERT, SOURCE_CERT, BenchEnvi
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Recorder
 from drimlab.simulators.runner import RunningServer, serve_in_thread
-from drimlab.simulators.source import SourceConfig, make_app, with_faults
+from drimlab.simulators.source import STATUS_PATH, SourceConfig, make_app, with_faults
 from drimlab.store import Store
+from drimlab.store.journal import Journal, journal_dir
 from drimlab.tokens import DEFAULT_ISSUER, TokenVerifier
 from drimlab.trust.enforce import HandshakeRefusals
 from drimlab.trust.live import LiveTrust, StalePolicy
@@ -76,8 +77,9 @@ class SourceSetup:
     guard: ConnectionGuard
 
 
-def _pki_app(env: BenchEnvironment) -> web.Application:
-    """Plain-HTTP downloads a DRIMBox may fetch in clear: the CRL and the CA bundle."""
+def _pki_app(env: BenchEnvironment, recorder: Recorder) -> web.Application:
+    """Plain-HTTP downloads a DRIMBox may fetch in clear: the CRL and the CA bundle; and the
+    state of the simulator's store, for the portal (no secret in it)."""
 
     async def crl(_: web.Request) -> web.StreamResponse:
         return web.FileResponse(env.pki.crl_path, headers={"Content-Type": "application/pkix-crl"})
@@ -87,9 +89,13 @@ def _pki_app(env: BenchEnvironment) -> web.Application:
             env.pki.bundle_path, headers={"Content-Type": "application/x-pem-file"}
         )
 
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(recorder.status.as_dict())
+
     app = web.Application()
     app.router.add_get("/pki/crl", crl)
     app.router.add_get("/pki/ca.pem", bundle)
+    app.router.add_get(STATUS_PATH, status)
     return app
 
 
@@ -127,7 +133,8 @@ def build_source(
     """
     notify = notify or _log
     index = CatalogIndex(store)
-    recorder = Recorder(store, index, selection=options.selection)
+    journal = Journal(journal_dir(store))
+    recorder = Recorder(store, index, selection=options.selection, journal=journal, notify=notify)
     trust_hint = str(env.pki.bundle_path)
     if options.crl_port is not None:
         trust_hint += f", also at http://{options.host}:{options.crl_port}/pki/ca.pem"
@@ -157,7 +164,7 @@ def build_source(
         )
     app = make_app(index, with_faults(config, options.faults), recorder)
     guard = ConnectionGuard(options.connections, sink=recorder.record_noise)
-    return SourceSetup(app, context, _pki_app(env), recorder, index, env, options, guard)
+    return SourceSetup(app, context, _pki_app(env, recorder), recorder, index, env, options, guard)
 
 
 @contextmanager

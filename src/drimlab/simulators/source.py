@@ -4,8 +4,11 @@ An aiohttp application (aiohttp exposes the verified TLS peer of each connection
 docs/trust.md) serving the catalogue's exams: study / series / instance retrieve, their
 metadata with BulkDataURIs, bulk data, frames and rendered images. In DRIM-M mode a request
 needs `KOS-SOPInstanceUID` (400 when missing, 404 when not a KOS of that study) and a Bearer
-token from the configured issuer (401). Every request becomes an Exchange that is validated
-and stored after the response is sent (see `recording.py`).
+token from the configured issuer (401). Every request becomes an Exchange, journaled before
+its answer is sent and validated and stored after (see `recording.py`); each answer carries
+the exchange's id in `X-Request-ID`. While the store cannot be written, or once the
+simulator is stopping, WADO-RS requests are refused with 503 (`store-unavailable`,
+`shutting-down`); `/drimlab/status` says which.
 """
 
 from __future__ import annotations
@@ -36,7 +39,15 @@ from drimlab.simulators.faults import (
 )
 from drimlab.simulators.headers import text_header
 from drimlab.simulators.index import CatalogIndex
-from drimlab.simulators.recording import Outcome, Recorder, exchange_of
+from drimlab.simulators.negotiation import negotiate, offers, part_plan
+from drimlab.simulators.recording import (
+    REQUEST_ID_HEADER,
+    Outcome,
+    Recorder,
+    exchange_of,
+    new_request_id,
+    request_exchange,
+)
 from drimlab.simulators.refusals import HSTS, Refusal, error_response
 from drimlab.simulators.rendering import (
     RENDER_SLOTS,
@@ -54,6 +65,9 @@ from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
 
 LOG = logging.getLogger("drimlab.simulators.source")
+REQUEST_ID_KEY = web.RequestKey("drimlab.request_id", str)
+RESPONSE_KEY = web.RequestKey("drimlab.response", web.StreamResponse)
+STATUS_PATH = "/drimlab/status"
 
 
 @dataclass(frozen=True)
@@ -145,51 +159,6 @@ def _check_drim(
         )
 
 
-def _offers(instances: Sequence[InstanceInfo]) -> list[media.MediaType]:
-    """One multipart DICOM offer per transfer syntax every instance is stored in (EVRLE first)."""
-    common = set(instances[0].transfer_syntaxes) if instances else set()
-    for instance in instances[1:]:
-        common &= set(instance.transfer_syntaxes)
-    ordered = sorted(common, key=lambda uid: (uid != transfer_syntax.DEFAULT, uid))
-    return [
-        media.parse_media_type(
-            f'multipart/related; type="application/dicom"; transfer-syntax={uid}'
-        )
-        for uid in ordered
-    ]
-
-
-def _part(instance: InstanceInfo, uid: str) -> PartPlan:
-    stored = instance.file(uid)
-    assert stored is not None  # offers only name syntaxes every instance has
-    return PartPlan(
-        headers=(("Content-Type", f"application/dicom; transfer-syntax={uid}"),),
-        size=stored.size,
-        sop_instance_uid=instance.sop_instance_uid,
-        transfer_syntax_uid=uid,
-        sha256=stored.sha256,
-        path=stored.path,
-    )
-
-
-def negotiate(accept: str | None, instances: Sequence[InstanceInfo]) -> str:
-    """The transfer syntax to send (PS3.18 §8.7): the client's best among stored encodings."""
-    offers = _offers(instances)
-    parsed = media.parse_accept(accept) if accept is not None else None
-    if parsed is not None and not parsed.ranges:
-        raise Refusal(400, Cause.ACCEPT_UNUSABLE, "Accept header has no usable media range")
-    chosen = media.choose(parsed, offers)
-    if chosen is None:
-        stored = ", ".join(o.param("transfer-syntax") or "?" for o in offers)
-        raise Refusal(
-            406,
-            Cause.NOT_ACCEPTABLE,
-            f"no acceptable DICOM media type: the instances are stored in {stored}",
-        )
-    uid = chosen.param("transfer-syntax")
-    return uid or transfer_syntax.DEFAULT
-
-
 class _Answer:
     """What a handler has answered so far: the response, its plan, what was sent, why."""
 
@@ -257,7 +226,7 @@ class SourceApp:
         accept = text_header(request, "Accept")
         uid = negotiate(accept, instances)
         boundary = multipart.new_boundary()
-        parts = tuple(_part(i, uid) for i in instances)
+        parts = tuple(part_plan(i, uid) for i in instances)
         plan = ResponsePlan(
             status=200,
             content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
@@ -278,7 +247,7 @@ class SourceApp:
             if series.series_instance_uid != resource.series and series.instances:
                 candidate = series.instances[0]
                 if candidate.sop_instance_uid != resource.instance and candidate.file(uid):
-                    return _part(candidate, uid)
+                    return part_plan(candidate, uid)
         return None
 
     def _unaccepted(
@@ -287,22 +256,42 @@ class SourceApp:
         allowed = media.accepted_transfer_syntaxes(
             media.parse_accept(accept) if accept is not None else None
         )
-        for offer in _offers(instances):
+        for offer in offers(instances):
             uid = offer.param("transfer-syntax") or transfer_syntax.DEFAULT
             if not allowed.allows(uid):
-                return tuple(_part(i, uid) for i in instances)
+                return tuple(part_plan(i, uid) for i in instances)
         return None
 
     async def wado(self, request: web.Request) -> web.StreamResponse:
-        """Answer one WADO-RS request and record it, whatever its bytes (never a 500 for them)."""
+        """Answer one WADO-RS request and record it, whatever its bytes (never a 500 for them).
+
+        The request is journaled before any byte of the answer is sent; a store that cannot
+        be written (or a stop under way) refuses it with 503 instead.
+        """
         started = time.perf_counter()
         started_at = time.time()
         tls, trust = await self._client_tls(request)
         answer = _Answer()
+        request_id = new_request_id()
+        request[REQUEST_ID_KEY] = request_id
+        recorder = self.recorder
         try:
+            if recorder is not None:
+                unable = recorder.open(request_id, request_exchange(request, tls, started_at))
+                if unable is not None:
+                    raise unable
             await self._answer(request, tls, trust, answer)
         except Refusal as refusal:
             answer.refused(refusal)
+        except asyncio.CancelledError:
+            # the stop's grace period ran out while answering: what was sent is still evidence
+            if recorder is not None:
+                sent = request.get(RESPONSE_KEY, answer.response)
+                cut = Decision(sent.status, Cause.SHUTTING_DOWN, "the answer was cut by the stop")
+                outcome = Outcome(answer.plan, answer.stats, time.perf_counter() - started, tls,
+                                  cut, started_at)  # fmt: skip
+                recorder.record(request, sent, outcome, request_id)
+            raise
         except Exception:
             # a failure of the bench itself: logged with its traceback, recorded, answered 500
             LOG.exception("drimlab: failure answering %s %s", request.method, request.raw_path)
@@ -310,11 +299,19 @@ class SourceApp:
                 Refusal(500, Cause.INTERNAL_ERROR, "the bench failed while answering this request")
             )
             _abort_if_started(request)
-        if self.recorder is not None:
+        if not answer.response.prepared:
+            answer.response.headers[REQUEST_ID_HEADER] = request_id
+        if recorder is not None:
             elapsed = time.perf_counter() - started
             outcome = Outcome(answer.plan, answer.stats, elapsed, tls, answer.decision, started_at)
-            self.recorder.record(request, answer.response, outcome)
+            recorder.record(request, answer.response, outcome, request_id)
         return answer.response
+
+    async def status(self, request: web.Request) -> web.Response:
+        """Whether the simulator can record what it serves (the portal shows it)."""
+        if self.recorder is None:
+            return _not_configured("this source records nothing")
+        return web.json_response(self.recorder.status.as_dict())
 
     async def _answer(
         self, request: web.Request, tls: TlsFacts, trust: TrustState, answer: _Answer
@@ -393,6 +390,16 @@ class SourceApp:
 
 
 SOURCE_KEY = web.AppKey("drimlab.source", SourceApp)
+
+
+async def _tag_response(request: web.Request, response: web.StreamResponse) -> None:
+    """Before its head is sent, an answer gets its exchange's id; the handler keeps it."""
+    request_id = request.get(REQUEST_ID_KEY)
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+        request[RESPONSE_KEY] = response
+
+
 TRUST_WATCH_SECONDS = 30.0
 
 
@@ -443,6 +450,8 @@ def make_app(
     app.router.add_get("/.well-known/jwks.json", handlers.jwks)
     app.router.add_post("/token/introspect", handlers.introspect)
     app.router.add_get("/pki/crl", handlers.crl)
+    app.router.add_get(STATUS_PATH, handlers.status)
+    app.on_response_prepare.append(_tag_response)
     app[SOURCE_KEY] = handlers
 
     async def keep_trust_current(_: web.Application) -> AsyncIterator[None]:

@@ -157,3 +157,34 @@ def test_status_of_the_store_is_served(default_dataset_copy: Settings) -> None:
         assert stop_with(serving, signal.SIGINT) == 0
     finally:
         serving.kill()
+
+
+def test_a_second_signal_stops_at_once_and_the_journal_keeps_the_rest(
+    default_dataset_copy: Settings,
+) -> None:
+    home = default_dataset_copy.home
+    target = smallest_instance(default_dataset_copy)
+    port = free_port()
+    serving = serve(home, port)
+    load = Load(port, target)
+    try:
+        serving.wait_for("serving")
+        load.start()
+        load.wait_served(100)
+        serving.process.send_signal(signal.SIGTERM)
+        serving.wait_for("drimlab: SIGTERM: finishing")
+        serving.process.send_signal(signal.SIGTERM)  # not caught any more: the process ends
+        serving.finish()
+    finally:
+        load.stop()
+        serving.kill()
+    subprocess.run(
+        [DRIMLAB, "exchanges", "recover"],
+        env={"DRIMLAB_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    after = stored(home / "drimlab.db")
+    assert [i for i in load.served if i not in after] == []
+    assert list((home / "journal").glob("*.journal")) == []

@@ -23,6 +23,7 @@ from drimlab.store.journal import Journal, journal_dir
 from drimlab.store.records import load_exchange
 from drimlab.testing.postgres import PostgresServer
 from drimlab.tokens import TokenVerifier
+from drimlab.validation.findings import Severity
 from tests.simulators.serving import Target, smallest_instance
 
 
@@ -95,6 +96,14 @@ def test_a_database_down_is_announced_refused_with_503_and_stored_once_back(
     finally:
         recorder.close()
     assert messages[0].startswith("drimlab: the store cannot be written (")
+    refusals = [
+        f
+        for r in recorder.recorded
+        for f in r.report.findings
+        if f.rule == "REFUSAL-008" and "store-unavailable" in f.message
+    ]
+    assert refusals, "the 503 refusal is not judged by REFUSAL-008"
+    assert refusals[0].severity is Severity.ERROR
     for exchange_id in served:
         assert load_exchange(records, exchange_id).status == 200
     assert not list(journal_dir(records).glob("*.journal"))  # all stored: journal gone

@@ -1,20 +1,31 @@
 """What the server simulator served is in the store, whatever stops it (real processes).
 
 50 consumers retrieve over loopback from a `drimlab serve` process; each 200 received whole
-is matched to its stored exchange by its `X-Request-ID`.
+is matched to its stored exchange by its `X-Request-ID`. An answer cut by the stop is checked
+in-process, with a short grace period.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import signal
 import subprocess
+import threading
 
 import pytest
 
 from drimlab.config import Settings
-from drimlab.simulators.runner import free_port
-from drimlab.store.journal import read_journal
+from drimlab.facts.decision import Cause
+from drimlab.simulators.index import CatalogIndex
+from drimlab.simulators.recording import Recorder
+from drimlab.simulators.runner import free_port, serve_in_thread
+from drimlab.simulators.source import SourceConfig, make_app, with_faults
+from drimlab.store import open_store
+from drimlab.store.journal import Journal, journal_dir, read_journal
+from drimlab.store.records import load_exchange
+from drimlab.tokens import TokenIssuer, TokenVerifier
 from tests.simulators.serving import (
     DRIMLAB,
     Load,
@@ -141,8 +152,6 @@ def test_the_next_start_recovers_a_journal_left_behind(default_dataset_copy: Set
 
 
 def test_status_of_the_store_is_served(default_dataset_copy: Settings) -> None:
-    import http.client
-
     port = free_port()
     serving = serve(default_dataset_copy.home, port)
     try:
@@ -188,3 +197,48 @@ def test_a_second_signal_stops_at_once_and_the_journal_keeps_the_rest(
     after = stored(home / "drimlab.db")
     assert [i for i in load.served if i not in after] == []
     assert list((home / "journal").glob("*.journal")) == []
+
+
+def test_an_answer_cut_by_the_stop_is_recorded_with_what_was_sent(
+    default_dataset_copy: Settings,
+) -> None:
+    store = open_store(default_dataset_copy)
+    issuer = TokenIssuer.open(default_dataset_copy)
+    index = CatalogIndex(store)
+    recorder = Recorder(store, index, journal=Journal(journal_dir(store)))
+    verifier = TokenVerifier(issuer.jwks(), issuer=issuer.issuer_url)
+    app = make_app(index, with_faults(SourceConfig(verifier=verifier), ["slow"]), recorder)
+    exam = next(e for e in index.snapshot.exams.values() if e.kos is not None)
+    assert exam.kos is not None  # a series takes seconds at the slow fault's 64 KiB/s
+    series = index.series_of(exam.study_instance_uid)[0]
+    path = f"/dicom-web/studies/{exam.study_instance_uid}/series/{series.series_instance_uid}"
+    kos = exam.kos.sop_instance_uid
+    headers = {"Authorization": f"Bearer {issuer.issue()}", "KOS-SOPInstanceUID": kos}
+    started = threading.Event()
+    answer: dict[str, str] = {}
+
+    def retrieve(port: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        answer["id"] = str(response.getheader("X-Request-ID"))
+        response.read(1024)
+        started.set()
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            response.read()  # until the stop cuts it
+        connection.close()
+
+    try:
+        with serve_in_thread(app, shutdown_timeout=0.5) as server:
+            client = threading.Thread(target=retrieve, args=(server.port,))
+            client.start()
+            assert started.wait(30)
+        client.join(30)
+    finally:
+        recorder.close()
+    exchange = load_exchange(store, answer["id"])
+    assert exchange.status == 200
+    assert exchange.decision is not None
+    assert exchange.decision.cause is Cause.SHUTTING_DOWN, exchange.decision
+    assert list(journal_dir(store).glob("*.journal")) == []
+    store.close()

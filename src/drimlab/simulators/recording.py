@@ -280,6 +280,23 @@ class Recorder:
             return
         self.submit(exchange, request_id)
 
+    def record_cut(
+        self,
+        request: web.Request,
+        sent: web.StreamResponse | None,
+        outcome: Outcome,
+        request_id: str,
+    ) -> None:
+        """Record an answer the stop cut short (`sent`: its head), or one never begun."""
+        if sent is None:
+            detail = "the simulator stopped before it began to answer"
+            exchange = request_exchange(request, outcome.tls, outcome.started_at)
+            cut = Decision(0, Cause.SHUTTING_DOWN, detail)
+            self.submit(replace(exchange, decision=cut, transport_error=detail), request_id)
+            return
+        cut = Decision(sent.status, Cause.SHUTTING_DOWN, "the answer was cut short by the stop")
+        self.submit(exchange_of(request, sent, replace(outcome, decision=cut)), request_id)
+
     def submit(self, exchange: Exchange, exchange_id: str | None = None) -> None:
         """Journal, judge and store an exchange in the background (call from the event loop)."""
         exchange_id = exchange_id or new_request_id()

@@ -106,6 +106,7 @@ def serve_in_thread(
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
     guard: ConnectionGuard | None = None,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT,
 ) -> Iterator[RunningServer]:
     """Serve `app` from a background thread until the block ends."""
     port = port or free_port(host)
@@ -118,7 +119,16 @@ def serve_in_thread(
         asyncio.set_event_loop(loop)
         try:
             runner_box.append(
-                loop.run_until_complete(listen(app, host, port, ssl_context, guard=guard))
+                loop.run_until_complete(
+                    listen(
+                        app,
+                        host,
+                        port,
+                        ssl_context,
+                        guard=guard,
+                        shutdown_timeout=shutdown_timeout,
+                    )
+                )
             )
         except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)

@@ -286,11 +286,9 @@ class SourceApp:
         except asyncio.CancelledError:
             # the stop's grace period ran out while answering: what was sent is still evidence
             if recorder is not None:
-                sent = request.get(RESPONSE_KEY, answer.response)
-                cut = Decision(sent.status, Cause.SHUTTING_DOWN, "the answer was cut by the stop")
-                outcome = Outcome(answer.plan, answer.stats, time.perf_counter() - started, tls,
-                                  cut, started_at)  # fmt: skip
-                recorder.record(request, sent, outcome, request_id)
+                elapsed = time.perf_counter() - started
+                outcome = Outcome(answer.plan, answer.stats, elapsed, tls, None, started_at)
+                recorder.record_cut(request, request.get(RESPONSE_KEY), outcome, request_id)
             raise
         except Exception:
             # a failure of the bench itself: logged with its traceback, recorded, answered 500

@@ -84,6 +84,8 @@ def test_a_database_down_is_announced_refused_with_503_and_stored_once_back(
             status, headers, body = _get(server.port, target)
             assert status == 503 and headers["Retry-After"]
             assert json.loads(body)["cause"] == "store-unavailable"
+            status, _, body = _get(server.port, target, "/dicom-web")  # the health check
+            assert status == 503 and json.loads(body)["cause"] == "store-unavailable"
             status, _, body = _get(server.port, target, "/drimlab/status")
             state = json.loads(body)
             assert state["writable"] is False and state["held"] >= 1

@@ -50,6 +50,8 @@ from drimlab.validation.engine import validate_exchange
 from drimlab.validation.report import Report
 
 REQUEST_ID_HEADER = "X-Request-ID"  # the id of the exchange in the store, sent with each answer
+REQUEST_ID_KEY = web.RequestKey("drimlab.request_id", str)  # a request's id, for its answer
+RESPONSE_KEY = web.RequestKey("drimlab.response", web.StreamResponse)  # its answer, once begun
 RETRY_SECONDS = 1.0  # how often an unwritable store is tried again
 DRAIN_SECONDS = 20.0  # how long a stop waits for the records in flight
 MAX_HELD = 10_000  # exchanges held in memory while the store cannot be written

@@ -10,6 +10,7 @@ ends the process at once (what was not stored yet stays in the simulator's journ
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import ssl
@@ -95,7 +96,11 @@ async def listen(
         return Listener(runner, listening, guard)
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        reason = os.strerror(exc.errno) if exc.errno else exc.strerror
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from exc
+    except OverflowError:  # a port outside 0-65535
+        await runner.cleanup()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: not a TCP port") from None
 
 
 @contextmanager

@@ -38,10 +38,13 @@ from drimlab.simulators.faults import (
     apply_fault,
 )
 from drimlab.simulators.headers import text_header
+from drimlab.simulators.health import HealthEndpoint, register_health
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.negotiation import negotiate, offers, part_plan
 from drimlab.simulators.recording import (
     REQUEST_ID_HEADER,
+    REQUEST_ID_KEY,
+    RESPONSE_KEY,
     Outcome,
     Recorder,
     exchange_of,
@@ -65,8 +68,6 @@ from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
 
 LOG = logging.getLogger("drimlab.simulators.source")
-REQUEST_ID_KEY = web.RequestKey("drimlab.request_id", str)
-RESPONSE_KEY = web.RequestKey("drimlab.response", web.StreamResponse)
 STATUS_PATH = "/drimlab/status"
 
 
@@ -445,6 +446,8 @@ def make_app(
 
     app = web.Application(middlewares=[outside_the_service])
     app.router.add_route("*", base + "/studies/{tail:.*}", handlers.wado)
+    health = HealthEndpoint(recorder, config.whitelist, config.revocation, config.trust_hint)
+    register_health(app, config.base_path, health)
     app.router.add_get("/.well-known/jwks.json", handlers.jwks)
     app.router.add_post("/token/introspect", handlers.introspect)
     app.router.add_get("/pki/crl", handlers.crl)

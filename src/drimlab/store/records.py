@@ -87,6 +87,7 @@ def exchange_row(
         store_body(store, exchange.response_body) if exchange.response_body is not None else None
     )
     kos = exchange.request_header(KOS_HEADER)
+    peer = exchange.tls.peer if exchange.tls else None
     return ExchangeRecord(
         id=exchange_id or str(uuid.uuid4()),
         origin=exchange.origin,
@@ -99,10 +100,11 @@ def exchange_row(
         response_headers=[[k, v] for k, v in exchange.response_headers],
         response_body_path=response_body,
         parts=[p.as_dict() for p in exchange.parts],
-        peer=peer.as_dict() if (peer := exchange.tls.peer if exchange.tls else None) else {},
+        peer=peer.as_dict() if peer else {},
         timings=dict(exchange.timings),
         study_instance_uid=_study_of(exchange),
         kos_sop_instance_uid=kos.strip()[:64] if kos else None,
+        client_subject=peer.subject[:512] if peer and peer.subject else None,
         note=note or exchange.label,
         facts={**exchange.as_dict(), "method": (exchange.method or "")[:16] or None},
     )

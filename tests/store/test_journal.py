@@ -14,7 +14,13 @@ from drimlab.exchange import Exchange
 from drimlab.facts.decision import Cause, Decision
 from drimlab.simulators.recovery import recover_journals
 from drimlab.store import Store
-from drimlab.store.journal import Journal, journal_dir, leftover_journals, read_journal
+from drimlab.store.journal import (
+    Journal,
+    JournalError,
+    journal_dir,
+    leftover_journals,
+    read_journal,
+)
 from drimlab.store.models import ExchangeRecord, ReportRecord
 from drimlab.store.records import load_exchange, save_exchange_and_report
 from drimlab.validation.assess import Selection
@@ -156,3 +162,14 @@ def test_an_exchange_and_its_report_are_stored_together_or_not_at_all(store: Sto
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(ExchangeRecord)) == 1
         assert session.scalar(select(func.count()).select_from(ReportRecord)) == 1
+
+
+def test_a_probe_leaves_nothing_and_fails_on_a_closed_journal(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.begin("a", REQUEST.as_dict())
+    size = journal.path.stat().st_size
+    journal.probe()
+    assert journal.path.stat().st_size == size
+    journal.close()
+    with pytest.raises(JournalError):
+        journal.probe()

@@ -44,6 +44,7 @@ from drimlab.store.db import Store
 from drimlab.store.models import ExchangeRecord
 
 SEGMENT_BYTES = 16 * 1024 * 1024
+PROBE_BYTES = 64 * 1024  # what a write must fit for the journal to count as writable again
 SUFFIX = ".journal"
 
 
@@ -166,9 +167,22 @@ class Journal:
                 del self._pending[segment]
 
     def probe(self) -> None:
-        """Append a line nobody reads back: JournalError while the journal cannot be written."""
+        """JournalError while the journal cannot take `PROBE_BYTES` more; leaves nothing.
+
+        A probe as long as a few exchanges, so that the slack of a last page on a full disk
+        does not pass for free space; it is cut back at once.
+        """
+        line = _line({"op": "probe", "id": "", "pad": " " * PROBE_BYTES})
         with self._lock:
-            self._write(self.path, _line({"op": "probe", "id": ""}))
+            fd = self._fds.get(self.path)
+            if fd is None:
+                raise JournalError(f"the journal {self.path} is closed")
+            try:
+                size = os.fstat(fd).st_size
+            except OSError as exc:
+                raise JournalError(f"cannot write the journal {self.path}: {exc.strerror}") from exc
+            self._write(self.path, line)
+            self._cut(fd, size)
 
     # -- the rest ----------------------------------------------------------------------------
 

@@ -214,6 +214,8 @@ class TokenVerifier:
     def check(self, token: str | None, *, now: float | None = None) -> TokenCheck:
         if not token:
             return TokenCheck(False, "no bearer token", "missing")
+        if not token.isascii():
+            return TokenCheck(False, "malformed token: not ASCII, so not a JWT", "malformed")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -221,6 +223,8 @@ class TokenVerifier:
                 False, "malformed token: not a JWT (its header does not decode)", "malformed"
             )
         kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            return TokenCheck(False, "malformed token: its kid is not a string", "malformed")
         jwk = self._keys.get(kid) or (
             next(iter(self._keys.values())) if kid is None and len(self._keys) == 1 else None
         )

@@ -222,3 +222,31 @@ def test_the_live_feed_waits_for_a_new_rows_report() -> None:
     fresh = [item("a", "PASSED", 1), item("b", None, 1), item("c", "PASSED", 1)]
     assert [i.id for i in ready_rows(fresh, now)] == ["a"]  # b waits for its report, c for b
     assert [i.id for i in ready_rows([item("d", None, 60)], now)] == ["d"]  # too long: shown
+
+
+def test_the_environment_page_says_when_the_simulators_store_cannot_be_written(
+    portal: PortalUnderTest,
+) -> None:
+    from drimlab.exchange import Exchange
+    from drimlab.simulators.index import CatalogIndex
+    from drimlab.simulators.recording import Recorder
+    from drimlab.simulators.source import SourceApp, SourceConfig
+    from drimlab.store.journal import Journal, journal_dir
+
+    index = CatalogIndex(portal.store)
+    journal = Journal(journal_dir(portal.store))
+    recorder = Recorder(portal.store, index, journal=journal)
+    portal.portal.simulator.handlers = SourceApp(index, SourceConfig(), recorder)
+    try:
+        page = portal.client.get("/").text
+        assert "writable: every request is recorded" in page
+        journal.close()  # its next write fails, as on a full disk
+        refusal = recorder.open("r1", Exchange(method="GET", target="/", origin="server"))
+        assert refusal is not None and refusal.decision.status == 503
+        page = portal.client.get("/").text
+        assert "cannot be written: requests are refused with 503" in page
+        assert "is closed" in page  # the reason, in the store's own words
+        french = portal.client.get("/", headers={"Accept-Language": "fr"}).text
+        assert "impossible d’écrire" in french
+    finally:
+        recorder.close()

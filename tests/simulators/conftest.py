@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from drimlab.config import Settings
+from drimlab.simulators.connections import ConnectionGuard, ConnectionPolicy
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Recorder
 from drimlab.simulators.runner import RunningServer, serve_in_thread
@@ -47,7 +48,9 @@ def start_simulator(default_dataset_copy: Settings) -> Iterator:
     store = open_store(default_dataset_copy)
     issuer = TokenIssuer.open(default_dataset_copy)
 
-    def start(*faults: str, drim_mode: bool = True) -> Simulator:
+    def start(
+        *faults: str, drim_mode: bool = True, policy: ConnectionPolicy | None = None
+    ) -> Simulator:
         index = CatalogIndex(store)
         recorder = Recorder(store, index)
         config = SourceConfig(
@@ -56,7 +59,8 @@ def start_simulator(default_dataset_copy: Settings) -> Iterator:
             jwks=issuer.jwks(),
         )
         app = make_app(index, with_faults(config, faults), recorder)
-        context = serve_in_thread(app)
+        guard = ConnectionGuard(policy, sink=recorder.record_noise)
+        context = serve_in_thread(app, guard=guard)
         server = context.__enter__()
         stack.append((context, recorder))
         return Simulator(server, store, index, recorder, issuer)

@@ -238,3 +238,19 @@ def test_a_consumer_refusing_the_bench_certificate_is_reported_as_such(source: S
     assert "the consumer refused the bench's server certificate" in message
     assert str(pki.bundle_path) in message  # what to trust
     assert "TLS-002" not in codes  # the consumer's certificate is not to blame
+
+
+def test_every_answer_names_its_stored_exchange_in_x_request_id(source: Source) -> None:
+    study, series, kos = source.exam()
+    good = {"Authorization": f"Bearer {source.env.issuer.issue()}", "KOS-SOPInstanceUID": kos}
+    for headers, status in ((good, 200), ({"KOS-SOPInstanceUID": kos}, 401)):
+        before = len(source.setup.recorder.recorded)
+        with source.session() as session:
+            response = session.get(source.url(study, series), headers=headers, timeout=60)
+        assert response.status_code == status
+        recorded = source.next_recorded(before)
+        request_id = response.headers["X-Request-ID"]
+        assert recorded.exchange_id == request_id
+        exchange = load_exchange(source.store, request_id)
+        assert exchange.status == status
+        assert exchange.response_header("X-Request-ID") == request_id

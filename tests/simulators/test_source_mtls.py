@@ -62,6 +62,53 @@ def test_dicomweb_client_over_mtls_gets_the_catalogue(mtls_source) -> None:
     assert recorded.report.facts.get("kind") != "handshake"
 
 
+def test_multi_valued_rdn_certificate_is_not_the_listed_dn(mtls_source) -> None:
+    """OU and CN in one RDN is another name than the listed OU, CN (RFC 5280 §7.1): WL-020."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    env, setup, server = mtls_source
+    listed = env.pki.entry(CONSUMER_CERT).subject  # CN=consumer.drimlab.test,OU=...,O=...,...
+    parts = dict(p.split("=", 1) for p in listed.split(","))
+    rdn = x509.RelativeDistinguishedName
+    merged = x509.Name(
+        [
+            rdn([x509.NameAttribute(NameOID.COUNTRY_NAME, parts["C"])]),
+            rdn([x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, parts["ST"])]),
+            rdn([x509.NameAttribute(NameOID.ORGANIZATION_NAME, parts["O"])]),
+            rdn(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, parts["OU"]),
+                    x509.NameAttribute(NameOID.COMMON_NAME, parts["CN"]),
+                ]
+            ),
+        ]
+    )
+    env.pki.issue(
+        "merged-rdn",
+        parts["CN"],
+        ou=parts["OU"],
+        organisation=parts["O"],
+        state=parts["ST"],
+        subject_name=merged,
+    )
+    exam = next(iter(setup.index.snapshot.exams.values()))
+    with _session(env, "merged-rdn") as session:
+        response = session.get(
+            f"https://localhost:{server.port}/dicom-web/studies/{exam.study_instance_uid}",
+            headers={
+                "Authorization": f"Bearer {env.issuer.issue()}",
+                "KOS-SOPInstanceUID": exam.kos.sop_instance_uid,
+            },
+        )
+    assert response.status_code == 403
+    assert response.json()["cause"] == "certificate-not-listed"
+    assert setup.recorder.wait_for(1, timeout=60)
+    report = setup.recorder.recorded[0].report
+    assert "WL-020" in {f.rule for f in report.findings}
+    assert report.verdict.value == "FAILED"
+
+
 def test_unlisted_certificate_gets_403_and_a_wl_finding(mtls_source) -> None:
     env, setup, server = mtls_source
     exam = next(iter(setup.index.snapshot.exams.values()))

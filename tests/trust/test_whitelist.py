@@ -269,3 +269,57 @@ def test_every_domain_field_is_read(ans_dir: Path) -> None:
 def test_ans_signer_constant_names_the_genuine_signer() -> None:
     assert ANS_SIGNER.common_name == "Liste Blanche DRIM-M"
     assert ANS_SIGNER.organisational_unit == "318751275100020"
+
+
+def _subject_of(dn: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in dn.split(","))
+
+
+def _igc_sante_name(dn: str, *, merge_ou_cn: bool = False) -> x509.Name:
+    """The subject an IGC-Santé certificate for a listed DN encodes: C first, one AVA per RDN."""
+    from cryptography.x509.oid import NameOID
+
+    fields = _subject_of(dn)
+    attribute = x509.NameAttribute
+    rdns = [
+        x509.RelativeDistinguishedName([attribute(NameOID.COUNTRY_NAME, fields["C"])]),
+        x509.RelativeDistinguishedName([attribute(NameOID.STATE_OR_PROVINCE_NAME, fields["ST"])]),
+        x509.RelativeDistinguishedName([attribute(NameOID.ORGANIZATION_NAME, fields["O"])]),
+    ]
+    ou = attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, fields["OU"])
+    cn = attribute(NameOID.COMMON_NAME, fields["CN"])
+    if merge_ou_cn:
+        rdns.append(x509.RelativeDistinguishedName([ou, cn]))
+    else:
+        rdns += [x509.RelativeDistinguishedName([ou]), x509.RelativeDistinguishedName([cn])]
+    return x509.Name(rdns)
+
+
+def test_every_ans_listed_dn_matches_the_certificate_it_names(ans_dir: Path) -> None:
+    document = load_whitelist(ans_dir / "signed.xml")
+    assert len(document.domains) > 10
+    for domain in document.domains:
+        name = _igc_sante_name(domain.dn_certificat_operateur)
+        # the certificate's Name, and its RFC 4514 string (what the TLS facts keep)
+        assert document.domain_for_dn(name) == domain
+        assert document.domain_for_dn(name.rfc4514_string()) == domain
+        merged = _igc_sante_name(domain.dn_certificat_operateur, merge_ou_cn=True)
+        assert document.domain_for_dn(merged) is None
+        assert document.domain_for_dn(merged.rfc4514_string()) is None
+
+
+def test_dn_comparison_is_rdn_by_rdn() -> None:
+    listed = "CN=db.test,OU=300000001831981,O=TEST,ST=Paris (75),C=FR"
+    # a multi-valued RDN is one RDN, not two, whatever the order inside it
+    assert not same_dn(listed, "CN=db.test+OU=300000001831981,O=TEST,ST=Paris (75),C=FR")
+    assert same_dn("CN=db.test+OU=1,O=T", "OU=1+CN=db.test,O=T")
+    # RFC 4514 order or its exact reverse; any other order is another name
+    assert same_dn(listed, "C=FR,ST=Paris (75),O=TEST,OU=300000001831981,CN=db.test")
+    assert not same_dn(listed, "OU=300000001831981,CN=db.test,O=TEST,ST=Paris (75),C=FR")
+    # case, insignificant spaces and Unicode compatibility forms, as RFC 4518 prepares them
+    assert same_dn(listed, "cn = DB.TEST ;  OU=300000001831981 ,o=  test,ST=paris  (75),C=fr")
+    assert same_dn("CN=ﬁche,C=FR", "CN=fiche,C=FR")
+    # an escaped separator stays inside its value
+    assert same_dn(r"CN=a\+b,O=x", r"CN=A\+B,O=X")
+    assert not same_dn(r"CN=a\+b,O=x", "CN=a+CN=b,O=x")
+    assert not same_dn("", "")

@@ -1,4 +1,4 @@
-"""`drimlab exchanges list|show`: what the simulators and validators recorded."""
+"""`drimlab exchanges list|show|recover`: what the simulators and validators recorded."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from rich.table import Table
 
 from drimlab.cli._common import console, fail, state
 from drimlab.exchange import Exchange
+from drimlab.simulators.index import CatalogIndex
+from drimlab.simulators.recording import judge_exchange
+from drimlab.simulators.recovery import recover_journals
 from drimlab.store.queries import list_exchanges, report_ids_of, resolve_exchange_id
 from drimlab.store.records import load_exchange, load_report
+from drimlab.validation.assess import Selection
 from drimlab.validation.render import FORMATS, render
 from drimlab.validation.rules import load_all
 
@@ -116,3 +120,17 @@ def _tls_lines(exchange: Exchange) -> list[str]:
 def register(app: typer.Typer) -> None:
     """Add `drimlab exchanges` to the root app."""
     app.add_typer(exchanges_app, name="exchanges")
+
+
+@exchanges_app.command("recover")
+def recover_command(ctx: typer.Context) -> None:
+    """Store what stopped server simulators left in their journals (kill -9, a crash).
+
+    `drimlab serve` and `drimlab start` do it before they listen; the journal of a simulator
+    still running is never touched. Exchanges are judged with the drim-m profile.
+    """
+    store = state(ctx).store
+    index = CatalogIndex(store)
+    selection = Selection.of("drim-m")
+    recovery = recover_journals(store, lambda e: judge_exchange(e, index, selection))
+    typer.echo(recovery.summary())

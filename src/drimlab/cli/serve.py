@@ -23,10 +23,17 @@ from drimlab.portal.serve import build_portal, port_is_free, portal_in_thread
 from drimlab.simulators.address import public_origin
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
-from drimlab.simulators.runner import free_port, serve_until_cancelled
+from drimlab.simulators.recovery import recover_journals
+from drimlab.simulators.runner import (
+    SHUTDOWN_TIMEOUT,
+    Serving,
+    free_port,
+    serve_until_signalled,
+)
 from drimlab.simulators.serve import SourceOptions, SourceSetup, build_source, notice
 from drimlab.simulators.source import SOURCE_KEY
 from drimlab.tokens import DEFAULT_ISSUER
+from drimlab.trust.live import StalePolicy
 
 
 def _portal(
@@ -62,14 +69,22 @@ def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> 
     env = BenchEnvironment.prepare(
         cli.store, cli.settings, progress=lambda m: err_console.print(m, markup=False)
     )
-    setup = build_source(cli.store, env, options)
+    setup = build_source(
+        cli.store, env, options, notify=lambda m: err_console.print(m, markup=False)
+    )
+    recorder = setup.recorder
+    recovery = recover_journals(cli.store, recorder.judge)
+    if recovery.journals:
+        err_console.print(f"drimlab: {recovery.summary()}", markup=False)
     scheme = "http" if options.insecure_http else "https"
     origin = public_origin(scheme, options.host, options.port, env)
     stack = ExitStack()
     portal_line = _portal(stack, ctx, setup, origin, portal_port) if portal_port else None
-    listeners = [(setup.app, options.host, options.port, setup.ssl_context)]
+    listeners: list[Serving] = [
+        (setup.app, options.host, options.port, setup.ssl_context, setup.guard)
+    ]
     if options.crl_port is not None and not options.insecure_http:
-        listeners.append((setup.pki_app, options.host, options.crl_port, None))
+        listeners.append((setup.pki_app, options.host, options.crl_port, None, None))
     listening: list[bool] = []
 
     def announce() -> None:  # once every port is bound: a busy port prints only its error
@@ -77,19 +92,34 @@ def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> 
         if portal_line:
             typer.echo(portal_line)
         typer.echo(notice(setup, origin, drimlab_command(cli.settings)))  # never wrapped
-        console.print("serving; Ctrl-C to stop", markup=False)
+        console.print("serving; Ctrl-C or SIGTERM to stop", markup=False)
+
+    def stopping(signal_name: str) -> None:
+        recorder.stopping = True  # new requests: 503 shutting-down
+        bound = SHUTDOWN_TIMEOUT + recorder.drain_seconds
+        err_console.print(
+            f"drimlab: {signal_name}: finishing the requests in flight and storing their "
+            f"exchanges (at most {bound:g} s; a second signal stops at once)",
+            markup=False,
+        )
 
     try:
-        asyncio.run(serve_until_cancelled(listeners, on_listening=announce))
+        asyncio.run(serve_until_signalled(listeners, on_ready=announce, on_signal=stopping))
     except KeyboardInterrupt:
-        pass
+        pass  # a second Ctrl-C: what is not stored yet stays in the journal
     finally:
         stack.close()
-        setup.recorder.close()
+        left = recorder.close()
         if listening:
-            recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
-            console.print(f"stopped: {recorded} exchanges recorded", markup=False)
-            for failure in setup.recorder.failures:
+            recorded, failed = len(recorder.recorded), len(recorder.failures)
+            line = f"stopped: {recorded} exchanges recorded"
+            if left:
+                line += (
+                    f"; {left} left in the journal, stored by the next `drimlab serve`/"
+                    "`start` or by `drimlab exchanges recover`"
+                )
+            typer.echo(line)  # one line, never wrapped
+            for failure in recorder.failures:
                 err_console.print(f"drimlab: not recorded: {failure}", markup=False)
             if failed:
                 raise typer.Exit(1)
@@ -108,6 +138,16 @@ InsecureOption = Annotated[
     typer.Option(
         "--insecure-http",
         help="Plain HTTP, no client certificate: local debugging only (flagged in every report).",
+    ),
+]
+StaleCrlOption = Annotated[
+    StalePolicy,
+    typer.Option(
+        "--stale-crl",
+        help="While a CRL the bench cannot re-sign is past its nextUpdate: refuse every client "
+        "(403, TLS-008) or warn (admit them, TLS-008 as a warning). The bench's own CRL is "
+        "re-signed before it goes stale.",
+        case_sensitive=False,
     ),
 ]
 FaultOption = Annotated[
@@ -134,6 +174,7 @@ def serve(
         Path | None, typer.Option(help="Trust this issuer's JWKS instead of the bench's.")
     ] = None,
     issuer: Annotated[str, typer.Option(help="Expected `iss` of tokens.")] = DEFAULT_ISSUER,
+    stale_crl: StaleCrlOption = StalePolicy.REFUSE,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
@@ -153,6 +194,7 @@ def serve(
             jwks_path=jwks,
             issuer_url=issuer,
             selection=chosen,
+            stale_crl=stale_crl,
         ),
     )
 

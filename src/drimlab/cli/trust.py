@@ -27,6 +27,7 @@ from drimlab.store.records import save_report
 from drimlab.trust import pki as pki_module
 from drimlab.trust.pki import Pki, write_file
 from drimlab.trust.pki_files import MANIFEST
+from drimlab.trust.pki_lock import pki_lock
 from drimlab.trust.pki_verify import RevocationList, load_certificates
 from drimlab.trust.whitelist import (
     ANS_SIGNER,
@@ -392,13 +393,15 @@ def whitelist_sign(
     check_writable(output)
     pki = _pki(ctx)
     data = read_bytes(source)
-    signed = sign_whitelist(
-        data,
-        pki.certificate(signer),
-        pki.key_path(signer).read_bytes(),
-        [pki.certificate("organisations"), pki.certificate("root")],
-    )
-    write_file(output, signed, mode=0o644)
+    with pki_lock(pki.directory):  # one writer at a time (a simulator may reload the list)
+        pki.reload()
+        signed = sign_whitelist(
+            data,
+            pki.certificate(signer),
+            pki.key_path(signer).read_bytes(),
+            [pki.certificate("organisations"), pki.certificate("root")],
+        )
+        write_file(output, signed, mode=0o644)
     console.print(
         f"signed {source} -> {output} with {pki.entry(signer).subject}",
         markup=False,
@@ -423,9 +426,11 @@ def whitelist_make(
     pki = _pki(ctx)
     names = include or ["source", "consumer"]
     target = output or pki.directory / "whitelist.xml"
-    signed = bench_whitelist(pki, names)
+    with pki_lock(pki.directory):
+        pki.reload()
+        signed = bench_whitelist(pki, names)
+        write_file(target, signed, mode=0o644)
     domains = names
-    write_file(target, signed, mode=0o644)
     console.print(
         f"wrote {target}: {len(domains)} domains, signed by "
         f"{pki.entry('whitelist-signer').subject}",

@@ -10,4 +10,5 @@ what the rules saw. This package imports nothing above `drimlab.errors`.
 - `decision`  what the server simulator answered and why (a refusal and its cause)
 - `probe`     the outcome of each probe of the battery and of the concurrent burst
 - `whitelist` a whitelist document and the facts of its signature
+- `store`     whether the server simulator can record what it serves (its evidence store)
 """

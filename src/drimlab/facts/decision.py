@@ -45,6 +45,17 @@ class Cause(StrEnum):
     ACCEPT_UNUSABLE = "accept-unusable"
     NOT_ACCEPTABLE = "not-acceptable"
     RESOURCE_UNAVAILABLE = "resource-unavailable"
+    FRAME_LIST_INVALID = "frame-list-invalid"
+    # the HTTP message and the connection, before any WADO-RS handling
+    REQUEST_UNPARSABLE = "request-unparsable"
+    OUTSIDE_SERVICE = "outside-service"
+    HEADER_TIMEOUT = "header-timeout"
+    CONNECTION_LIMIT = "connection-limit"
+    # the bench itself could not serve (not a fault of the consumer)
+    STORE_UNAVAILABLE = "store-unavailable"
+    SHUTTING_DOWN = "shutting-down"
+    INTERRUPTED = "interrupted"  # the bench died before its answer was whole (journal recovery)
+    INTERNAL_ERROR = "internal-error"
 
 
 #: Causes of each token verification outcome code (`drimlab.tokens.TokenCheck.code`).

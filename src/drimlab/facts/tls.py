@@ -140,6 +140,9 @@ class TrustLookups:
 
     revocation: Revocation = Revocation.UNCHECKED
     revocation_detail: str = ""
+    # unknown only because the CRL is past its nextUpdate, and the bench's policy for a stale
+    # CRL is to warn: it admitted the peer anyway
+    revocation_soft_fail: bool = False
     dn_listing: Listing = Listing.UNCHECKED
     listed_domain: str | None = None
     host: str | None = None
@@ -151,6 +154,7 @@ class TrustLookups:
         return {
             "revocation": self.revocation.value,
             "revocation_detail": self.revocation_detail,
+            "revocation_soft_fail": self.revocation_soft_fail,
             "dn_listing": self.dn_listing.value,
             "listed_domain": self.listed_domain,
             "host": self.host,
@@ -164,6 +168,7 @@ class TrustLookups:
         return cls(
             revocation=Revocation(data.get("revocation", "unchecked")),
             revocation_detail=str(data.get("revocation_detail", "")),
+            revocation_soft_fail=bool(data.get("revocation_soft_fail", False)),
             dn_listing=Listing(data.get("dn_listing", "unchecked")),
             listed_domain=data.get("listed_domain"),
             host=data.get("host"),

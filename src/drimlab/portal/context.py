@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from drimlab.config import Settings
+from drimlab.facts.store import StoreStatus
 from drimlab.portal.jobs import Jobs
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FaultRule
@@ -52,6 +53,12 @@ class SimulatorLink:
                 return True
         except OSError:
             return False
+
+    def store_status(self) -> StoreStatus | None:
+        """Whether the simulator can record what it serves (known in the same process only)."""
+        if self.handlers is None or self.handlers.recorder is None:
+            return None
+        return self.handlers.recorder.status
 
     @property
     def can_switch_faults(self) -> bool:

@@ -127,6 +127,7 @@ class PartPlan:
     sha256: str
     path: Path | None = None
     data: bytes | None = None
+    offset: int = 0  # where the part's bytes start in `path` (a frame inside an instance)
 
 
 @dataclass(frozen=True)

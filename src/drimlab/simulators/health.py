@@ -2,9 +2,10 @@
 
 The ANS client simulator checks that a source is up by asking its WADO-RS base (e.g.
 `GET https://host/dcm4chee-arc/aets/NAME/rs`). The server simulator answers it
-(`HealthEndpoint`: 200 and a small JSON status, recorded like every request); the client
-simulator sends it (`check_health`: `drimlab health URL`, and the first step of the source
-scenarios), stores the exchange and judges the answer with the HEALTH rules.
+(`HealthEndpoint`: 200 and a small JSON status, journaled and recorded like every request;
+503 `store-unavailable` or `shutting-down` while the bench cannot record or is stopping); the
+client simulator sends it (`check_health`: `drimlab health URL`, and the first step of the
+source scenarios), stores the exchange and judges the answer with the HEALTH rules.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from drimlab.errors import InputError
 from drimlab.exchange import Exchange, Purpose
 from drimlab.facts.decision import Cause, Decision
 from drimlab.simulators.consumer_http import HttpRequest, TransportError, open_response
-from drimlab.simulators.recording import Outcome, Recorder
+from drimlab.simulators.recording import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_KEY,
+    Outcome,
+    Recorder,
+    new_request_id,
+    request_exchange,
+)
 from drimlab.simulators.refusals import HSTS, Refusal, error_response
 from drimlab.simulators.retrieval import (
     USER_AGENT,
@@ -77,7 +85,14 @@ class HealthEndpoint:
             trust_hint=self.trust_hint,
         )
         response: web.StreamResponse
+        request_id = new_request_id()
+        request[REQUEST_ID_KEY] = request_id
         try:
+            if self.recorder is not None:  # journaled first; a store that is down answers 503
+                received = request_exchange(request, tls, started_wall)
+                unable = self.recorder.open(request_id, received)
+                if unable is not None:
+                    raise unable
             refused = client_refusal(tls) if self.whitelist is not None else None
             if refused is not None:
                 raise Refusal(403, refused.cause, f"client certificate refused: {refused.detail}")
@@ -94,11 +109,11 @@ class HealthEndpoint:
         except Refusal as refusal:
             response = error_response(refusal)
             decision = refusal.decision
+        response.headers[REQUEST_ID_HEADER] = request_id
         if self.recorder is not None:
             elapsed = time.perf_counter() - started
-            self.recorder.record(
-                request, response, Outcome(None, None, elapsed, tls, decision, started_wall)
-            )
+            outcome = Outcome(None, None, elapsed, tls, decision, started_wall)
+            self.recorder.record(request, response, outcome, request_id)
         return response
 
 

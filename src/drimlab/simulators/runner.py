@@ -1,11 +1,17 @@
 """Running an aiohttp application on a real socket: in the foreground (`drimlab serve`) or in
 a background thread with its own event loop (tests, benchmarks, scenarios).
+
+In the foreground, SIGINT (Ctrl-C) and SIGTERM (systemd, `timeout`, CI cancellation) stop
+the same way: stop accepting, let the requests in flight finish (`SHUTDOWN_TIMEOUT`), then
+the applications' cleanup (the recorder's bounded drain). A second signal during the stop
+ends the process at once (what was not stored yet stays in the simulator's journal).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import ssl
 import threading
@@ -16,7 +22,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from drimlab.errors import ConfigurationError
+from drimlab.simulators.connections import ConnectionGuard
 from drimlab.trust.tls import serve_tls
+
+SHUTDOWN_TIMEOUT = 10.0  # seconds the requests in flight get to finish when a server stops
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,32 +49,51 @@ class RunningServer:
 
 
 class Listener:
-    """An application listening on one address, plain or over TLS."""
+    """An application listening on one address, plain or over TLS, under a connection guard."""
 
-    def __init__(self, runner: web.AppRunner, tls_server: asyncio.Server | None) -> None:
+    def __init__(
+        self, runner: web.AppRunner, server: asyncio.Server, guard: ConnectionGuard
+    ) -> None:
         self.runner = runner
-        self.tls_server = tls_server
+        self.server = server
+        self.guard = guard
+
+    def stop_accepting(self) -> None:
+        self.server.close()
 
     async def stop(self) -> None:
-        if self.tls_server is not None:
-            self.tls_server.close()
-            await self.tls_server.wait_closed()
+        """Stop accepting, let the requests in flight finish (the runner's shutdown timeout),
+        then cut the connections a peer still holds open."""
+        self.server.close()
         await self.runner.cleanup()
+        await self.guard.close_all()
+        await self.server.wait_closed()
 
 
 async def listen(
-    app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None
+    app: web.Application,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    guard: ConnectionGuard | None = None,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT,
 ) -> Listener:
     """Start serving `app`; under TLS, refused handshakes send their alert (see trust.tls)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        if ssl_context is None:
-            await web.TCPSite(runner, host, port, backlog=256).start()
-            return Listener(runner, None)
         server = runner.server
         assert server is not None
-        return Listener(runner, await serve_tls(server, host, port, ssl_context))
+        guard = guard or ConnectionGuard()
+        factory = guard.protocol_factory(server)
+        if ssl_context is None:
+            listening = await asyncio.get_running_loop().create_server(
+                factory, host, port, backlog=256
+            )
+        else:
+            listening = await serve_tls(factory, host, port, ssl_context)
+        return Listener(runner, listening, guard)
     except OSError as exc:
         await runner.cleanup()
         reason = os.strerror(exc.errno) if exc.errno else exc.strerror
@@ -82,6 +110,8 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
+    guard: ConnectionGuard | None = None,
+    shutdown_timeout: float = SHUTDOWN_TIMEOUT,
 ) -> Iterator[RunningServer]:
     """Serve `app` from a background thread until the block ends."""
     port = port or free_port(host)
@@ -93,7 +123,18 @@ def serve_in_thread(
     def main() -> None:
         asyncio.set_event_loop(loop)
         try:
-            runner_box.append(loop.run_until_complete(listen(app, host, port, ssl_context)))
+            runner_box.append(
+                loop.run_until_complete(
+                    listen(
+                        app,
+                        host,
+                        port,
+                        ssl_context,
+                        guard=guard,
+                        shutdown_timeout=shutdown_timeout,
+                    )
+                )
+            )
         except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)
             started.set()
@@ -118,21 +159,50 @@ def serve_in_thread(
         thread.join(30)
 
 
-async def serve_until_cancelled(
-    listeners: list[tuple[web.Application, str, int, ssl.SSLContext | None]],
-    on_listening: Callable[[], None] | None = None,
-) -> None:
-    """Serve every (app, host, port, tls) until the task is cancelled (Ctrl-C), then stop.
+Serving = tuple[web.Application, str, int, ssl.SSLContext | None, ConnectionGuard | None]
 
-    `on_listening` runs once every socket is bound, so nothing is announced before then.
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def serve_until_signalled(
+    listeners: list[Serving],
+    *,
+    on_ready: Callable[[], None] | None = None,
+    on_signal: Callable[[str], None] | None = None,
+) -> str:
+    """Serve every (app, host, port, tls, guard) until SIGINT or SIGTERM, then stop them all.
+
+    `on_ready` is called once every listener listens; `on_signal` hears the signal's name at
+    once (before the stop begins); the return value is that name ("" when cancelled instead).
     """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[str] = []
+
+    def stop_on(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        for other in STOP_SIGNALS:  # a second signal is not caught: it ends the process
+            loop.remove_signal_handler(other)
+        if on_signal is not None:
+            on_signal(sig.name)
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop_on, sig)
     started: list[Listener] = []
     try:
-        for app, host, port, context in listeners:
-            started.append(await listen(app, host, port, context))
-        if on_listening is not None:
-            on_listening()
-        await asyncio.Event().wait()
+        for app, host, port, context, guard in listeners:
+            started.append(await listen(app, host, port, context, guard=guard))
+        if on_ready is not None:
+            on_ready()
+        await stop.wait()
     finally:
+        for listener in started:
+            listener.stop_accepting()
         for listener in reversed(started):
             await listener.stop()
+        if not received:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+    return received[0] if received else ""

@@ -10,26 +10,37 @@ downloads in clear).
 
 from __future__ import annotations
 
+import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from shlex import quote
 
 from aiohttp import web
 
 from drimlab.domain import KOS_HEADER
+from drimlab.simulators.connections import ConnectionGuard, ConnectionPolicy
 from drimlab.simulators.environment import CONSUMER_CERT, SOURCE_CERT, BenchEnvironment
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Recorder
 from drimlab.simulators.runner import RunningServer, serve_in_thread
-from drimlab.simulators.source import SourceConfig, make_app, with_faults
+from drimlab.simulators.source import STATUS_PATH, SourceConfig, make_app, with_faults
 from drimlab.store import Store
+from drimlab.store.journal import Journal, journal_dir
 from drimlab.tokens import DEFAULT_ISSUER, TokenVerifier
 from drimlab.trust.enforce import HandshakeRefusals
+from drimlab.trust.live import LiveTrust, StalePolicy
 from drimlab.trust.tls import server_context
 from drimlab.validation.assess import Selection
+
+LOG = logging.getLogger("drimlab.simulators.serve")
+
+
+def _log(message: str) -> None:
+    LOG.warning("%s", message)
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,11 @@ class SourceOptions:
     issuer_url: str = DEFAULT_ISSUER
     base_path: str = "/dicom-web"
     selection: Selection | None = None  # how recorded exchanges are judged (drim-m by default)
+    connections: ConnectionPolicy = field(default_factory=ConnectionPolicy)
+    stale_crl: StalePolicy = (
+        StalePolicy.REFUSE
+    )  # clients while a CRL the bench cannot sign is stale
+    clock: Callable[[], datetime] | None = None  # the time of the trust checks (tests move it)
 
 
 @dataclass(frozen=True)
@@ -59,10 +75,12 @@ class SourceSetup:
     index: CatalogIndex
     env: BenchEnvironment
     options: SourceOptions
+    guard: ConnectionGuard
 
 
-def _pki_app(env: BenchEnvironment) -> web.Application:
-    """Plain-HTTP downloads a DRIMBox may fetch in clear: the CRL and the CA bundle."""
+def _pki_app(env: BenchEnvironment, recorder: Recorder) -> web.Application:
+    """Plain-HTTP downloads a DRIMBox may fetch in clear: the CRL and the CA bundle; and the
+    state of the simulator's store, for the portal (no secret in it)."""
 
     async def crl(_: web.Request) -> web.StreamResponse:
         return web.FileResponse(env.pki.crl_path, headers={"Content-Type": "application/pkix-crl"})
@@ -72,16 +90,52 @@ def _pki_app(env: BenchEnvironment) -> web.Application:
             env.pki.bundle_path, headers={"Content-Type": "application/x-pem-file"}
         )
 
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(recorder.status.as_dict())
+
     app = web.Application()
     app.router.add_get("/pki/crl", crl)
     app.router.add_get("/pki/ca.pem", bundle)
+    app.router.add_get(STATUS_PATH, status)
     return app
 
 
-def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) -> SourceSetup:
-    """Wire index, recorder, token verifier, whitelist, CRL and TLS context."""
+def live_trust(
+    env: BenchEnvironment, options: SourceOptions, notify: Callable[[str], None] | None
+) -> LiveTrust:
+    """The bench's whitelist and CRL, watched; the CRL re-signed by the bench's own CA."""
+    pki = env.pki
+
+    def resign(at: datetime) -> None:
+        pki.refresh_crl(at=at)
+
+    return LiveTrust(
+        whitelist_path=env.whitelist_path,
+        crl_path=pki.crl_path,
+        crl_issuers=[pki.certificate("organisations"), pki.certificate("root")],
+        resign=resign,
+        stale_policy=options.stale_crl,
+        clock=options.clock or (lambda: datetime.now(UTC)),
+        notify=notify,
+    )
+
+
+def build_source(
+    store: Store,
+    env: BenchEnvironment,
+    options: SourceOptions,
+    *,
+    notify: Callable[[str], None] | None = None,
+) -> SourceSetup:
+    """Wire index, recorder, token verifier, whitelist, CRL and TLS context.
+
+    `notify` receives what the operator must know at once (a whitelist reloaded, a stale CRL,
+    a store that cannot be written); by default it is logged.
+    """
+    notify = notify or _log
     index = CatalogIndex(store)
-    recorder = Recorder(store, index, selection=options.selection)
+    journal = Journal(journal_dir(store))
+    recorder = Recorder(store, index, selection=options.selection, journal=journal, notify=notify)
     trust_hint = str(env.pki.bundle_path)
     if options.crl_port is not None:
         trust_hint += f", also at http://{options.host}:{options.crl_port}/pki/ca.pem"
@@ -97,8 +151,7 @@ def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) ->
         verifier=verifier,
         insecure_http=options.insecure_http,
         jwks=jwks,
-        whitelist=None if options.insecure_http else env.whitelist(),
-        revocation=None if options.insecure_http else env.revocation_list(),
+        trust=None if options.insecure_http else live_trust(env, options, notify),
         trust_hint=trust_hint,
     )
     context = None
@@ -111,19 +164,28 @@ def build_source(store: Store, env: BenchEnvironment, options: SourceOptions) ->
             on_failure=refusals.record,
         )
     app = make_app(index, with_faults(config, options.faults), recorder)
-    return SourceSetup(app, context, _pki_app(env), recorder, index, env, options)
+    guard = ConnectionGuard(options.connections, sink=recorder.record_noise)
+    return SourceSetup(app, context, _pki_app(env, recorder), recorder, index, env, options, guard)
 
 
 @contextmanager
 def source_in_thread(
-    store: Store, env: BenchEnvironment, options: SourceOptions
+    store: Store,
+    env: BenchEnvironment,
+    options: SourceOptions,
+    *,
+    notify: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[SourceSetup, RunningServer]]:
     """Run the simulator (and its plain PKI listener when `crl_port` is set) in the background."""
-    setup = build_source(store, env, options)
+    setup = build_source(store, env, options, notify=notify)
     with ExitStack() as stack:
         server = stack.enter_context(
             serve_in_thread(
-                setup.app, host=options.host, port=options.port, ssl_context=setup.ssl_context
+                setup.app,
+                host=options.host,
+                port=options.port,
+                ssl_context=setup.ssl_context,
+                guard=setup.guard,
             )
         )
         if options.crl_port is not None:

@@ -153,9 +153,12 @@ class _Sender:
             if self.plain and self.request.transport is not None:
                 # headers and the part head are already on the transport; sendfile waits
                 # for its buffer to empty before sending the file
-                sent = await self.loop.sendfile(self.request.transport, handle, 0, part.size)
+                sent = await self.loop.sendfile(
+                    self.request.transport, handle, part.offset, part.size
+                )
                 self.stats.bytes_sent += sent
                 return
+            handle.seek(part.offset)
             remaining = part.size
             while remaining > 0:
                 chunk = handle.read(min(CHUNK, remaining))

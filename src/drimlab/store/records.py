@@ -60,13 +60,26 @@ def _study_of(exchange: Exchange) -> str | None:
     return study[:64]
 
 
-def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
+def save_exchange(
+    store: Store, exchange: Exchange, *, note: str = "", exchange_id: str | None = None
+) -> str:
     """Store an Exchange (bodies to disk, `Exchange.as_dict()` and query columns as a row).
 
     The exchange's part manifest says what the response held when the body itself is not
     kept (the server simulator sends catalogue files: it records which, with sizes and SHA-256).
     An iterable body is consumed: keep the stored copy (`load_exchange`) to read it again.
+    `exchange_id` gives the row the id the capture already knows it by (a request id).
     """
+    record = exchange_row(store, exchange, note=note, exchange_id=exchange_id)
+    with store.session() as session:
+        session.add(record)
+    return record.id
+
+
+def exchange_row(
+    store: Store, exchange: Exchange, *, note: str = "", exchange_id: str | None = None
+) -> ExchangeRecord:
+    """The row `save_exchange` adds (its bodies already written to disk)."""
     request_body = (
         store_body(store, exchange.request_body) if exchange.request_body is not None else None
     )
@@ -75,8 +88,8 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
     )
     kos = exchange.request_header(KOS_HEADER)
     peer = exchange.tls.peer if exchange.tls else None
-    record = ExchangeRecord(
-        id=str(uuid.uuid4()),
+    return ExchangeRecord(
+        id=exchange_id or str(uuid.uuid4()),
         origin=exchange.origin,
         # captured traffic may carry anything; PostgreSQL refuses an over-long VARCHAR
         method=(exchange.method or "")[:16],
@@ -95,9 +108,31 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
         note=note or exchange.label,
         facts={**exchange.as_dict(), "method": (exchange.method or "")[:16] or None},
     )
+
+
+def save_exchange_and_report(
+    store: Store,
+    exchange: Exchange,
+    report: Report,
+    *,
+    exchange_id: str | None = None,
+    kind: str | None = None,
+) -> tuple[str, str]:
+    """Store an exchange and its report in one transaction: both are kept, or neither.
+
+    Return (exchange id, report id). Bodies are written first (named by their SHA-256, a body
+    left by a failed transaction is only an unreferenced copy).
+    """
+    exchange_record = exchange_row(store, exchange, exchange_id=exchange_id)
+    if not exchange_record.parts and report.parts:
+        exchange_record.parts = [p.as_dict() for p in report.parts]
+        exchange_record.facts = {**(exchange_record.facts or {}), "parts": exchange_record.parts}
+    report_record = report_row(report, exchange_id=exchange_record.id, kind=kind)
     with store.session() as session:
-        session.add(record)
-    return record.id
+        session.add(exchange_record)
+        session.flush()  # the exchange row first: the report refers to it
+        session.add(report_record)
+    return exchange_record.id, report_record.id
 
 
 def _headers(rows: list[Any]) -> tuple[tuple[str, str], ...]:
@@ -143,10 +178,26 @@ def save_report(
     store: Store, report: Report, *, exchange_id: str | None = None, kind: str | None = None
 ) -> str:
     """Store a Report (whole, as JSON) linked to its exchange; return its id."""
+    record = report_row(report, exchange_id=exchange_id, kind=kind)
+    with store.session() as session:
+        session.add(record)
+        if exchange_id is not None and report.parts:
+            row = session.get(ExchangeRecord, exchange_id)
+            # a manifest given with the exchange (e.g. where each part was kept) wins
+            if row is not None and not row.parts:
+                row.parts = [p.as_dict() for p in report.parts]
+                row.facts = {**(row.facts or {}), "parts": row.parts}
+    return record.id
+
+
+def report_row(
+    report: Report, *, exchange_id: str | None = None, kind: str | None = None
+) -> ReportRecord:
+    """The row `save_report` adds."""
     facts = report.facts
     found = facts.get("request")
     request: dict[str, Any] = found if isinstance(found, dict) else {}
-    record = ReportRecord(
+    return ReportRecord(
         id=str(uuid.uuid4()),
         exchange_id=exchange_id,
         kind=kind or str(facts.get("kind", "exchange"))[:32],
@@ -157,15 +208,6 @@ def save_report(
         kos_sop_instance_uid=None,
         data=report.as_dict(),
     )
-    with store.session() as session:
-        session.add(record)
-        if exchange_id is not None and report.parts:
-            row = session.get(ExchangeRecord, exchange_id)
-            # a manifest given with the exchange (e.g. where each part was kept) wins
-            if row is not None and not row.parts:
-                row.parts = [p.as_dict() for p in report.parts]
-                row.facts = {**(row.facts or {}), "parts": row.parts}
-    return record.id
 
 
 def load_report(store: Store, report_id: str) -> Report:

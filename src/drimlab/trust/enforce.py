@@ -118,11 +118,12 @@ class HandshakeRefusals:
 
 def _revocation(
     der: bytes | None, crl: RevocationList | None, at: datetime | None
-) -> tuple[Revocation, str]:
+) -> tuple[Revocation, str, bool]:
+    """(status, detail, stale) of the peer certificate in `crl` at `at`."""
     if der is None or crl is None:
-        return Revocation.UNCHECKED, ""
+        return Revocation.UNCHECKED, "", False
     result = crl.check(x509.load_der_x509_certificate(der), utc(at))
-    return _REVOCATION[result.status], result.detail
+    return _REVOCATION[result.status], result.detail, result.stale
 
 
 def client_facts(
@@ -133,12 +134,19 @@ def client_facts(
     at: datetime | None = None,
     peer_address: str | None = None,
     trust_hint: str | None = None,
+    accept_stale_crl: bool = False,
 ) -> TlsFacts:
-    """Server side: the client connection's facts with the CRL and whitelist lookups."""
+    """Server side: the client connection's facts with the CRL and whitelist lookups.
+
+    `accept_stale_crl` is the bench's policy for a CRL past its nextUpdate: admit the client
+    (the lookup says so, and TLS-008 is then a warning) instead of refusing it.
+    """
     if conn is None:
         return TlsFacts(role=Role.SERVER, tls=False, peer_address=peer_address)
     facts = connection_facts(conn, Role.SERVER, peer_address=peer_address, trust_hint=trust_hint)
-    return add_client_lookups(facts, peer_der(conn), whitelist, crl=crl, at=at)
+    return add_client_lookups(
+        facts, peer_der(conn), whitelist, crl=crl, at=at, accept_stale_crl=accept_stale_crl
+    )
 
 
 def add_client_lookups(
@@ -148,9 +156,10 @@ def add_client_lookups(
     *,
     crl: RevocationList | None = None,
     at: datetime | None = None,
+    accept_stale_crl: bool = False,
 ) -> TlsFacts:
     """The facts with the CRL lookup and the whitelist lookup of the client's DN."""
-    status, detail = _revocation(der, crl, at)
+    status, detail, stale = _revocation(der, crl, at)
     listing, domain = Listing.UNCHECKED, None
     peer = facts.peer
     if whitelist is not None and peer is not None:
@@ -158,7 +167,11 @@ def add_client_lookups(
         listing = Listing.LISTED if found is not None else Listing.NOT_LISTED
         domain = found.identifiant if found is not None else None
     lookups = TrustLookups(
-        revocation=status, revocation_detail=detail, dn_listing=listing, listed_domain=domain
+        revocation=status,
+        revocation_detail=detail,
+        revocation_soft_fail=stale and accept_stale_crl and status is Revocation.UNKNOWN,
+        dn_listing=listing,
+        listed_domain=domain,
     )
     return replace(facts, lookups=lookups)
 
@@ -188,7 +201,7 @@ def add_server_lookups(
     at: datetime | None = None,
 ) -> TlsFacts:
     """The facts with the CRL lookup and the whitelist lookups of the source's host and DN."""
-    status, detail = _revocation(der, crl, at)
+    status, detail, _ = _revocation(der, crl, at)
     lookups = TrustLookups(revocation=status, revocation_detail=detail, host=host)
     peer = facts.peer
     if whitelist is not None and peer is not None:
@@ -221,7 +234,7 @@ def client_refusal(facts: TlsFacts) -> Decision | None:
         return Decision(
             403, Cause.CERTIFICATE_REVOKED, f"{peer.subject}: {lookups.revocation_detail}"
         )
-    if lookups.revocation is Revocation.UNKNOWN:
+    if lookups.revocation is Revocation.UNKNOWN and not lookups.revocation_soft_fail:
         return Decision(
             403, Cause.CERTIFICATE_REVOCATION_UNKNOWN, lookups.revocation_detail or peer.subject
         )

@@ -10,6 +10,12 @@ Layout under `Settings.pki_dir` (directories 0700, files 0600, every write atomi
     certs/<name>.pem           a leaf certificate; certs/<name>.chain.pem leaf + intermediate
     private/<name>.key         its private key (PKCS#8, unencrypted: a test PKI)
     crl/organisations.crl      the intermediate's CRL (DER), re-signed on every revocation
+
+Every change (`init`, `issue`, `revoke`, `refresh_crl`) holds the PKI's file lock
+(`drimlab.trust.pki_lock`) and works from the manifest as it is on disk at that moment, so
+concurrent changes from several processes all land. The manifest is written before the CRL:
+it is what the CRL is made from, so a process stopped between the two leaves a CRL that the
+next change rebuilds complete.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from drimlab.trust.pki_files import (
     swap_in,
     write_file,
 )
+from drimlab.trust.pki_lock import pki_lock
 
 __all__ = [
     "DEFAULT_CONSUMER_HOST",
@@ -75,16 +82,13 @@ class Pki:
 
     @classmethod
     def open(cls, directory: Path) -> Pki:
-        path = directory / MANIFEST
-        if not path.is_file():
-            raise ConfigurationError(f"no test PKI at {directory}: run `drimlab pki init` first")
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT:
-                raise ValueError(f"unknown manifest format {manifest.get('format')!r}")
-            return cls(directory, manifest)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"unreadable PKI manifest {path}: {exc}") from None
+        return cls(directory, _read_manifest(directory))
+
+    def reload(self) -> None:
+        """Read the manifest again (another process may have changed the PKI)."""
+        manifest = _read_manifest(self.directory)
+        self._manifest = manifest
+        self.entries = tuple(PkiEntry.from_dict(e) for e in manifest["certificates"])
 
     @classmethod
     def init(
@@ -98,19 +102,22 @@ class Pki:
         crl_url: str = DEFAULT_CRL_URL,
     ) -> Pki:
         """Create the hierarchy, the DRIMBox and signer certificates and the negative set."""
-        if (directory / MANIFEST).exists() and not force:
-            raise InputError(f"a test PKI already exists at {directory}: use --force to replace it")
         if not crl_url.startswith("http://"):
             raise InputError(f"CRL URL {crl_url!r} must be plain http:// (as IGC-Santé's are)")
         directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.new-"))
-        try:
-            Builder(staging, now_utc(at), source_host, consumer_host, crl_url).build()
-            swap_in(staging, directory)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return cls.open(directory)
+        with pki_lock(directory):
+            if (directory / MANIFEST).exists() and not force:
+                raise InputError(
+                    f"a test PKI already exists at {directory}: use --force to replace it"
+                )
+            staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.new-"))
+            try:
+                Builder(staging, now_utc(at), source_host, consumer_host, crl_url).build()
+                swap_in(staging, directory)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            return cls.open(directory)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -177,71 +184,102 @@ class Pki:
         usages: Sequence[str] = ("server", "client"),
         valid_days: int = LEAF_DAYS,
         at: datetime | None = None,
+        subject_name: x509.Name | None = None,
     ) -> PkiEntry:
-        """Issue a new organisation certificate from the organisations CA."""
+        """Issue a new organisation certificate from the organisations CA.
+
+        `subject_name` replaces the IGC-Santé-shaped subject built from host, OU, O and ST
+        (tests use it to issue a certificate whose subject is shaped wrongly on purpose).
+        """
         if not NAME.match(name):
             raise InputError(f"certificate name {name!r}: use lowercase letters, digits and -")
-        if any(e.name == name for e in self.entries):
-            raise InputError(f"a certificate named {name!r} already exists in the test PKI")
         check_idnst(ou)
         if valid_days < 1:
             raise InputError(f"validity {valid_days} days: must be at least 1")
-        now = now_utc(at)
-        key = px.new_key()
-        cert = px.leaf_certificate(
-            px.Subject(host, ou, organisation, state),
-            key,
-            issuer=self.certificate("organisations"),
-            issuer_key=self._key("organisations"),
-            not_before=now - px.days(1 / 24),
-            not_after=now + px.days(valid_days),
-            hosts=hosts_for(host),
-            usages=usages,
-            crl_url=self.crl_url,
-        )
-        entry = store_leaf(
-            self.directory,
-            name=name,
-            role="drimbox",
-            cert=cert,
-            key=key,
-            issuer=self.certificate("organisations"),
-            expect="accepted when listed on the whitelist",
-        )
-        self._save(replace_entries=[*self.entries, entry])
+        key = px.new_key()  # the slow part, outside the lock
+        with pki_lock(self.directory):
+            self.reload()
+            if any(e.name == name for e in self.entries):
+                raise InputError(f"a certificate named {name!r} already exists in the test PKI")
+            now = now_utc(at)
+            cert = px.leaf_certificate(
+                px.Subject(host, ou, organisation, state),
+                key,
+                issuer=self.certificate("organisations"),
+                issuer_key=self._key("organisations"),
+                not_before=now - px.days(1 / 24),
+                not_after=now + px.days(valid_days),
+                hosts=hosts_for(host),
+                usages=usages,
+                crl_url=self.crl_url,
+                subject_name=subject_name,
+            )
+            entry = store_leaf(
+                self.directory,
+                name=name,
+                role="drimbox",
+                cert=cert,
+                key=key,
+                issuer=self.certificate("organisations"),
+                expect="accepted when listed on the whitelist",
+            )
+            self._commit([*self.entries, entry])
         return entry
 
     def revoke(self, name: str, *, at: datetime | None = None) -> PkiEntry:
         """Revoke a leaf of the organisations CA and re-sign the CRL."""
-        entry = self.entry(name)
-        if entry.role not in {"drimbox", "negative", "whitelist-signer"}:
-            raise InputError(f"{name!r} is a {entry.role}: only organisation certificates revoke")
-        if entry.name == "rogue":
-            raise InputError("'rogue' was not issued by this PKI: it cannot be revoked here")
-        if entry.revoked_at is not None:
-            raise InputError(f"{name!r} is already revoked (since {entry.revoked_at})")
-        now = now_utc(at)
-        revoked = replace(entry, revoked_at=now.isoformat())
-        entries = [revoked if e.name == name else e for e in self.entries]
-        self._write_crl(entries, now)
-        self._save(replace_entries=entries)
+        with pki_lock(self.directory):
+            self.reload()
+            entry = self.entry(name)
+            if entry.role not in {"drimbox", "negative", "whitelist-signer"}:
+                raise InputError(
+                    f"{name!r} is a {entry.role}: only organisation certificates revoke"
+                )
+            if entry.name == "rogue":
+                raise InputError("'rogue' was not issued by this PKI: it cannot be revoked here")
+            if entry.revoked_at is not None:
+                raise InputError(f"{name!r} is already revoked (since {entry.revoked_at})")
+            now = now_utc(at)
+            revoked = replace(entry, revoked_at=now.isoformat())
+            self._commit([revoked if e.name == name else e for e in self.entries], crl_at=now)
         return revoked
 
     def refresh_crl(self, *, at: datetime | None = None) -> None:
         """Re-sign the CRL with a new thisUpdate/nextUpdate window."""
-        self._write_crl(list(self.entries), now_utc(at))
-        self._save(replace_entries=list(self.entries))
+        with pki_lock(self.directory):
+            self.reload()
+            self._commit(list(self.entries), crl_at=now_utc(at))
 
-    def _write_crl(self, entries: Sequence[PkiEntry], now: datetime) -> None:
-        number = int(self._manifest.get("crl_number", 0)) + 1
-        self._manifest["crl_number"] = number
-        crl = crl_for(
-            self.certificate("organisations"), self._key("organisations"), entries, now, number
-        )
-        write_file(self.crl_path, crl.public_bytes(serialization.Encoding.DER))
-
-    def _save(self, *, replace_entries: Sequence[PkiEntry]) -> None:
-        self._manifest["certificates"] = [e.as_dict() for e in replace_entries]
-        data = json.dumps(self._manifest, indent=2, ensure_ascii=False).encode() + b"\n"
+    def _commit(self, entries: Sequence[PkiEntry], *, crl_at: datetime | None = None) -> None:
+        """Write the manifest with `entries`, then (with `crl_at`) the CRL made from them."""
+        manifest = dict(self._manifest)
+        if crl_at is not None:
+            manifest["crl_number"] = int(manifest.get("crl_number", 0)) + 1
+        manifest["certificates"] = [e.as_dict() for e in entries]
+        data = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
         write_file(self.directory / MANIFEST, data)
-        self.entries = tuple(replace_entries)
+        self._manifest = manifest
+        self.entries = tuple(entries)
+        if crl_at is not None:
+            crl = crl_for(
+                self.certificate("organisations"),
+                self._key("organisations"),
+                entries,
+                crl_at,
+                int(manifest["crl_number"]),
+            )
+            write_file(self.crl_path, crl.public_bytes(serialization.Encoding.DER))
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ConfigurationError(f"no test PKI at {directory}: run `drimlab pki init` first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"unknown manifest format {manifest.get('format')!r}")
+        [PkiEntry.from_dict(e) for e in manifest["certificates"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"unreadable PKI manifest {path}: {exc}") from None
+    return dict(manifest)

@@ -117,6 +117,7 @@ class Revocation(StrEnum):
 class RevocationResult:
     status: Revocation
     detail: str
+    stale: bool = False  # unknown because the CRL is past its nextUpdate (otherwise usable)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,14 @@ class RevocationList:
         except ValueError:
             raise InputError(f"{path} is not a DER or PEM CRL") from None
         return cls(crl, tuple(issuers), str(path))
+
+    @property
+    def next_update(self) -> datetime | None:
+        return self.crl.next_update_utc
+
+    @property
+    def this_update(self) -> datetime:
+        return self.crl.last_update_utc
 
     def check(self, cert: x509.Certificate, at: datetime | None = None) -> RevocationResult:
         """Is `cert` revoked at `at` according to this CRL (signature and freshness checked)?"""
@@ -172,7 +181,10 @@ class RevocationList:
             )
         if next_update is None or when > next_update:
             return RevocationResult(
-                Revocation.UNKNOWN, f"the CRL is stale (nextUpdate {next_update})"
+                Revocation.UNKNOWN,
+                f"the CRL {self.source} is stale (nextUpdate {next_update}): a fresh one must "
+                "be fetched from its distribution point",
+                stale=True,
             )
         entry = self.crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None and entry.revocation_date_utc <= when:

@@ -136,9 +136,14 @@ def leaf_certificate(
     usages: Sequence[str] = ("server", "client"),
     crl_url: str | None = None,
     signing: bool = False,
+    subject_name: x509.Name | None = None,
 ) -> x509.Certificate:
-    """An organisation certificate: TLS (server/client usages, SANs) or signing (whitelist)."""
-    builder = _base(subject.name(), issuer.subject, key.public_key(), not_before, not_after)
+    """An organisation certificate: TLS (server/client usages, SANs) or signing (whitelist).
+
+    `subject_name` replaces the name `subject` makes (a test certificate shaped wrongly).
+    """
+    name = subject_name if subject_name is not None else subject.name()
+    builder = _base(name, issuer.subject, key.public_key(), not_before, not_after)
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
     builder = builder.add_extension(
         x509.KeyUsage(

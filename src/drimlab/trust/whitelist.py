@@ -7,10 +7,16 @@ certificate, and, when anchors and a CRL are given, its chain and revocation, as
 `WhitelistFacts`; the WL rules judge them (signer identity and validity at the validation
 time included).
 
-DN comparison (`dn_key`): both DNs are split into (attribute type, value) pairs; types are
-compared by OID (so `ST` and `stateOrProvinceName` are equal), values after Unicode NFC,
-trimming, collapsing inner whitespace and case folding, and the pairs as a multiset. Order
-is ignored because lists write DNs CN-first (RFC 4514 order) while certificates encode C-first.
+DN comparison (`dn_key`, `same_dn`) follows RFC 5280 §7.1: two names are equal when they
+have the same relative distinguished names (RDNs) in the same order, and each RDN the same set
+of attribute type and value pairs. A multi-valued RDN (`OU=...+CN=...`) is one RDN, never two.
+Types compare by OID (`ST` = `stateOrProvinceName`); values after the RFC 4518 preparation the
+ANS list needs: Unicode NFKC, case folding, leading and trailing spaces removed and inner runs
+of spaces collapsed. A DN string is read as RFC 4514 writes it (last RDN first: the ANS list's
+`CN=...,OU=...,O=...,ST=...,C=FR` is the RDN sequence C, ST, O, OU, CN that an IGC-Santé
+certificate encodes); spaces after the separators are tolerated, and so is a string written
+in the opposite order (C first, as `openssl x509 -subject -nameopt oneline` prints it). Any
+other reordering, a missing or extra attribute, or RDNs merged or split, is another name.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import xmlsec
 from cryptography import x509
@@ -69,50 +75,85 @@ def _parser() -> etree.XMLParser:
 
 
 def _norm(value: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", value).split()).casefold()
+    return " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
 
 
-def _attributes(dn: str) -> list[str]:
-    """`type=value` pieces of a DN string, split on unescaped `,` `;` `+`, spaces trimmed."""
+def _split(text: str, separators: str) -> list[str]:
+    """`text` split on the unescaped characters of `separators` (escapes kept)."""
     pieces, current, escaped = [], [], False
-    for char in dn:
+    for char in text:
         if escaped:
             current.append(char)
             escaped = False
         elif char == "\\":
             current.append(char)
             escaped = True
-        elif char in ",;+":
+        elif char in separators:
             pieces.append("".join(current))
             current = []
         else:
             current.append(char)
     pieces.append("".join(current))
-    out = []
-    for piece in pieces:
-        kind, sep, value = piece.partition("=")
-        if not sep or not kind.strip():
-            raise ValueError(f"{piece!r} is not type=value")
-        out.append(f"{kind.strip()}={value.strip()}")
-    return out
+    return pieces
 
 
-def dn_key(dn: str | x509.Name) -> Counter[tuple[str, str]]:
-    """A comparable form of a DN: a multiset of (OID, normalised value); see module doc."""
+def _trim(value: str) -> str:
+    """Leading and trailing spaces removed, but an escaped trailing space kept."""
+    value = value.lstrip()
+    while value.endswith(" ") and not value.endswith("\\ "):
+        value = value[:-1]
+    return value
+
+
+#: Attribute type names are case-insensitive (RFC 4512 §1.4); long names of the usual ones.
+TYPE_ALIASES = {
+    "COMMONNAME": "CN",
+    "ORGANIZATIONALUNITNAME": "OU",
+    "ORGANIZATIONNAME": "O",
+    "STATEORPROVINCENAME": "ST",
+    "LOCALITYNAME": "L",
+    "COUNTRYNAME": "C",
+}
+
+
+def _attribute(text: str) -> x509.NameAttribute[Any]:
+    kind, sep, value = text.partition("=")
+    kind = kind.strip()
+    if not sep or not kind:
+        raise ValueError(f"{text!r} is not type=value")
+    if not kind[0].isdigit():
+        kind = TYPE_ALIASES.get(kind.upper(), kind.upper())
+    parsed = list(x509.Name.from_rfc4514_string(f"{kind}={_trim(value)}"))
+    if len(parsed) != 1:
+        raise ValueError(f"{text!r} is not one attribute")
+    return parsed[0]
+
+
+def _rdns(dn: str | x509.Name) -> list[list[x509.NameAttribute[Any]]]:
+    """The RDN sequence of a DN, in encoding order (RFC 4514 strings are written reversed)."""
     if isinstance(dn, x509.Name):
-        attributes = list(dn)
-    else:
-        # Each attribute parsed alone: spaces after commas (`CN=a, O=b`) are tolerated.
-        attributes = [a for piece in _attributes(dn) for a in x509.Name.from_rfc4514_string(piece)]
-    return Counter((a.oid.dotted_string, _norm(str(a.value))) for a in attributes)
+        return [list(rdn) for rdn in dn.rdns]
+    rdns = [[_attribute(ava) for ava in _split(rdn, "+")] for rdn in _split(dn, ",;")]
+    return rdns[::-1]
+
+
+DnKey = tuple[frozenset[tuple[str, str]], ...]
+
+
+def dn_key(dn: str | x509.Name) -> DnKey:
+    """A comparable form of a DN: its RDNs in order, each a set of (OID, prepared value)."""
+    return tuple(
+        frozenset((a.oid.dotted_string, _norm(str(a.value))) for a in rdn) for rdn in _rdns(dn)
+    )
 
 
 def same_dn(a: str | x509.Name, b: str | x509.Name) -> bool:
-    """True when two DNs name the same subject (attribute-by-attribute, order-insensitive)."""
+    """True when two DNs name the same subject, RDN by RDN (see the module doc)."""
     try:
-        return dn_key(a) == dn_key(b)
+        first, second = dn_key(a), dn_key(b)
     except ValueError:
         return False
+    return bool(first) and (first == second or first == second[::-1])
 
 
 # -- the document ----------------------------------------------------------------------
@@ -173,7 +214,8 @@ def read_document(root: etree._Element) -> Whitelist:
             raise InputError(f"Domaine #{index + 1} has no {', '.join(missing)}")
         dn = values["DNCertificatOperateur"] or ""
         try:
-            x509.Name.from_rfc4514_string(dn)
+            if not dn_key(dn):
+                raise ValueError("empty DN")
         except ValueError:
             raise InputError(
                 f"Domaine #{index + 1}: DNCertificatOperateur {dn!r} is not a DN"

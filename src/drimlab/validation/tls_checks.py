@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from drimlab.facts.tls import HandshakeFailure, RefusedBy, Revocation, Role, TlsFacts
 from drimlab.policy import ALLOWED_CIPHERS, CLIENT_AUTH, IDNST, OLD_PROTOCOLS, SERVER_AUTH
-from drimlab.validation.findings import Finding, Location
+from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.subjects import NotApplicable, TlsSubject
 
@@ -189,6 +189,14 @@ def _revocation(subject: TlsSubject, code: str, status: Revocation) -> Iterator[
     if facts.lookups.revocation is Revocation.UNCHECKED:
         raise NotApplicable
     if facts.lookups.revocation is status:
+        if status is Revocation.UNKNOWN and facts.lookups.revocation_soft_fail:
+            yield CATALOGUE[code].finding(
+                f"{facts.peer.subject}: {facts.lookups.revocation_detail}; the bench admitted "
+                "the client anyway (its policy for a stale CRL is to warn: --stale-crl warn)",
+                peer_location(facts),
+                severity=Severity.WARNING,
+            )
+            return
         yield CATALOGUE[code].finding(
             f"{facts.peer.subject}: {facts.lookups.revocation_detail}", peer_location(facts)
         )

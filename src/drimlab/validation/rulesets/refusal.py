@@ -59,6 +59,24 @@ ADVICE: dict[Cause, str] = {
     Cause.ACCEPT_UNUSABLE: "send an Accept header with at least one valid media range",
     Cause.NOT_ACCEPTABLE: "accept at least Explicit VR Little Endian (1.2.840.10008.1.2.1), "
     "the default every source holds",
+    Cause.FRAME_LIST_INVALID: "list each frame once, in a list no longer than the source's "
+    "limit (PS3.18 §10.4.1.1.4: a comma-separated list of non-duplicate frame numbers)",
+    Cause.REQUEST_UNPARSABLE: "send an HTTP/1.1 request the source can parse: request line "
+    "`GET /path HTTP/1.1`, `Name: value` header lines of visible ASCII, CRLF line ends",
+    Cause.OUTSIDE_SERVICE: "send WADO-RS requests under the base URL the KOS Retrieve URL "
+    "gives: {base}/studies/...",
+    Cause.HEADER_TIMEOUT: "send the whole request head (request line and headers) at once, "
+    "within the source's header timeout",
+    Cause.CONNECTION_LIMIT: "open fewer connections at once and reuse them (keep-alive); the "
+    "source caps the connections of one address",
+    Cause.STORE_UNAVAILABLE: "nothing to change on the consumer's side: the bench could not "
+    "write its evidence store (disk full, database down); retry once it is back",
+    Cause.SHUTTING_DOWN: "nothing to change on the consumer's side: the bench was stopping; "
+    "retry once it is restarted",
+    Cause.INTERRUPTED: "nothing to change on the consumer's side: the bench was stopped "
+    "before its answer was complete (the exchange was recovered from its journal); run it again",
+    Cause.INTERNAL_ERROR: "nothing to change on the consumer's side: the bench failed while "
+    "answering (see its log); report it to the bench's maintainers",
 }
 
 
@@ -69,12 +87,13 @@ def _refusal(code: str, causes: frozenset[Cause]) -> CheckFunction:
             return
         advice = ADVICE.get(decision.cause, "")
         detail = decision.detail or decision.cause.value
+        answered = f"with {decision.status}" if decision.status else "before answering"
         yield CATALOGUE[code].finding(
-            f"the server simulator refused the request with {decision.status} "
+            f"the server simulator refused the request {answered} "
             f"({decision.cause.value}): {detail}" + (f"; {advice}" if advice else ""),
             STATUS,
             expected="200",
-            actual=str(decision.status),
+            actual=str(decision.status) if decision.status else "no complete answer",
         )
 
     return check
@@ -184,14 +203,27 @@ UNKNOWN = _rule(
 MALFORMED = _rule(
     "REFUSAL-005",
     "refused-malformed-request",
-    "The source refused a malformed request (400 target or UID, 405 method)",
-    frozenset({Cause.METHOD_NOT_ALLOWED, Cause.TARGET_MALFORMED, Cause.UID_MALFORMED}),
-    what="The server simulator answered 400 because the target is not a WADO-RS resource or a "
-    "UID is malformed, or 405 because the method is not GET or HEAD.",
+    "The source refused a malformed request (400 head, target, UID or frame list; 404 outside "
+    "the WADO-RS service; 405 method)",
+    frozenset(
+        {
+            Cause.METHOD_NOT_ALLOWED,
+            Cause.TARGET_MALFORMED,
+            Cause.UID_MALFORMED,
+            Cause.FRAME_LIST_INVALID,
+            Cause.REQUEST_UNPARSABLE,
+            Cause.OUTSIDE_SERVICE,
+        }
+    ),
+    what="The server simulator answered 400 because the request head could not be parsed as "
+    "HTTP/1.1, the target is not a WADO-RS resource, a UID is malformed or a frame list repeats "
+    "a frame or is too long; 404 because the path is outside the WADO-RS service; or 405 "
+    "because the method is not GET or HEAD.",
     why="The request could not be understood: nothing was retrieved.",
-    bad="POST .../studies/1.2.03 -> 405; GET .../studies/1.2.03.abc -> 400",
+    bad="POST .../studies/1.2.03 -> 405; GET .../studies/1.2.03.abc -> 400; "
+    "GET .../frames/1,1,1 -> 400; GET /admin -> 404",
     good="GET .../studies/1.2.3/series/1.2.3.4 -> 200",
-    references=(PS318, "PS3.5 §9.1 (UIDs)"),
+    references=(PS318, "PS3.5 §9.1 (UIDs)", "PS3.18 §10.4.1.1.4 (frame list)", "RFC 9112 §2-5"),
 )
 NOT_ACCEPTABLE = _rule(
     "REFUSAL-006",
@@ -207,6 +239,41 @@ NOT_ACCEPTABLE = _rule(
     "\n-> 406",
     good='Accept: multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1',
     references=("PS3.18 §8.7 (Accept and media types)", PS318),
+)
+
+OVER_LIMIT = _rule(
+    "REFUSAL-007",
+    "refused-over-limit",
+    "The consumer exceeded a limit of the source: header timeout (408), connections per "
+    "address (503)",
+    frozenset({Cause.HEADER_TIMEOUT, Cause.CONNECTION_LIMIT}),
+    what="The server simulator cut a connection that did not deliver a whole request head "
+    "within its header timeout (408), or refused a connection beyond its cap of simultaneous "
+    "connections from one address (503). The limits are documented in docs/server.md.",
+    why="A source bounds what one peer may hold open, or one slow or greedy client would starve "
+    "every other consumer (slowloris); a consumer must send its requests promptly and reuse "
+    "its connections.",
+    bad="A client sending one header byte per second; 200 connections opened at once",
+    good="The whole head sent at once; a few keep-alive connections",
+    references=("RFC 9112 §9.3 (persistence)", "RFC 9110 §15.5.9 (408)", PS318),
+)
+BENCH_UNAVAILABLE = _rule(
+    "REFUSAL-008",
+    "refused-bench-unavailable",
+    "The bench itself could not serve: store unwritable (503), stopping (503), stopped before "
+    "its answer was complete, internal error (500)",
+    frozenset(
+        {Cause.STORE_UNAVAILABLE, Cause.SHUTTING_DOWN, Cause.INTERRUPTED, Cause.INTERNAL_ERROR}
+    ),
+    what="The server simulator refused the request for a reason of its own: it could not write "
+    "its evidence store (a full disk, a database that is down) and refuses to serve what it "
+    "cannot record, it was stopping, it was killed before its answer was complete (the "
+    "exchange was recovered from its journal as incomplete), or it failed while answering.",
+    why="Nothing was retrieved, so the exchange cannot pass; the message says the consumer is "
+    "not at fault and the exchange should be run again once the bench is back.",
+    bad="A retrieval while the bench's disk is full -> 503 store-unavailable",
+    good="The same retrieval once the store can be written -> 200",
+    references=(PS318,),
 )
 
 

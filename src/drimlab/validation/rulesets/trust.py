@@ -142,7 +142,9 @@ REVOCATION_UNKNOWN = _rule(
     E,
     "The peer's revocation status could not be established.",
     what="The configured CRL is stale (past nextUpdate), not yet valid, not signed by a trusted "
-    "CA, or not from the certificate's issuer.",
+    "CA, or not from the certificate's issuer. A warning, not an error, when the CRL is only "
+    "stale and the bench's policy for a stale CRL is to warn (`drimlab serve --stale-crl warn`): "
+    "it then admitted the peer.",
     why="Accepting a peer without a usable CRL would accept a revoked certificate.",
     bad="A CRL whose nextUpdate is last week.",
     good="A CRL fetched from the CRLDP, signed by the issuing CA, within thisUpdate/nextUpdate.",

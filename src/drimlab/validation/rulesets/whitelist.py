@@ -359,7 +359,8 @@ WL_PEER_DN_NOT_LISTED = _rule(
     E,
     "The peer certificate's DN is not on the whitelist.",
     what="The subject DN of the peer certificate equals no DNCertificatOperateur of the list "
-    "(attribute by attribute, order and case insensitive).",
+    "(RDN by RDN as RFC 5280 §7.1 compares names, case and space insensitive; OU and CN merged "
+    "into one multi-valued RDN are not the listed OU and CN).",
     why="A valid IGC-Santé certificate only proves identity; the whitelist grants the right to "
     "take part in DRIM-M.",
     bad="CN=unlisted.drimlab.test,OU=300000000990045,O=DRIMLAB TEST NON REFERENCE,...",

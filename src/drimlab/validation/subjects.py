@@ -25,6 +25,7 @@ from drimlab.dicomweb.media import Accept, MediaType, MediaTypeError, parse_acce
 from drimlab.dicomweb.paths import PathError, Resource, parse_target
 from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange
+from drimlab.facts.credentials import CredentialFacts
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import CertificateFacts, TlsFacts
 
@@ -50,6 +51,7 @@ class RequestSubject:
     problems: tuple[str, ...] = ()
     kos: Kos | None = None
     when: float | None = None
+    credentials: CredentialFacts | None = None
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
@@ -85,6 +87,7 @@ def request_subject(exchange: Exchange, kos: Kos | None = None) -> RequestSubjec
         problems=exchange.request_problems,
         kos=kos,
         when=exchange.timings.get("started_at"),
+        credentials=exchange.credentials,
     )
 
 

@@ -29,12 +29,21 @@ def private_directory(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Create `path` if missing, and make it readable and writable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
+    """Create `path` if missing, and make it readable and writable by its owner only.
+
+    An existing file is changed by name, never opened: closing a descriptor of a SQLite
+    database would drop the POSIX locks another connection of this process holds on it.
+    """
     try:
-        os.fchmod(fd, PRIVATE_FILE)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid():  # another owner chose its mode
+            os.chmod(path, PRIVATE_FILE)
+    else:
+        try:
+            os.fchmod(fd, PRIVATE_FILE)
+        finally:
+            os.close(fd)
     return path
 
 

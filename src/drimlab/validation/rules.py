@@ -42,6 +42,7 @@ class Kind(StrEnum):
     XDS = "xds"
     CROSS = "cross"
     XDM = "xdm"
+    EVIDENCE = "evidence"
 
 
 class UnknownRuleError(ValueError):
@@ -276,6 +277,7 @@ RULESETS = (
     "xds_structure",
     "cross",
     "xdm",
+    "bundle",
 )
 
 

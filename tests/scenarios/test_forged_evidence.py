@@ -139,7 +139,7 @@ def test_a_bundle_re_signed_by_any_other_key_fails_naming_the_signer(
     assert all(subject in f for f in result.failures), result.failures
     assert result.attestation() is None and result.signer is None
     page = html.unescape(render_verification(result, "fr"))
-    assert subject in page and "Raisons de l'échec" in page
+    assert subject in page and "Pourquoi il a échoué" in page
 
 
 def test_the_same_forgery_is_refused_through_the_cli(

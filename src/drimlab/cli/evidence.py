@@ -14,17 +14,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography import x509
 
-from drimlab.cli._common import fail, state
+from drimlab.cli._common import LangOption, fail, state
 from drimlab.errors import ConfigurationError
 from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.monitor import MonitorVerdict, verify_bundle
 from drimlab.scenarios.signing import MonitorTrust, Signer
-from drimlab.scenarios.summary import LANGUAGES, render_verification
+from drimlab.scenarios.summary import render_verification
 from drimlab.trust.pki import Pki
 from drimlab.trust.pki_files import MANIFEST
-from drimlab.trust.pki_verify import RevocationList
+from drimlab.trust.pki_verify import RevocationList, load_certificates
 
 evidence_app = typer.Typer(help="Evidence bundles: export a run, verify a bundle.")
 PARTIAL = 3
@@ -56,21 +55,11 @@ def export_command(
     )
 
 
-def _certificates(path: Path) -> list[x509.Certificate]:
-    try:
-        found = x509.load_pem_x509_certificates(path.read_bytes())
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}")
-    except ValueError:
-        fail(f"{path}: not a PEM certificate file")
-    return list(found)
-
-
 def _trust(anchors: Path | None, crl: Path | None, pins: list[Path], pki_dir: Path) -> MonitorTrust:
     """What the monitor trusts: given anchors/CRL, else the bench PKI's; pinned signers."""
-    pinned = tuple(MonitorTrust.pin(_certificates(p)[0]) for p in pins)
+    pinned = tuple(MonitorTrust.pin(load_certificates(p)[0]) for p in pins)
     if anchors is not None:
-        found = _certificates(anchors)
+        found = load_certificates(anchors)
         revocation = RevocationList.load(crl, found) if crl is not None else None
         return MonitorTrust(tuple(found), revocation, pinned)
     if not (pki_dir / MANIFEST).exists():
@@ -109,27 +98,23 @@ def verify_command(
         Path | None, typer.Option("--html", help="Also write the monitor's HTML summary.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-    language: Annotated[
-        str, typer.Option("--lang", help="Language of the HTML page and the attestation: fr, en.")
-    ] = "en",
+    lang: LangOption = "en",
 ) -> None:
     """Check a bundle: who signed it, hashes, re-validation, exam, evidence; print the verdict."""
     if fmt not in ("text", "json"):
         fail(f"--format {fmt!r}: choose text or json")
-    if language not in LANGUAGES:
-        fail(f"--lang {language!r}: choose {' or '.join(LANGUAGES)}")
     trust = _trust(anchors, crl, list(pin or ()), state(ctx).settings.pki_dir)
     result = verify_bundle(bundle, trust=trust)
     if html is not None:
         try:
-            html.write_text(render_verification(result, language), encoding="utf-8")
+            html.write_text(render_verification(result, lang), encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write {html}: {exc.strerror}")
     if fmt == "json":
         typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:
         typer.echo(f"{result.verdict.value}  {bundle}")
-        attestation = result.attestation(language)
+        attestation = result.attestation(lang)
         if attestation is not None:
             typer.echo(f"  signed by {attestation['signer']}: {attestation['text']}")
         for reason in result.failures:
@@ -138,6 +123,9 @@ def verify_command(
             typer.echo(f"  MISSING: {item}")
         for notice in result.notices:
             typer.echo(f"  note: {notice}")
+        for line in result.reports:
+            shown = line.transport.value + (f" {line.tls_version}" if line.tls_version else "")
+            typer.echo(f"  report {line.report[:8]} ({line.step}): {line.verdict}, {shown}")
         for check in result.checks:
             typer.echo(f"  ok: {check}")
     if result.verdict is MonitorVerdict.FAILED:

@@ -8,6 +8,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from drimlab.scenarios.transport import LABELS as TRANSPORT_LABELS
+from drimlab.scenarios.transport import Transport
+from drimlab.validation.render.labels import translator
+
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -22,70 +26,18 @@ def render_run_summary(manifest: Mapping[str, Any]) -> str:
     return _env.get_template("run.html.j2").render(m=manifest)
 
 
-MONITOR_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Evidence verification",
-        "bundle": "Bundle",
-        "scenario": "scenario",
-        "run": "run",
-        "signed_by": "Signed by",
-        "issued_by": "issued by",
-        "serial": "serial",
-        "no_trusted_signer": "no signer the monitor can trust (see why it failed)",
-        "attestation": "Attestation",
-        "exam": "Exam",
-        "sut": "System under test",
-        "not_identified": "not identified",
-        "exported_by": "Exported by",
-        "claimed": "which claims the date",
-        "why_failed": "Why it failed",
-        "missing": "What is missing",
-        "notices": "Notices",
-        "checks": "Checks passed",
-        "steps": "Steps",
-        "step": "Step",
-        "kind": "Kind",
-        "status": "Status in the run",
-        "detail": "Detail",
-    },
-    "fr": {
-        "title": "Vérification des preuves",
-        "bundle": "Lot de preuves",
-        "scenario": "scénario",
-        "run": "exécution",
-        "signed_by": "Signé par",
-        "issued_by": "émis par",
-        "serial": "numéro de série",
-        "no_trusted_signer": "aucun signataire auquel le contrôleur puisse se fier (voir les "
-        "raisons de l'échec)",
-        "attestation": "Attestation",
-        "exam": "Examen",
-        "sut": "Système testé",
-        "not_identified": "non identifié",
-        "exported_by": "Exporté par",
-        "claimed": "qui déclare la date",
-        "why_failed": "Raisons de l'échec",
-        "missing": "Ce qui manque",
-        "notices": "Remarques",
-        "checks": "Contrôles réussis",
-        "steps": "Étapes",
-        "step": "Étape",
-        "kind": "Type",
-        "status": "État dans l'exécution",
-        "detail": "Détail",
-    },
-}
-LANGUAGES = tuple(MONITOR_TEXT)
-
-
 def render_verification(verification: Any, language: str = "en") -> str:
-    """The monitor's page in `language` (fr or en): verdict, signer and attestation, reasons,
-    what is missing, and each step."""
-    lang = language if language in MONITOR_TEXT else "en"
+    """The monitor's page in French or English: verdict, who signed and whether that is an
+    independent attestation, transport, reports, reasons, steps."""
+    lang = "fr" if language == "fr" else "en"
+    modes = {line.transport for line in verification.reports}
     return _env.get_template("monitor.html.j2").render(
         v=verification,
         m=verification.manifest,
         a=verification.attestation(lang),
-        t=MONITOR_TEXT[lang],
+        t=translator(lang),
         lang=lang,
+        modes=[TRANSPORT_LABELS[mode].get(lang) for mode in sorted(modes)],
+        mode_of={mode.value: label.get(lang) for mode, label in TRANSPORT_LABELS.items()},
+        plain=Transport.PLAIN_HTTP in modes,
     )

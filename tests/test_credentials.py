@@ -119,3 +119,40 @@ def test_a_redacted_value_is_never_taken_for_a_token() -> None:
     assert not credential_facts(redact(f"Bearer {LIVE}")).b64token
     exchange = request(redact(f"Bearer {LIVE}"))
     assert exchange.credentials is None  # no facts are made up from a redaction
+
+
+def test_rows_stored_before_redaction_are_redacted_by_the_migration(settings) -> None:
+    """A row written with the token in clear (as before): the upgrade leaves only its facts."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from drimlab.store.db import alembic_config
+
+    old = Store(settings)
+    command.upgrade(alembic_config(old.engine), "0005")
+    clear = [["Host", "source"], ["Authorization", f"Bearer {EXPIRED}"]]
+    live = request(f"Bearer {EXPIRED}")
+    facts = {**live.as_dict(), "request_headers": clear}
+    del facts["credentials"]  # what an earlier version stored
+    table = sa.table(
+        "exchanges",
+        *(sa.column(n, sa.String) for n in ("id", "origin", "method", "target", "note")),
+        *(sa.column(n, sa.JSON) for n in ("request_headers", "response_headers", "parts")),
+        *(sa.column(n, sa.JSON) for n in ("peer", "timings", "facts")),
+        sa.column("created_at", sa.DateTime),
+    )
+    with old.engine.begin() as connection:
+        connection.execute(
+            table.insert().values(
+                id="old-row", origin="file", method="GET", target=TARGET, note="",
+                request_headers=clear, response_headers=[], parts=[], peer={},
+                timings=dict(live.timings), facts=facts, created_at=sa.func.now(),
+            )
+        )  # fmt: skip
+    old.migrate()
+    stored = load_exchange(old, "old-row")
+    old.close()
+    assert stored.credentials is not None and stored.credentials.claims.get("exp") == 1600000000
+    assert drim_findings(stored) == drim_findings(live)
+    raw = b"".join(p.read_bytes() for p in settings.home.glob("drimlab.db*"))
+    assert EXPIRED.encode() not in raw

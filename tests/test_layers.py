@@ -30,7 +30,16 @@ ALLOWED: dict[str, set[str]] = {
     "validation": {*BOTTOM, "domain", "policy", "dicomweb", "facts", "exchange", "documents"},
     "dciodvfy": {"errors", "validation"},
     "tokens": {"errors", "config", "facts"},
-    "trust": {*BOTTOM, "domain", "policy", "dicomweb", "facts", "exchange", "validation"},
+    "trust": {
+        *BOTTOM,
+        "domain",
+        "policy",
+        "dicomweb",
+        "facts",
+        "exchange",
+        "documents",
+        "validation",
+    },
     "store": {*BOTTOM, "config", "domain", "dicomweb", "facts", "exchange", "validation"},
 }
 # Components may use everything below them, but nothing imports the CLI.

@@ -13,6 +13,39 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_directory(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by its owner only, whatever the umask.
+
+    A directory that already exists is left as it is: its owner chose its mode.
+    """
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` if missing, and make it readable and writable by its owner only.
+
+    An existing file is changed by name, never opened: closing a descriptor of a SQLite
+    database would drop the POSIX locks another connection of this process holds on it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid():  # another owner chose its mode
+            os.chmod(path, PRIVATE_FILE)
+    else:
+        try:
+            os.fchmod(fd, PRIVATE_FILE)
+        finally:
+            os.close(fd)
+    return path
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -34,6 +67,10 @@ class Settings:
     def bodies_dir(self) -> Path:
         """Where recorded message bodies are kept (one file per body, named by its SHA-256)."""
         return self.home / "bodies"
+
+    def ensure_home(self) -> Path:
+        """The home, created 0700 when missing (it holds keys, tokens' hashes, evidence)."""
+        return private_directory(self.home)
 
     @property
     def is_sqlite(self) -> bool:

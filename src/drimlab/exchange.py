@@ -11,8 +11,10 @@ seconds; `started_at` (Unix time the request was sent) is what time-dependent ru
 Beside the HTTP messages an Exchange carries the other facts of the capture: the TLS facts of
 its connection (`tls`), the server simulator's decision (`decision`), how the transport ended
 when no response came (`transport_error`), what the bench meant the request for (`purpose`)
-and the manifest of the response parts (`parts`). `as_dict` / `from_dict` is the one
-serialisation (store, evidence bundle, monitor); bodies travel beside it, by reference.
+and the manifest of the response parts (`parts`). Credential headers are redacted as the
+Exchange is built; `credentials` keeps their facts (`facts.credentials`). `as_dict` /
+`from_dict` is the one serialisation (store, evidence bundle, monitor); bodies travel
+beside it, by reference.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from drimlab.dicomweb.http import header_value, header_values
+from drimlab.facts.credentials import (
+    CredentialFacts,
+    credential_facts,
+    is_credential_header,
+    is_redacted,
+    redact_headers,
+)
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import TlsFacts
 
@@ -141,6 +150,17 @@ class Exchange:
     transport_error: str | None = None
     purpose: Purpose = Purpose.UNSPECIFIED
     parts: tuple[PartRecord, ...] = ()
+    credentials: CredentialFacts | None = None
+
+    def __post_init__(self) -> None:
+        # Credentials never live in an Exchange: their facts replace them where it is built,
+        # so nothing that stores, prints or bundles it can leak a token.
+        if not any(is_credential_header(name) for name, _ in self.request_headers):
+            return
+        value = self.request_header("Authorization")
+        if self.credentials is None and value is not None and not is_redacted(value):
+            object.__setattr__(self, "credentials", credential_facts(value))
+        object.__setattr__(self, "request_headers", redact_headers(self.request_headers))
 
     @property
     def has_request(self) -> bool:
@@ -205,6 +225,7 @@ class Exchange:
             "transport_error": self.transport_error,
             "purpose": self.purpose.value,
             "parts": [p.as_dict() for p in self.parts],
+            "credentials": None if self.credentials is None else self.credentials.as_dict(),
         }
 
     @classmethod
@@ -218,6 +239,7 @@ class Exchange:
         """The Exchange `as_dict` described, with its bodies given back by the caller."""
         tls = data.get("tls")
         decision = data.get("decision")
+        credentials = data.get("credentials")
         return cls(
             method=data.get("method"),
             target=data.get("target"),
@@ -239,4 +261,5 @@ class Exchange:
             transport_error=data.get("transport_error"),
             purpose=Purpose(data.get("purpose") or ""),
             parts=tuple(PartRecord.from_dict(p) for p in data.get("parts", ())),
+            credentials=None if credentials is None else CredentialFacts.from_dict(credentials),
         )

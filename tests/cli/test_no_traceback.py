@@ -139,6 +139,8 @@ INPUTS: dict[tuple[str, str], str] = {
     ("evidence export", "cert"): "cert",
     ("evidence verify", "bundle"): "bundle",
     ("evidence verify", "anchors"): "ca",
+    ("evidence verify", "crl"): "crl",
+    ("evidence verify", "pin"): "cert",
     **{(c, "kos"): "kos" for c in CLIENTS},
     **{(c, "cert"): "cert" for c in CLIENTS},
     **{(c, "key"): "key" for c in CLIENTS},

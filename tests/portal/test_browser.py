@@ -231,6 +231,7 @@ def test_scenario_in_the_browser_then_the_bundle_on_the_monitor(
     page.set_input_files("#m-bundle", str(bundle))
     page.click("#monitor-submit")
     assert page.text_content("#monitor-verdict") == "VERIFIED"
+    assert "self-attested" in (page.text_content("#monitor-attestation") or "")
     screenshot(page, tmp_path, "monitor")
     page.goto(lab.url("/rules"))
     page.fill("#rule-search", "KOS")

@@ -144,11 +144,15 @@ def test_a_changed_signature_or_foreign_signer_fails(
 
     result = verify_bundle(rewrite(path, tmp_path / "sig.zip", bad_signature), anchors(bench))
     assert result.verdict is MonitorVerdict.FAILED
-    assert "the manifest signature does not verify (manifest.json was altered)" in result.failures
+    assert [f.split(" ")[0] for f in result.failures] == ["EVIDENCE-002"]
+    assert "the manifest signature does not verify" in result.failures[0]
     stranger = Pki.init(tmp_path / "other-pki")
     result = verify_bundle(path, stranger.anchors())
     assert result.verdict is MonitorVerdict.FAILED
-    assert any("is not trusted" in f for f in result.failures)
+    assert any(
+        f.startswith("EVIDENCE-005") and "does not chain to the monitor's anchors" in f
+        for f in result.failures
+    ), result.failures
 
 
 def test_removing_an_evidence_file_is_partially_verified(

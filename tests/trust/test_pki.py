@@ -116,3 +116,18 @@ def test_issue_and_revoke_update_manifest_and_crl(tmp_path: Path) -> None:
 def test_open_without_pki_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="pki init"):
         Pki.open(tmp_path / "nothing")
+
+
+def _usages(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
+    return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+
+
+def test_the_evidence_signer_is_a_role_of_its_own(pki: Pki) -> None:
+    evidence = pki.certificate("evidence-signer")
+    assert [u.dotted_string for u in _usages(evidence)] == ["1.3.6.1.5.5.7.3.36"]
+    with pytest.raises(x509.ExtensionNotFound):
+        evidence.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert _usages(pki.certificate("whitelist-signer")) == [ExtendedKeyUsageOID.EMAIL_PROTECTION]
+    for name in ("source", "consumer", "wrong-usage", "revoked", "unlisted"):
+        assert x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36") not in _usages(pki.certificate(name))
+    assert pki.entry("evidence-signer").role == "evidence-signer"

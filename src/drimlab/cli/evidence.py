@@ -1,5 +1,9 @@
 """`drimlab evidence`: export a run as a signed evidence bundle; verify one as a monitor.
 
+`verify` trusts the anchors and CRL it is given (default: the bench PKI's) and the evidence
+signers it pins (`--pin`, a programme environment's certificate); it says who signed and
+whether that is an independent attestation or a self-attested local bench.
+
 Exit statuses of `verify`: 0 VERIFIED, 1 FAILED, 3 PARTIALLY_VERIFIED, 2 unusable input.
 """
 
@@ -10,17 +14,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography import x509
 
 from drimlab.cli._common import LangOption, fail, state
 from drimlab.errors import ConfigurationError
 from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.monitor import MonitorVerdict, verify_bundle
-from drimlab.scenarios.signing import Signer
+from drimlab.scenarios.signing import MonitorTrust, Signer
 from drimlab.scenarios.summary import render_verification
 from drimlab.trust.pki import Pki
 from drimlab.trust.pki_files import MANIFEST
-from drimlab.trust.pki_verify import load_certificates
+from drimlab.trust.pki_verify import RevocationList, load_certificates
 
 evidence_app = typer.Typer(help="Evidence bundles: export a run, verify a bundle.")
 PARTIAL = 3
@@ -52,14 +55,24 @@ def export_command(
     )
 
 
-def _anchors(path: Path | None, pki_dir: Path) -> list[x509.Certificate]:
-    if path is not None:
-        return load_certificates(path)
+def _trust(anchors: Path | None, crl: Path | None, pins: list[Path], pki_dir: Path) -> MonitorTrust:
+    """What the monitor trusts: given anchors/CRL, else the bench PKI's; pinned signers."""
+    pinned = tuple(MonitorTrust.pin(load_certificates(p)[0]) for p in pins)
+    if anchors is not None:
+        found = load_certificates(anchors)
+        revocation = RevocationList.load(crl, found) if crl is not None else None
+        return MonitorTrust(tuple(found), revocation, pinned)
     if not (pki_dir / MANIFEST).exists():
+        if pinned:
+            if crl is not None:
+                fail("--crl needs --anchors: the CA certificates that signed it")
+            return MonitorTrust((), None, pinned)
         raise ConfigurationError(
             f"no test PKI at {pki_dir} to take trust anchors from: give --anchors FILE.pem"
         )
-    return Pki.open(pki_dir).anchors()
+    pki = Pki.open(pki_dir)
+    revocation = RevocationList.load(crl if crl is not None else pki.crl_path, pki.anchors())
+    return MonitorTrust(tuple(pki.anchors()), revocation, pinned)
 
 
 @evidence_app.command("verify")
@@ -70,16 +83,28 @@ def verify_command(
         Path | None,
         typer.Option("--anchors", help="Trusted CA certificates (PEM); default the bench's."),
     ] = None,
+    crl: Annotated[
+        Path | None,
+        typer.Option("--crl", help="CRL of the anchors (DER or PEM); default the bench's."),
+    ] = None,
+    pin: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--pin",
+            help="A programme environment's evidence signer (PEM certificate); repeatable.",
+        ),
+    ] = None,
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write the monitor's HTML summary.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     lang: LangOption = "en",
 ) -> None:
-    """Check a bundle: signature, hashes, re-validation, exam, evidence; print the verdict."""
+    """Check a bundle: who signed it, hashes, re-validation, exam, evidence; print the verdict."""
     if fmt not in ("text", "json"):
         fail(f"--format {fmt!r}: choose text or json")
-    result = verify_bundle(bundle, _anchors(anchors, state(ctx).settings.pki_dir))
+    trust = _trust(anchors, crl, list(pin or ()), state(ctx).settings.pki_dir)
+    result = verify_bundle(bundle, trust=trust)
     if html is not None:
         try:
             html.write_text(render_verification(result, lang), encoding="utf-8")
@@ -89,10 +114,15 @@ def verify_command(
         typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:
         typer.echo(f"{result.verdict.value}  {bundle}")
+        attestation = result.attestation(lang)
+        if attestation is not None:
+            typer.echo(f"  signed by {attestation['signer']}: {attestation['text']}")
         for reason in result.failures:
             typer.echo(f"  FAILED: {reason}")
         for item in result.missing:
             typer.echo(f"  MISSING: {item}")
+        for notice in result.notices:
+            typer.echo(f"  note: {notice}")
         for line in result.reports:
             shown = line.transport.value + (f" {line.tls_version}" if line.tls_version else "")
             typer.echo(f"  report {line.report[:8]} ({line.step}): {line.verdict}, {shown}")

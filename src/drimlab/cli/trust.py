@@ -144,7 +144,8 @@ def pki_issue(
         str | None, typer.Option("--state", help="ST of the subject, e.g. 'Paris (75)'.")
     ] = None,
     usage: Annotated[
-        list[str] | None, typer.Option(help="server and/or client (default: both).")
+        list[str] | None,
+        typer.Option(help="server and/or client (default: both), or evidence alone."),
     ] = None,
     days: Annotated[
         int, typer.Option(min=1, max=36500, help="Validity in days.")
@@ -152,9 +153,11 @@ def pki_issue(
 ) -> None:
     """Issue an organisation certificate from the TEST organisations CA."""
     usages = tuple(usage or ("server", "client"))
-    unknown = sorted(set(usages) - {"server", "client"})
+    unknown = sorted(set(usages) - {"server", "client", "evidence"})
     if unknown:
-        fail(f"--usage {unknown[0]!r}: use server or client")
+        fail(f"--usage {unknown[0]!r}: use server, client or evidence")
+    if "evidence" in usages and len(set(usages)) > 1:
+        fail("--usage evidence goes alone: an evidence signer is no TLS certificate")
     pki = _pki(ctx)
     entry = pki.issue(
         name,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from drimlab.documents.xml import parse_untrusted
 from drimlab.errors import InputError
 
 HL7 = "urn:hl7-org:v3"
@@ -46,13 +47,8 @@ def _ids(root: etree._Element, path: str) -> tuple[CdaId, ...]:
 
 def read_cda(data: bytes, label: str = "<cda>") -> CdaHeader:
     """Read the header of a CDA document; InputError when it is not a CDA ClinicalDocument."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    try:
-        root = etree.fromstring(data, parser)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "not XML"
-        raise InputError(f"{label}: not well-formed XML ({reason})") from None
-    if root is None or root.tag != f"{{{HL7}}}ClinicalDocument":
+    root = parse_untrusted(data, label)
+    if root.tag != f"{{{HL7}}}ClinicalDocument":
         raise InputError(f"{label}: not an HL7 CDA ClinicalDocument")
     low = root.xpath(
         "h:documentationOf/h:serviceEvent/h:effectiveTime/h:low/@value", namespaces=_NS

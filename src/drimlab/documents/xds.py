@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from drimlab.documents.xml import parse_untrusted
 from drimlab.domain import KOS_FORMAT_CODE, KOS_MIME_TYPE, KOS_TYPE_CODE
 from drimlab.errors import InputError
 
@@ -236,11 +237,6 @@ def _registry_object(element: etree._Element) -> RegistryObject:
     )
 
 
-def _parser() -> etree.XMLParser:
-    # Untrusted input: no entities, no network, no DTD loading.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def soap_part(data: bytes) -> bytes:
     """The XML of a message: the whole input, or the root part of an MTOM/XOP MIME package."""
     head = data.lstrip()[:200]
@@ -260,13 +256,7 @@ def parse_submission(data: bytes, label: str = "<xml>") -> Submission:
 
     The input may be bare XML or an MTOM/XOP package whose root part holds the envelope.
     """
-    try:
-        root = etree.fromstring(soap_part(data), _parser())
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "not XML"
-        raise InputError(f"{label}: not well-formed XML ({reason})") from None
-    if root is None:
-        raise InputError(f"{label}: empty XML document")
+    root = parse_untrusted(soap_part(data), label)
     request = root if root.tag == _q(LCM, "SubmitObjectsRequest") else None
     if request is None:
         request = next(root.iter(_q(LCM, "SubmitObjectsRequest")), None)

@@ -1,5 +1,7 @@
-"""The monitor: upload an evidence bundle, see its verdict and the reasons
-(`scenarios.monitor.verify_bundle`, the same check as `drimlab evidence verify`).
+"""The monitor: upload an evidence bundle, see its verdict, who signed it and whether that is
+an independent attestation or a self-attested local bench, and the reasons
+(`scenarios.monitor.verify_bundle`, the same check as `drimlab evidence verify`, with the
+bench PKI's anchors and CRL).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, safe_name, save_upload
 from drimlab.scenarios.monitor import verify_bundle
+from drimlab.scenarios.signing import MonitorTrust
 from drimlab.scenarios.summary import render_verification
+from drimlab.trust.pki_verify import RevocationList
 
 
 async def form_page(request: Request) -> Response:
@@ -38,8 +42,9 @@ async def verify(request: Request) -> Response:
             raise InputError(_("choose an evidence bundle (zip)"))
         folder.mkdir(parents=True)
         saved = await save_upload(upload, folder, portal.upload_limit, what="bundle")
-        anchors = portal.env.pki.anchors()
-        result = await run_in_threadpool(verify_bundle, saved, anchors)
+        pki = portal.env.pki
+        trust = MonitorTrust(tuple(pki.anchors()), RevocationList.load(pki.crl_path, pki.anchors()))
+        result = await run_in_threadpool(lambda: verify_bundle(saved, trust=trust))
         summaries = portal.settings.home / "monitor"
         summaries.mkdir(parents=True, exist_ok=True)
         summary_id = uuid.uuid4().hex
@@ -58,7 +63,14 @@ async def verify(request: Request) -> Response:
     finally:
         await form.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return page(request, "monitor.html.j2", result=result, error=None, summary_id=summary_id)
+    return page(
+        request,
+        "monitor.html.j2",
+        result=result,
+        attestation=result.attestation(language),
+        error=None,
+        summary_id=summary_id,
+    )
 
 
 async def summary(request: Request) -> Response:

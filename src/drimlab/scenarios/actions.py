@@ -25,6 +25,7 @@ from pydicom.uid import generate_uid
 from drimlab.config import Settings
 from drimlab.datasets.catalog import exam_series
 from drimlab.documents.kos import Kos
+from drimlab.documents.xml import parse_untrusted
 from drimlab.errors import ConfigurationError, InputError
 from drimlab.scenarios.schema import Step
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
@@ -367,7 +368,7 @@ def whitelist(ctx: RunContext, step: Step) -> ActionResult:
         flipped = b"X" if original[at : at + 1] != b"X" else b"Y"
         data = original[:at] + flipped + original[at + 1 :]
     elif variant == "unsigned":
-        root = etree.fromstring(original)
+        root = parse_untrusted(original, str(ctx.env.whitelist_path))
         for signature in root.findall(f"{{{XMLDSIG_NS}}}Signature"):
             root.remove(signature)
         data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -1,24 +1,23 @@
 """The monitor's check of an evidence bundle: `verify_bundle(path, anchors)`.
 
-In order: the manifest's signature and its signer's chain; the SHA-256 of every listed file
-(and no unlisted one); each stored exchange re-validated with the current rules and compared
-with its stored report; each VALIDATION step's reports about the scenario's exam (study UID,
-KOS SOPInstanceUID) and meeting the step's expectation, over TLS; each PREUVE present. The
-verdict is VERIFIED, PARTIALLY_VERIFIED (something is missing, nothing is wrong: a plain-HTTP
-debugging run lacks the TLS proof) or FAILED (with reasons).
+In order: the manifest's signature and who signed it (`attestation.judge_signature`: facts
+at the verifier's clock judged by the EVIDENCE rules; an unpinned signer is self-attested);
+the SHA-256 of every listed file (and no unlisted one); each stored exchange re-validated
+with the current rules and compared with its stored report; each VALIDATION step's reports
+about the scenario's exam (study UID, KOS SOPInstanceUID) and meeting the step's
+expectation, over TLS; each PREUVE present. The verdict is VERIFIED, PARTIALLY_VERIFIED
+(something is missing, nothing is wrong: a plain-HTTP debugging run lacks the TLS proof) or
+FAILED (with reasons).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,13 @@ from drimlab.domain import KOS_HEADER
 from drimlab.errors import DrimlabError, InputError
 from drimlab.exchange import Exchange
 from drimlab.scenarios.actions import Observation
+from drimlab.scenarios.attestation import SignatureJudgement, judge_signature
 from drimlab.scenarios.bundle import META_FILES
 from drimlab.scenarios.loader import load_text
 from drimlab.scenarios.revalidation import disagreements, revalidate
 from drimlab.scenarios.runner import check_expectation
 from drimlab.scenarios.schema import Scenario, Step, StepKind
-from drimlab.scenarios.signing import signature_problem
+from drimlab.scenarios.signing import MonitorTrust
 from drimlab.scenarios.transport import ReportLine, Transport, plain_http_reason, transport_of
 from drimlab.validation.report import Report
 
@@ -58,6 +58,12 @@ class Verification:
     manifest: Mapping[str, Any] | None = None
     signer: str | None = None
     reports: tuple[ReportLine, ...] = ()
+    signature: SignatureJudgement | None = None
+    notices: tuple[str, ...] = ()
+
+    def attestation(self, language: str = "en") -> dict[str, Any] | None:
+        """Who signed and whether that is an independent attestation (None: not trusted)."""
+        return None if self.signature is None else self.signature.attestation(language)
 
     @property
     def verdict(self) -> MonitorVerdict:
@@ -72,10 +78,13 @@ class Verification:
             "verdict": self.verdict.value,
             "bundle": self.bundle,
             "signer": self.signer,
+            "attestation": self.attestation(),
             "failures": list(self.failures),
             "missing": list(self.missing),
+            "notices": list(self.notices),
             "checks": list(self.checks),
             "reports": [r.as_dict() for r in self.reports],
+            "signature_report": None if self.signature is None else self.signature.report.as_dict(),
         }
 
 
@@ -411,15 +420,15 @@ class _Checker:
             )
 
 
-def _manifest_time(manifest: Mapping[str, Any]) -> datetime:
-    try:
-        return datetime.fromisoformat(str(manifest.get("created_at")))
-    except ValueError:
-        return datetime.now(UTC)
+def verify_bundle(
+    path: Path, anchors: Sequence[x509.Certificate] = (), *, trust: MonitorTrust | None = None
+) -> Verification:
+    """Check an evidence bundle; InputError only when it is not a bundle at all.
 
-
-def verify_bundle(path: Path, anchors: Sequence[x509.Certificate]) -> Verification:
-    """Check an evidence bundle; InputError only when it is not a bundle at all."""
+    `trust` is what the monitor trusts (anchors, CRL, pinned signers, its clock); `anchors`
+    alone is a shorthand for `MonitorTrust(anchors)`.
+    """
+    trust = trust if trust is not None else MonitorTrust(anchors=tuple(anchors))
     notes = _Notes()
     try:
         archive = zipfile.ZipFile(path)
@@ -438,21 +447,14 @@ def verify_bundle(path: Path, anchors: Sequence[x509.Certificate]) -> Verificati
                 raise ValueError("not an object")
         except (ValueError, UnicodeDecodeError) as exc:
             return Verification(str(path), (f"manifest.json is not valid JSON ({exc})",), (), ())
-        signer = None
-        if "manifest.sig" not in bundle.names or "signer.pem" not in bundle.names:
-            notes.failures.append("the manifest is not signed (manifest.sig or signer.pem missing)")
-        else:
-            try:
-                signature = base64.b64decode(bundle.read("manifest.sig"), validate=False)
-            except (binascii.Error, ValueError):
-                signature = b""
-            chain = bundle.read("signer.pem")
-            problem = signature_problem(raw, signature, chain, anchors, _manifest_time(manifest))
-            if problem:
-                notes.failures.append(problem)
-            else:
-                signer = x509.load_pem_x509_certificates(chain)[0].subject.rfc4514_string()
-                notes.checks.append(f"manifest signature verifies; signer {signer} is trusted")
+        meta: dict[str, bytes] = {
+            n: bundle.read(n) for n in ("manifest.sig", "signer.pem") if n in bundle.names
+        }
+        judged = judge_signature(str(path), raw, manifest, meta, trust)
+        notes.failures.extend(judged.failures)
+        signer = judged.facts.signer.subject if judged.facts.signer is not None else None
+        if judged.trusted:
+            notes.checks.append(f"manifest signature verifies; signer {signer} is trusted")
         _check_files(bundle, manifest, notes)
         scenario_file = manifest.get("scenario", {}).get("file", "scenario.yaml")
         if bundle.usable(scenario_file):
@@ -472,6 +474,8 @@ def verify_bundle(path: Path, anchors: Sequence[x509.Certificate]) -> Verificati
         tuple(notes.missing),
         tuple(notes.checks),
         manifest,
-        signer,
+        signer if judged.trusted else None,
         tuple(notes.reports),
+        judged,
+        tuple(judged.notices),
     )

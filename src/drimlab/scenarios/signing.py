@@ -1,15 +1,17 @@
-"""Signing an evidence manifest with the bench's key, and checking such a signature.
+"""Signing an evidence manifest with the bench's key, and recording what a signature is.
 
-The signer is the test PKI's `evidence-signer` certificate, or a key and certificate chain
-the operator configures. The signature (RSA PKCS#1 v1.5 or ECDSA, SHA-256) covers the
-manifest's exact bytes; the bundle carries the signer's chain so a monitor can check it
-against the trust anchors they hold.
+The signer is the test PKI's `evidence-signer` certificate (extended key usage
+documentSigning only, RFC 9336), or a key and certificate chain the operator configures;
+the exporter refuses a CA or a certificate made for another purpose. The signature (RSA
+PKCS#1 v1.5 or ECDSA, SHA-256) covers the manifest's exact bytes; the bundle carries the
+signer's chain. `inspect_signature` records, for the monitor, what the signature and its
+signer are (`BundleSignatureFacts`), judged at the verifier's own clock against what the
+monitor trusts (`MonitorTrust`: anchors, a CRL, pinned signers); the EVIDENCE rules judge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,8 +21,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from drimlab.errors import ConfigurationError, InputError
+from drimlab.facts.evidence import DOCUMENT_SIGNING, BundleSignatureFacts, PinnedSigner
+from drimlab.facts.tls import Revocation
+from drimlab.facts.whitelist import ChainCheck
+from drimlab.trust.peer import certificate_facts
 from drimlab.trust.pki import Pki
-from drimlab.trust.pki_verify import verify_chain
+from drimlab.trust.pki_verify import RevocationList, utc, verify_chain
+from drimlab.trust.pki_x509 import fingerprint
 
 EVIDENCE_SIGNER = "evidence-signer"
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -34,6 +41,20 @@ def _load_chain(data: bytes, origin: str) -> tuple[x509.Certificate, ...]:
     if not chain:
         raise InputError(f"{origin}: holds no certificate")
     return chain
+
+
+def _check_evidence_signer(cert: x509.Certificate, origin: str) -> None:
+    """Refuse, before signing, a certificate no monitor accepts as an evidence signer."""
+    name = cert.subject.rfc4514_string()
+    if _is_ca(cert):
+        raise InputError(f"{origin}: {name} is a CA certificate: it cannot sign evidence")
+    usages = _usages(cert)
+    if usages is not None and DOCUMENT_SIGNING not in usages:
+        raise InputError(
+            f"{origin}: {name} is not an evidence-signing certificate (its extended key usages "
+            f"are {', '.join(usages) or 'none'}; documentSigning {DOCUMENT_SIGNING} is needed): "
+            "a monitor would refuse the bundle"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,7 +73,13 @@ class Signer:
                 "(it predates evidence bundles): re-create it with `drimlab pki init --force`, "
                 "or give --key and --cert"
             )
-        return cls.from_files(pki.key_path(EVIDENCE_SIGNER), pki.chain_path(EVIDENCE_SIGNER))
+        try:
+            return cls.from_files(pki.key_path(EVIDENCE_SIGNER), pki.chain_path(EVIDENCE_SIGNER))
+        except InputError as exc:
+            raise ConfigurationError(
+                f"{exc}; the test PKI at {pki.directory} predates designated evidence signers: "
+                "re-create it with `drimlab pki init --force`, or give --key and --cert"
+            ) from None
 
     @classmethod
     def from_files(cls, key_path: Path, cert_path: Path) -> Signer:
@@ -70,6 +97,7 @@ class Signer:
         spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         if chain[0].public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
             raise InputError(f"{cert_path}: its first certificate is not the key's")
+        _check_evidence_signer(chain[0], str(cert_path))
         return cls(key, chain)
 
     def sign(self, data: bytes) -> bytes:
@@ -81,19 +109,28 @@ class Signer:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
 
 
-def signature_problem(
-    data: bytes,
-    signature: bytes,
-    chain_pem: bytes,
-    anchors: Sequence[x509.Certificate],
-    at: datetime,
-) -> str | None:
-    """Why the signature of `data` cannot be trusted (None: it verifies and chains)."""
+def _is_ca(cert: x509.Certificate) -> bool:
     try:
-        chain = _load_chain(chain_pem, "signer.pem")
-    except InputError as exc:
-        return str(exc)
-    leaf = chain[0]
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return True
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _usages(cert: x509.Certificate) -> tuple[str, ...] | None:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    return tuple(u.dotted_string for u in eku)
+
+
+def _verifies(leaf: x509.Certificate, signature: bytes, data: bytes) -> bool | None:
+    """True/False: the signature verifies or not; None: the key is neither RSA nor EC."""
     public = leaf.public_key()
     try:
         if isinstance(public, rsa.RSAPublicKey):
@@ -101,10 +138,69 @@ def signature_problem(
         elif isinstance(public, ec.EllipticCurvePublicKey):
             public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
         else:
-            return "the signer's key is neither RSA nor EC"
+            return None
     except InvalidSignature:
-        return "the manifest signature does not verify (manifest.json was altered)"
-    result = verify_chain(leaf, chain[1:], anchors, at)
-    if not result.ok:
-        return f"the signer {leaf.subject.rfc4514_string()} is not trusted: {result.problem}"
-    return None
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class MonitorTrust:
+    """What the monitor trusts: CA anchors, a CRL, and signers it pins by certificate."""
+
+    anchors: tuple[x509.Certificate, ...] = ()
+    crl: RevocationList | None = None
+    pinned: tuple[PinnedSigner, ...] = ()
+    at: datetime | None = None  # the verifier's clock (default: now)
+
+    @staticmethod
+    def pin(cert: x509.Certificate, label: str | None = None) -> PinnedSigner:
+        digest = fingerprint(cert)
+        return PinnedSigner(digest, label or cert.subject.rfc4514_string())
+
+
+def inspect_signature(
+    bundle: str,
+    data: bytes,
+    signature: bytes | None,
+    chain_pem: bytes | None,
+    trust: MonitorTrust,
+    *,
+    claimed_at: str | None = None,
+) -> BundleSignatureFacts:
+    """Record what the manifest's signature and its signer are, at the verifier's time."""
+    facts = BundleSignatureFacts(
+        bundle, utc(trust.at), claimed_at=claimed_at, signed=signature is not None
+    )
+    if signature is None or chain_pem is None:
+        return replace(facts, signed=False)
+    try:
+        chain = _load_chain(chain_pem, "signer.pem")
+    except InputError as exc:
+        return replace(facts, signer_problem=str(exc))
+    leaf = chain[0]
+    verified = _verifies(leaf, signature, data)
+    if verified is None:
+        return replace(facts, signer_problem="the signer's key is neither RSA nor EC")
+    signer = certificate_facts(leaf.public_bytes(serialization.Encoding.DER))
+    pinned = next((p for p in trust.pinned if p.sha256 == signer.sha256), None)
+    facts = replace(
+        facts,
+        signature_verified=verified,
+        signer=signer,
+        signer_is_ca=_is_ca(leaf),
+        pinned=pinned,
+    )
+    if trust.anchors:
+        result = verify_chain(leaf, chain[1:], trust.anchors, facts.verified_at)
+        facts = replace(
+            facts,
+            chain=ChainCheck.VERIFIED if result.ok else ChainCheck.UNTRUSTED,
+            chain_problem=result.problem or "",
+        )
+    if trust.crl is not None:
+        checked = trust.crl.check(leaf, facts.verified_at)
+        facts = replace(
+            facts, revocation=Revocation(checked.status.value), revocation_detail=checked.detail
+        )
+    return facts

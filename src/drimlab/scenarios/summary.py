@@ -27,12 +27,14 @@ def render_run_summary(manifest: Mapping[str, Any]) -> str:
 
 
 def render_verification(verification: Any, language: str = "en") -> str:
-    """The monitor's page in French or English: verdict, transport, reports, reasons, steps."""
+    """The monitor's page in French or English: verdict, who signed and whether that is an
+    independent attestation, transport, reports, reasons, steps."""
     lang = "fr" if language == "fr" else "en"
     modes = {line.transport for line in verification.reports}
     return _env.get_template("monitor.html.j2").render(
         v=verification,
         m=verification.manifest,
+        a=verification.attestation(lang),
         t=translator(lang),
         lang=lang,
         modes=[TRANSPORT_LABELS[mode].get(lang) for mode in sorted(modes)],

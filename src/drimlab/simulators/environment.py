@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drimlab.config import Settings
+from drimlab.config import Settings, private_file
 from drimlab.datasets.catalog import ensure_default_dataset
 from drimlab.store import Store
 from drimlab.tokens import TokenIssuer
@@ -51,8 +51,8 @@ class BenchEnvironment:
         the PKI, the whitelist and the token issuer).
         """
         say = progress or (lambda _message: None)
-        settings.home.mkdir(parents=True, exist_ok=True)
-        with (settings.home / ".prepare.lock").open("a") as lock:
+        settings.ensure_home()
+        with private_file(settings.home / ".prepare.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if dataset and ensure_default_dataset(store, settings):

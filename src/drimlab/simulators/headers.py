@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from drimlab.facts.credentials import is_credential_header
 from drimlab.facts.decision import Cause
 from drimlab.simulators.refusals import Refusal
 
@@ -31,6 +32,12 @@ REFUSALS: dict[str, tuple[int, Cause, tuple[tuple[str, str], ...]]] = {
 
 def _visible_ascii(value: bytes) -> bool:
     return all(0x20 <= b < 0x7F or b == 0x09 for b in value)
+
+
+def _withheld(value: bytes) -> str:
+    """A credential's offending bytes only: what is wrong, never the credential."""
+    bad = bytes(b for b in value if not (0x20 <= b < 0x7F or b == 0x09))
+    return f"{shown(bad)} (the value itself is withheld)"
 
 
 def shown(value: bytes) -> str:
@@ -54,7 +61,8 @@ def text_header(request: web.Request, name: str) -> str | None:
         raise Refusal(
             status,
             cause,
-            f"the {name} header holds bytes that are not visible ASCII: '{shown(value)}'",
+            f"the {name} header holds bytes that are not visible ASCII: "
+            + (_withheld(value) if is_credential_header(name) else f"'{shown(value)}'"),
             headers,
         )
     return None

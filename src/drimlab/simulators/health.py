@@ -44,6 +44,7 @@ from drimlab.simulators.retrieval import (
 from drimlab.simulators.retrieval import Outcome as ClientOutcome
 from drimlab.store import Store
 from drimlab.trust.enforce import client_facts, client_refusal
+from drimlab.trust.live import LiveTrust, TrustState
 from drimlab.trust.peer import address, request_connection
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import Whitelist
@@ -66,6 +67,7 @@ class HealthEndpoint:
     whitelist: Whitelist | None = None
     revocation: RevocationList | None = None
     trust_hint: str | None = None
+    live: LiveTrust | None = None  # when set, the current whitelist and CRL come from it
 
     def status(self) -> dict[str, str]:
         return {
@@ -77,12 +79,19 @@ class HealthEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started, started_wall = time.perf_counter(), time.time()
         transport = request.transport
+        state = (
+            self.live.state
+            if self.live is not None
+            else TrustState(self.whitelist, self.revocation)
+        )
         tls = client_facts(
             request_connection(request),
-            self.whitelist,
-            crl=self.revocation,
+            state.whitelist,
+            crl=state.revocation,
+            at=self.live.clock() if self.live is not None else None,
             peer_address=address(transport.get_extra_info("peername")) if transport else None,
             trust_hint=self.trust_hint,
+            accept_stale_crl=state.accept_stale_crl,
         )
         response: web.StreamResponse
         request_id = new_request_id()
@@ -93,7 +102,7 @@ class HealthEndpoint:
                 unable = self.recorder.open(request_id, received)
                 if unable is not None:
                     raise unable
-            refused = client_refusal(tls) if self.whitelist is not None else None
+            refused = client_refusal(tls) if state.whitelist is not None else None
             if refused is not None:
                 raise Refusal(403, refused.cause, f"client certificate refused: {refused.detail}")
             if request.method not in ("GET", "HEAD"):

@@ -446,7 +446,9 @@ def make_app(
 
     app = web.Application(middlewares=[outside_the_service])
     app.router.add_route("*", base + "/studies/{tail:.*}", handlers.wado)
-    health = HealthEndpoint(recorder, config.whitelist, config.revocation, config.trust_hint)
+    health = HealthEndpoint(
+        recorder, config.whitelist, config.revocation, config.trust_hint, live=config.trust
+    )
     register_health(app, config.base_path, health)
     app.router.add_get("/.well-known/jwks.json", handlers.jwks)
     app.router.add_post("/token/introspect", handlers.introspect)

@@ -19,7 +19,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from drimlab.config import Settings
+from drimlab.config import Settings, private_directory, private_file
 from drimlab.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -63,6 +63,25 @@ def _reason(exc: BaseException) -> str:
     return "; ".join(lines) or type(cause).__name__
 
 
+def _private_sqlite(url: URL | str) -> None:
+    """Create the SQLite file 0600 before SQLite does (its -wal and -shm copy that mode)."""
+    database = url.database if isinstance(url, URL) else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        private_directory(path.parent)
+        for existing in (
+            path,
+            path.with_name(f"{path.name}-wal"),
+            path.with_name(f"{path.name}-shm"),
+        ):
+            if existing == path or existing.exists():
+                private_file(existing)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database file {path}: {exc.strerror}") from exc
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -75,9 +94,10 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        if settings.is_sqlite:
-            settings.home.mkdir(parents=True, exist_ok=True)
         url = _engine_url(settings.database_url)
+        if settings.is_sqlite:
+            settings.ensure_home()
+            _private_sqlite(url)
         self._shown_url = _shown(url)
         try:
             self.engine = create_engine(url, future=True)
@@ -105,8 +125,8 @@ class Store:
                     conn.commit()
             return
         lock_path = self.settings.home / ".migrate.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("a") as handle:
+        private_directory(lock_path.parent)
+        with private_file(lock_path).open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -214,14 +214,17 @@ class Pki:
                 crl_url=self.crl_url,
                 subject_name=subject_name,
             )
+            evidence = "evidence" in usages
             entry = store_leaf(
                 self.directory,
                 name=name,
-                role="drimbox",
+                role="evidence-signer" if evidence else "drimbox",
                 cert=cert,
                 key=key,
                 issuer=self.certificate("organisations"),
-                expect="accepted when listed on the whitelist",
+                expect="signs evidence bundles"
+                if evidence
+                else "accepted when listed on the whitelist",
             )
             self._commit([*self.entries, entry])
         return entry
@@ -231,7 +234,7 @@ class Pki:
         with pki_lock(self.directory):
             self.reload()
             entry = self.entry(name)
-            if entry.role not in {"drimbox", "negative", "whitelist-signer"}:
+            if entry.role not in {"drimbox", "negative", "whitelist-signer", "evidence-signer"}:
                 raise InputError(
                     f"{name!r} is a {entry.role}: only organisation certificates revoke"
                 )

@@ -266,8 +266,8 @@ class Builder:
             "evidence-signer",
             "evidence-signer",
             px.Subject(EVIDENCE_SIGNER_CN, SIGNER_OU, "DRIMLAB TEST", "Paris (75)"),
-            "signs the manifests of drimlab evidence bundles",
-            signing=True,
+            "signs the manifests of drimlab evidence bundles (documentSigning only)",
+            usages=("evidence",),
         )
         # The negative set carries the consumer's listed DN so exactly one fault shows.
         leaf(
@@ -362,7 +362,7 @@ class Builder:
                 issuer_key=issuer_key,
                 not_before=start,
                 not_after=end,
-                hosts=() if signing else hosts_for(subject.common_name),
+                hosts=() if signing or "evidence" in usages else hosts_for(subject.common_name),
                 usages=usages,
                 crl_url=self.crl_url,
                 signing=signing,

@@ -20,6 +20,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 RSA_BITS = 2048
 TEST_COUNTRY = "FR"
+#: id-kp-documentSigning (RFC 9336): the one purpose an evidence-signing certificate carries,
+#: so no TLS or whitelist-signing certificate of a PKI can pass for an evidence signer.
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,14 @@ def leaf_certificate(
     signing: bool = False,
     subject_name: x509.Name | None = None,
 ) -> x509.Certificate:
-    """An organisation certificate: TLS (server/client usages, SANs) or signing (whitelist).
+    """An organisation certificate: TLS (server/client usages, SANs), signing (whitelist), or
+    evidence signing (usages `("evidence",)`: documentSigning only, no SAN).
 
     `subject_name` replaces the name `subject` makes (a test certificate shaped wrongly).
     """
+    evidence = "evidence" in usages
+    if evidence:
+        signing, hosts = True, ()
     name = subject_name if subject_name is not None else subject.name()
     builder = _base(name, issuer.subject, key.public_key(), not_before, not_after)
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
@@ -163,7 +170,9 @@ def leaf_certificate(
         "server": ExtendedKeyUsageOID.SERVER_AUTH,
         "client": ExtendedKeyUsageOID.CLIENT_AUTH,
     }
-    if signing:
+    if evidence:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False)
+    elif signing:
         # The ANS "Liste Blanche DRIM-M" ORG SIGN certificate carries emailProtection.
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False

@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
+from drimlab.documents.xml import parse_untrusted
 from drimlab.errors import InputError
 from drimlab.facts.tls import Revocation
 from drimlab.facts.whitelist import ANS_SIGNER, ChainCheck, SignerExpectation, WhitelistFacts
@@ -65,10 +66,6 @@ DIGESTS = {
     "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
     "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
 }
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
 # -- DNs ---------------------------------------------------------------------------------
@@ -225,10 +222,8 @@ def read_document(root: etree._Element) -> Whitelist:
 
 
 def parse_xml(data: bytes) -> etree._Element:
-    try:
-        return etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise InputError(f"not well-formed XML: {exc}") from None
+    """The list's root element; a DOCTYPE is refused (`documents.xml.parse_untrusted`)."""
+    return parse_untrusted(data, "the list")
 
 
 def load_whitelist(path: Path) -> Whitelist:

@@ -67,6 +67,20 @@ def _el(
     return node
 
 
+def _check_key_matches(signer_cert: x509.Certificate, signer_key_pem: bytes) -> None:
+    """A signature by another key than the certificate's would never verify: refuse it."""
+    try:
+        key = serialization.load_pem_private_key(signer_key_pem, password=None)
+    except (ValueError, TypeError):
+        raise InputError("the signing key is not an unencrypted PEM private key") from None
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != signer_cert.public_key().public_bytes(*spki):
+        raise InputError(
+            f"the signing key does not match the certificate {signer_cert.subject.rfc4514_string()}"
+            " (its public key differs): nothing was signed"
+        )
+
+
 def sign_whitelist(
     data: bytes,
     signer_cert: x509.Certificate,
@@ -76,6 +90,7 @@ def sign_whitelist(
     at: datetime | None = None,
 ) -> bytes:
     """Sign a ListeBlancheDRIM-M (any previous signature is removed) and return the bytes."""
+    _check_key_matches(signer_cert, signer_key_pem)
     root = parse_xml(data)
     for old in root.findall(f".//{{{DS}}}Signature"):
         parent = old.getparent()

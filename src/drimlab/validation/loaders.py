@@ -100,6 +100,7 @@ def load_response(path: Path, request: Exchange | None = None) -> Exchange:
         method=base.method,
         target=base.target,
         request_headers=base.request_headers,
+        credentials=base.credentials,
         request_body=base.request_body,
         request_problems=base.request_problems,
         http_version=head.http_version,

@@ -56,8 +56,10 @@ DRIM_M = Profile(
         "XVAL",
         "ORU",
         "XDM",
+        "EVIDENCE",
     ),
-    description="DICOMweb plus the DRIM-M headers, KOS consistency, TLS and whitelist facts",
+    description="DICOMweb plus the DRIM-M headers, KOS consistency, TLS and whitelist facts, "
+    "and who signed an evidence bundle",
     overrides={
         # The ANS reference requests carry both; DRIM-M tolerates them (see the rule docs).
         "WADO-RQ-013": Severity.INFO,

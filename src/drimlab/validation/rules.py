@@ -45,6 +45,7 @@ class Kind(StrEnum):
     XDS = "xds"
     CROSS = "cross"
     XDM = "xdm"
+    EVIDENCE = "evidence"
 
 
 class UnknownRuleError(ValueError):
@@ -284,6 +285,7 @@ RULESETS = (
     "cross",
     "cross_hl7",
     "xdm",
+    "bundle",
 )
 
 

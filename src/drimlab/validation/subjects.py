@@ -26,6 +26,7 @@ from drimlab.dicomweb.paths import PathError, Resource, parse_target
 from drimlab.documents.identity import ObjectIdentity, PatientIdentity, patient_identity
 from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange
+from drimlab.facts.credentials import CredentialFacts
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import CertificateFacts, TlsFacts
 from drimlab.validation.pixels import PixelFacts
@@ -52,6 +53,7 @@ class RequestSubject:
     problems: tuple[str, ...] = ()
     kos: Kos | None = None
     when: float | None = None
+    credentials: CredentialFacts | None = None
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
@@ -87,6 +89,7 @@ def request_subject(exchange: Exchange, kos: Kos | None = None) -> RequestSubjec
         problems=exchange.request_problems,
         kos=kos,
         when=exchange.timings.get("started_at"),
+        credentials=exchange.credentials,
     )
 
 

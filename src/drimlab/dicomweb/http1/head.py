@@ -42,6 +42,8 @@ _STATUS_LINE = re.compile(r"(HTTP/\d(?:\.\d)?) +(\d{3})(?: +(.*))?")
 _END_OF_HEAD = re.compile(rb"\n\r?\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NON_ASCII = re.compile(r"[\x80-\xff]")
+CREDENTIALS = frozenset({"authorization", "proxy-authorization"})
+WITHHELD = "(credentials withheld)"
 _DIGITS = re.compile(r"[0-9]+")
 _LENGTH_LIST = re.compile(r"[0-9]+(?:[ \t]*,[ \t]*[0-9]+)*")
 
@@ -235,10 +237,12 @@ def _header_fields(lines: list[str], problems: list[Problem]) -> Headers:
             problems.append(problem(ProblemCode.BAD_NAME, name[:60]))
         headers.append((name, value.strip(" \t")))
     for name, value in headers:
+        # a credential is never quoted: it would be stored and printed with the problem
+        sample = WITHHELD if name.strip().lower() in CREDENTIALS else value[:60]
         if _CONTROL.search(value):
-            problems.append(problem(ProblemCode.CONTROL_IN_VALUE, name, value[:60]))
+            problems.append(problem(ProblemCode.CONTROL_IN_VALUE, name, sample))
         elif _NON_ASCII.search(value):
-            problems.append(problem(ProblemCode.NON_ASCII_VALUE, name, value[:60]))
+            problems.append(problem(ProblemCode.NON_ASCII_VALUE, name, sample))
     return tuple(headers)
 
 

@@ -74,6 +74,13 @@ FRENCH: dict[str, str] = {
     "Exported by": "Exporté par",
     "at": "le",
     "Signed by": "Signé par",
+    "issued by": "émis par",
+    "serial": "numéro de série",
+    "no signer the monitor can trust (see why it failed)": "aucun signataire auquel le "
+    "contrôleur puisse se fier (voir pourquoi il a échoué)",
+    "Attestation": "Attestation",
+    "which claims the date": "qui déclare la date",
+    "Notices": "Remarques",
     "Why it failed": "Pourquoi il a échoué",
     "What is missing": "Ce qui manque",
     "Checks passed": "Vérifications réussies",

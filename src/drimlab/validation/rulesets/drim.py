@@ -9,12 +9,8 @@ and rejects a request without the KOS header (400) or with an unknown KOS (404).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -22,6 +18,7 @@ from drimlab.dicomweb.paths import Kind
 from drimlab.dicomweb.uids import uid_problem
 from drimlab.documents.kos import Kos
 from drimlab.domain import KOS_HEADER
+from drimlab.facts.credentials import CredentialFacts
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.subjects import NotApplicable, RequestSubject
@@ -30,7 +27,6 @@ ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 AUTH = Location(header="Authorization")
 KOS_AT = Location(header=KOS_HEADER)
 DRIM_M = "DRIM-M (ANS, couloir imagerie): WADO-RS between DRIMBoxes"
-BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 GET = "GET https://source.example/dicom-web/studies/1.2.3/series/1.2.3.4"
 
 
@@ -67,51 +63,22 @@ def authorization_missing(subject: RequestSubject) -> Iterator[Finding]:
     subject="request",
 )
 def authorization_not_bearer(subject: RequestSubject) -> Iterator[Finding]:
-    value = subject.header("Authorization")
-    if value is None:
+    facts = subject.credentials
+    if subject.header("Authorization") is None or facts is None:
         raise NotApplicable
-    scheme, _, token = value.strip().partition(" ")
     rule = CATALOGUE["DRIM-002"]
-    if scheme.lower() != "bearer":
-        yield rule.finding(f"scheme {scheme[:20]!r} is not Bearer", AUTH, expected="Bearer")
-    elif not re.fullmatch(r"[A-Za-z0-9\-._~+/]+=*", token.strip()):
+    if facts.scheme.lower() != "bearer":
+        yield rule.finding(f"scheme {facts.scheme!r} is not Bearer", AUTH, expected="Bearer")
+    elif facts.length == 0 or not facts.b64token:
         yield rule.finding("the bearer token is empty or has characters outside b64token", AUTH)
 
 
-def _b64url_json(text: str) -> Any:
-    if not BASE64URL.match(text):
-        raise ValueError("not base64url")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    return json.loads(raw)
-
-
-def _token(subject: RequestSubject) -> str:
-    value = subject.header("Authorization")
-    if value is None:
+def _bearer(subject: RequestSubject) -> CredentialFacts:
+    """The facts of a Bearer token (other schemes, or none: not applicable)."""
+    facts = subject.credentials
+    if facts is None or not facts.is_bearer:
         raise NotApplicable
-    scheme, _, token = value.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotApplicable
-    return token.strip()
-
-
-def _claims(token: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The JWT payload, or why the token is not a structurally valid JWT."""
-    pieces = token.split(".")
-    if len(pieces) != 3:
-        return None, f"{len(pieces)} dot-separated part(s), a JWT (JWS) has 3"
-    try:
-        header = _b64url_json(pieces[0])
-        payload = _b64url_json(pieces[1])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None, "header or payload is not base64url-encoded JSON"
-    if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
-        return None, "JOSE header has no alg"
-    if not isinstance(payload, dict):
-        return None, "payload is not a JSON object"
-    if not pieces[2] or not BASE64URL.match(pieces[2]):
-        return None, "signature part is empty or not base64url"
-    return payload, None
+    return facts
 
 
 @CATALOGUE.rule(
@@ -135,7 +102,7 @@ def _claims(token: str) -> tuple[dict[str, Any] | None, str | None]:
     subject="request",
 )
 def bearer_token_malformed(subject: RequestSubject) -> Iterator[Finding]:
-    _, problem = _claims(_token(subject))
+    problem = _bearer(subject).jwt_problem
     if problem is not None:
         yield CATALOGUE["DRIM-003"].finding(f"token is not a JWT: {problem}", AUTH)
 
@@ -157,7 +124,7 @@ def _utc(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _number(claims: dict[str, Any], name: str) -> float | None:
+def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -183,10 +150,10 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     subject="request",
 )
 def bearer_token_expired(subject: RequestSubject) -> Iterator[Finding]:
-    claims, problem = _claims(_token(subject))
-    if claims is None or problem is not None:
+    facts = _bearer(subject)
+    if facts.jwt_problem is not None:
         raise NotApplicable
-    exp, iat = _number(claims, "exp"), _number(claims, "iat")
+    exp, iat = _number(facts.claims, "exp"), _number(facts.claims, "iat")
     if exp is None:
         raise NotApplicable
     rule = CATALOGUE["DRIM-004"]

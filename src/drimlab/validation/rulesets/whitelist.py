@@ -162,10 +162,13 @@ WL_MALFORMED = _rule(
     "whitelist-malformed",
     E,
     "The whitelist is not a readable ListeBlancheDRIM-M.",
-    what="The document is not well-formed XML, its root is not ListeBlancheDRIM-M in namespace "
-    "https://github.com/ansforge/DRIM-M_DATA, its versionFormat is unknown, or a Domaine lacks "
-    "Identifiant, db or DNCertificatOperateur.",
-    why="A DRIMBox must refuse a corrupted list rather than trust a partial one.",
+    what="The document is not well-formed XML, declares a DOCTYPE (a DTD), its root is not "
+    "ListeBlancheDRIM-M in namespace https://github.com/ansforge/DRIM-M_DATA, its versionFormat "
+    "is unknown, or a Domaine lacks Identifiant, db or DNCertificatOperateur.",
+    why="A DRIMBox must refuse a corrupted list rather than trust a partial one. A DTD is "
+    "outside the signature's reach yet can change what a parser reads (entities, external "
+    "entities, default attributes): a signed list with an injected DTD is refused even though "
+    "its signature value verifies.",
     bad="<ListeBlanche><Domaine>... (wrong root, no namespace)",
     good='<ListeBlancheDRIM-M xmlns="https://github.com/ansforge/DRIM-M_DATA" '
     'versionFormat="1.0.0">',

@@ -22,6 +22,7 @@ from drimlab.cli.reporting import (
     SeverityOption,
     selection,
 )
+from drimlab.limits import YAML_BYTES, read_bounded
 from drimlab.scenarios.junit import render_run_junit
 from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Outcome, drive_run, start_run
@@ -59,9 +60,7 @@ def _pairs(values: list[str], what: str) -> list[tuple[str, str]]:
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, list[Path]]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
+        data = yaml.safe_load(read_bounded(path, YAML_BYTES, "a scenario inputs file"))
     except yaml.YAMLError as exc:
         fail(f"{path}: not valid YAML/JSON: {str(exc).splitlines()[0]}")
     if not isinstance(data, dict) or not set(data) <= {"inputs", "evidence"}:

@@ -1,10 +1,8 @@
 """The validation engine: run a profile's rules over an Exchange and build a Report.
 
-`ResponseValidator` is a push parser: `feed_headers`, then `feed` body chunks as they
-arrive (from a socket, a proxy or a file), then `close()` for the Report. It never holds a
-whole part: each part is hashed as it streams, and only its first bytes (up to
-`partstate.HEADER_CAP`, enough for the File Meta and the identifying attributes) are kept for the
-DICOM header parse. `validate_exchange` runs the request rules and streams the response.
+`ResponseValidator` is a push parser (`feed_headers`, `feed`*, `close()` -> Report) that never
+holds a whole part: each is hashed as it streams and only its first bytes (`partstate`) are kept
+for the DICOM header parse; past `limits.PARTS` parts are counted, not judged.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange, iter_body
 from drimlab.facts.tls import TlsFacts
 from drimlab.facts.whitelist import WhitelistFacts
+from drimlab.limits import PARTS
 from drimlab.validation.assess import Selection, assess
 from drimlab.validation.partstate import PartState, part_record
 from drimlab.validation.profiles import Profile
@@ -51,9 +50,8 @@ Chosen = str | Profile | Selection
 def judged_sides(exchange: Exchange) -> tuple[bool, bool]:
     """Which sides of an exchange are the system under test's: (request, response).
 
-    The server simulator judges the consumer's request (it made the response itself); the
-    client simulator judges the source's response (it made the request); the proxy and a file
-    judge both sides they hold.
+    The server simulator judges the consumer's request (the response is its own), the client
+    simulator the source's response (the request is its own), a proxy or a file both sides.
     """
     if exchange.origin == "server":
         return exchange.has_request, False
@@ -150,6 +148,7 @@ class ResponseValidator:
         self._single: PartState | None = None
         self._current: PartState | None = None
         self._parts: list[PartFacts] = []
+        self._parts_not_judged = 0
         self._body_seen = False
         self._size = 0
         self._inflater: Any = None
@@ -236,7 +235,7 @@ class ResponseValidator:
 
     def _open_part(self, index: int, headers: tuple[tuple[str, str], ...]) -> PartState:
         stream: CheckerStream | None = None
-        if self._checker is not None:
+        if self._checker is not None and len(self._parts) < PARTS:
             stream = self._checker.stream()
             self._streams.append(stream)
         if self._sink is not None:
@@ -261,6 +260,9 @@ class ResponseValidator:
                 self._current = None
 
     def _finish(self, part: PartState, *, complete: bool) -> None:
+        if len(self._parts) >= PARTS:  # past the cap: counted, not judged (WADO-RS-036)
+            self._parts_not_judged += 1
+            return
         dicom = read_part10_header(bytes(part.prefix), truncated=part.capped)
         errors: tuple[ToolMessage, ...] | None = None
         warnings: tuple[ToolMessage, ...] = ()
@@ -374,6 +376,7 @@ class ResponseValidator:
             transfer_problems=transfer_problems,
             coding_problems=tuple(self._coding_problems),
             parts=tuple(self._parts),
+            parts_not_judged=self._parts_not_judged,
         )
 
 
@@ -488,10 +491,9 @@ def validate_connection(
     facts: TlsFacts, profile: Chosen = "drim-m", *, at: datetime | None = None
 ) -> Report:
     """Judge one connection's TLS facts alone (a handshake refusal, or a peer's certificate)."""
-    when = at or datetime.now(UTC)
     return assess(
         f"TLS connection ({facts.role.value} side)",
-        [(Kind.TLS, [TlsSubject(facts, when)])],
+        [(Kind.TLS, [TlsSubject(facts, at or datetime.now(UTC))])],
         Selection.of(profile),
         kind="connection",
         facts={"tls": facts.as_dict()},

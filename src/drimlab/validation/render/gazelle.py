@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from drimlab.validation.findings import Finding, Severity
-from drimlab.validation.render.outcomes import by_family, describe, rule_outcomes
+from drimlab.validation.render.outcomes import by_family, describe, omitted_text, rule_outcomes
 from drimlab.validation.render.sanitize import json_text, xml_text
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Catalogue
@@ -117,6 +117,10 @@ def gazelle_report(report: Report, catalogue: Catalogue | None = None) -> dict[s
         {"name": "parts", "value": str(len(report.parts))},
     ]
     metadata.extend(
+        {"name": f"notListed[{o.rule}/{o.severity.value}]", "value": omitted_text(o)}
+        for o in report.omitted
+    )
+    metadata.extend(
         {"name": f"part[{p.index}]", "value": f"{p.sop_instance_uid or '-'} sha256={p.sha256}"}
         for p in report.parts
     )
@@ -195,6 +199,8 @@ def render_gazelle_xml(report: Report, catalogue: Catalogue | None = None) -> st
                     str(finding.location),
                     describe(finding),
                 )
+    for omitted in report.omitted:
+        _notification(mda, "Note", omitted.rule, "report", omitted_text(omitted))
     for outcome in passed:
         _notification(mda, "Note", outcome.code, "message", _passed_text(outcome.summary))
     ET.indent(root)

@@ -8,6 +8,7 @@ from functools import cache
 
 import jinja2
 
+from drimlab.limits import FINDINGS_PER_RULE
 from drimlab.validation.findings import Severity
 from drimlab.validation.render.outcomes import RuleOutcome, rule_outcomes
 from drimlab.validation.render.sanitize import xml_text
@@ -78,6 +79,8 @@ def render_html(report: Report, catalogue: Catalogue | None = None) -> str:
         counters=report.counters,
         duration=f"{seconds:.3f} s",
         findings=findings,
+        omitted=report.omitted,
+        per_rule=FINDINGS_PER_RULE,
         outcomes=[_row(o, catalogue) for o in rule_outcomes(report, catalogue)],
         facts=facts,
     )

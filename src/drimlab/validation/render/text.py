@@ -7,7 +7,7 @@ hostile message cannot drive the terminal.
 from __future__ import annotations
 
 from drimlab.validation.findings import Finding, Severity
-from drimlab.validation.render.outcomes import SEVERITY_ORDER
+from drimlab.validation.render.outcomes import SEVERITY_ORDER, omitted_text
 from drimlab.validation.render.sanitize import one_line
 from drimlab.validation.report import PartRecord, Report, Verdict
 
@@ -76,6 +76,10 @@ def render_text(report: Report, *, color: bool = False) -> str:
             lines.append(paint(f"{_HEADINGS[severity]} ({len(group)})", "bold"))
             for finding in group:
                 lines.extend(_finding_lines(finding, paint))
+    if report.omitted:
+        lines.append("")
+        lines.append(paint(f"Not listed ({counts['omitted']})", "bold"))
+        lines.extend(f"  {omitted_text(o)}" for o in report.omitted)
     if report.parts:
         lines.append("")
         lines.append(paint(f"Parts ({len(report.parts)})", "bold"))

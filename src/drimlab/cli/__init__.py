@@ -6,6 +6,7 @@ Exit statuses: 0 success / PASSED, 1 FAILED verdict, 2 unusable input or setup.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -30,6 +31,8 @@ from drimlab.cli._common import CliState, err_console
 from drimlab.config import Settings
 from drimlab.errors import DrimlabError
 from drimlab.version import __version__
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 app = typer.Typer(
     name="drimlab",
@@ -111,6 +114,16 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("drimlab: interrupted")
         return 130
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        # what was being written is already removed (staging areas, temp files): say it in one line
+        where = f" writing {exc.filename}" if exc.filename else ""
+        err_console.print(
+            f"drimlab: error: the disk is full{where} ({exc.strerror}); nothing was kept",
+            markup=False,
+        )
+        return 2
     return int(result) if isinstance(result, int) else 0
 
 

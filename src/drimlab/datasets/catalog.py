@@ -166,7 +166,7 @@ def generate_dataset(
     """
     if specs is None:
         specs = dataset_specs(name)
-    with dataset_lock(settings):
+    with dataset_lock(store):
         with store.session() as session:
             present = set(session.scalars(select(Exam.name)))
         todo = [spec for spec in specs if spec.name not in present]
@@ -420,7 +420,7 @@ def kos_for_base(store: Store, settings: Settings, key: str, base_url: str) -> K
     existing = find_kos(store, str(built.SOPInstanceUID))
     if existing is not None:
         return existing
-    with dataset_lock(settings):
+    with dataset_lock(store):
         path = exam.root_dir / KOS_DIR / f"{built.SOPInstanceUID}.dcm"
         partial = path.with_suffix(".partial")
         try:

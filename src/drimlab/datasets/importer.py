@@ -314,7 +314,7 @@ def import_directory(
     studies, skipped = _scan(source, progress)
     refused: list[str] = []
     notes: list[str] = []
-    with dataset_lock(settings):
+    with dataset_lock(store):
         accepted = []
         for study in studies.values():
             reason = _refusal(store, study)

@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {*BOTTOM, "config", "domain", "dicomweb", "facts", "exchange", "validation"},
 }
 # Components may use everything below them, but nothing imports the CLI.
-COMPONENTS = ("datasets", "simulators", "scenarios", "testing", "cli")
+COMPONENTS = ("datasets", "simulators", "scenarios", "testing", "portal", "cli")
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -153,3 +153,20 @@ def test_module_size(module: str) -> None:
     path = dict(_modules())[module]
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines: split it by concept"
+
+
+def test_findings_and_reports_are_made_only_in_validation() -> None:
+    """One verdict path: outside `validation/`, nothing builds a Finding or a Report."""
+    made = []
+    for module, path in _modules():
+        if _unit(module) == "validation":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name in {"Report", "Finding", "finding", "from_findings"}:
+                made.append(f"{module}:{node.lineno} calls {name}")
+    assert made == []

@@ -17,7 +17,7 @@ from drimlab.datasets.synthetic import dataset_specs
 from drimlab.documents.kos import read_kos
 from drimlab.errors import InputError
 from drimlab.store import Store, open_store
-from drimlab.store.models import Exam, InstanceFile, Kos
+from drimlab.store.catalog import exam_rows, series_rows_of_exam
 
 ALL_SYNTAXES = tuple(sorted([ExplicitVRLittleEndian, *PRE_ENCODED_SYNTAXES]))
 
@@ -58,20 +58,27 @@ def test_layout_and_stored_paths_are_relative_to_the_home(
     default_store: Store, default_dataset: Settings
 ) -> None:
     home = default_dataset.home
-    with default_store.session() as session:
-        for row in session.query(InstanceFile).limit(20):
-            assert not Path(row.path).is_absolute()
-            parts = Path(row.path).parts
-            assert parts[0] == "datasets"
-            assert parts[2] == row.transfer_syntax_uid
-            assert parts[-1] == f"{row.instance.sop_instance_uid}.dcm"
-            assert parts[-2] == row.instance.series.series_instance_uid
-            assert (home / row.path).stat().st_size == row.size
-        for kos in session.query(Kos):
-            assert Path(kos.path).parts[2] == "kos"
-            assert Path(kos.path).name == f"{kos.sop_instance_uid}.dcm"
-        for exam in session.query(Exam):
-            assert exam.root_dir == f"datasets/{exam.name}"
+    exams = exam_rows(default_store)  # as stored: paths relative to the home
+    files = [
+        (row, instance)
+        for exam in exams
+        for series in series_rows_of_exam(default_store, exam.name)
+        for instance in series.instances
+        for row in instance.files
+    ]
+    for row, instance in files[:20]:
+        assert not Path(row.path).is_absolute()
+        parts = Path(row.path).parts
+        assert parts[0] == "datasets"
+        assert parts[2] == row.transfer_syntax_uid
+        assert parts[-1] == f"{instance.sop_instance_uid}.dcm"
+        assert parts[-2] == instance.series_instance_uid
+        assert (home / row.path).stat().st_size == row.size
+    for kos in (manifest for exam in exams for manifest in exam.manifests):
+        assert Path(kos.path).parts[2] == "kos"
+        assert Path(kos.path).name == f"{kos.sop_instance_uid}.dcm"
+    for exam in exams:
+        assert exam.root_dir == f"datasets/{exam.name}"
     assert not any((home / ".staging").iterdir())
 
 

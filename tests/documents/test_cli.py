@@ -10,7 +10,7 @@ import pytest
 from drimlab import cli
 from drimlab.config import Settings
 from drimlab.store import open_store
-from drimlab.store.models import ReportRecord
+from drimlab.store.queries import list_reports
 
 from .conftest import FIXTURES
 
@@ -29,8 +29,7 @@ def test_good_document_exits_0_and_report_is_stored(
     assert "PASSED" in capsys.readouterr().out
     store = open_store(settings)
     try:
-        with store.session() as session:
-            kinds = [r.kind for r in session.query(ReportRecord).all()]
+        kinds = [r.kind for r in list_reports(store)]
     finally:
         store.close()
     assert kinds == [command]

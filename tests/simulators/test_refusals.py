@@ -132,6 +132,21 @@ def test_token_refusals_fail_with_their_cause(
     _refused(source, before, 401, "REFUSAL-001", cause, "drimlab token issue")
 
 
+def test_error_answers_name_the_cause_without_library_internals(source: Source) -> None:
+    study, series, kos = source.exam()
+    headers = {"Authorization": "Bearer not.a-jwt", "KOS-SOPInstanceUID": kos}
+    before = len(source.setup.recorder.recorded)
+    with source.session() as session:
+        answer = session.get(source.url(study, series), headers=headers, timeout=60)
+    assert answer.status_code == 401
+    body = answer.json()
+    assert body["cause"] == "token-malformed"
+    assert body["error"].startswith("malformed token: ")
+    assert "Error" not in body["error"] and "Traceback" not in answer.text
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    _refused(source, before, 401, "REFUSAL-001", "token-malformed")
+
+
 def test_unknown_kos_fails_with_its_cause(source: Source) -> None:
     headers = {
         "Authorization": f"Bearer {source.env.issuer.issue()}",

@@ -235,23 +235,22 @@ def test_every_request_is_a_stored_validated_exchange(start_simulator) -> None:
     assert stored.status == 200
     assert [name for name, _ in stored.request_headers][-1] == "X-Order"  # raw order kept
     assert load_report(sim.store, good.report_id).verdict.value == "PASSED"
-    from drimlab.store.models import ExchangeRecord
+    from drimlab.store.queries import stored_exchange
 
-    with sim.store.session() as session:
-        row = session.get(ExchangeRecord, good.exchange_id)
-        assert row is not None
-        assert [p["sop_instance_uid"] for p in row.parts] == [
-            i.sop_instance_uid for i in series.instances
-        ]
-        assert all(len(p["sha256"]) == 64 for p in row.parts)
-        assert row.timings["bytes_sent"] > 0
-        assert row.kos_sop_instance_uid == headers["KOS-SOPInstanceUID"]
+    row = stored_exchange(sim.store, good.exchange_id)
+    assert row is not None
+    assert [p["sop_instance_uid"] for p in row.parts] == [
+        i.sop_instance_uid for i in series.instances
+    ]
+    assert all(len(p["sha256"]) == 64 for p in row.parts)
+    assert row.timings["bytes_sent"] > 0
+    assert row.kos_sop_instance_uid == headers["KOS-SOPInstanceUID"]
 
 
 def test_fifty_concurrent_consumers_are_all_recorded_unmixed(start_simulator) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from drimlab.store.models import ExchangeRecord
+    from drimlab.store.queries import list_exchanges, stored_exchange
 
     sim = start_simulator()
     jobs = []
@@ -274,14 +273,14 @@ def test_fifty_concurrent_consumers_are_all_recorded_unmixed(start_simulator) ->
     assert all(status == 200 for status, _ in results)
     _wait_recorded(sim, len(jobs))
     by_series = {s.series_instance_uid: s for _, _, s in jobs}
-    with sim.store.session() as session:
-        rows = session.query(ExchangeRecord).filter(ExchangeRecord.origin == "server").all()
-        assert len(rows) == len(jobs)
-        for row in rows:
-            series_uid = row.target.split("/series/")[1].split("/")[0]
-            assert [p["sop_instance_uid"] for p in row.parts] == [
-                i.sop_instance_uid for i in by_series[series_uid].instances
-            ]
+    listed = list_exchanges(sim.store, limit=len(jobs) + 1, origin="server")
+    rows = [stored_exchange(sim.store, item.id) for item in listed]
+    assert len(rows) == len(jobs)
+    for row in rows:
+        series_uid = row.target.split("/series/")[1].split("/")[0]
+        assert [p["sop_instance_uid"] for p in row.parts] == [
+            i.sop_instance_uid for i in by_series[series_uid].instances
+        ]
 
 
 def test_an_exam_added_while_running_is_served(start_simulator, default_dataset_copy) -> None:

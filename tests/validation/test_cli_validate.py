@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from drimlab.cli import run
 from drimlab.config import Settings
 from drimlab.store import open_store
-from drimlab.store.models import ExchangeRecord, ReportRecord
+from drimlab.store.queries import list_exchanges, list_reports, stored_exchange
 from drimlab.store.records import load_exchange, load_report
 from drimlab.validation.report import Verdict
 from tests.validation.build_fixtures import FIXTURES
@@ -26,12 +25,12 @@ def test_ans_request_passes_and_is_stored(
     assert data["verdict"] == "PASSED"
     store = open_store(settings)
     try:
-        with store.session() as session:
-            exchange = session.scalars(select(ExchangeRecord)).one()
-            report = session.scalars(select(ReportRecord)).one()
-            ids = (exchange.id, report.id)
-            assert report.exchange_id == exchange.id and report.verdict == "PASSED"
-            assert exchange.kos_sop_instance_uid is not None
+        (listed,) = list_exchanges(store)  # the one exchange and the one report
+        (report,) = list_reports(store)
+        exchange = stored_exchange(store, listed.id)
+        ids = (exchange.id, report.id)
+        assert report.exchange_id == exchange.id and report.verdict == "PASSED"
+        assert exchange.kos_sop_instance_uid is not None
         loaded = load_exchange(store, ids[0])
         assert loaded.request_header("KOS-SOPInstanceUID") is not None
         assert load_report(store, ids[1]).verdict is Verdict.PASSED
@@ -53,11 +52,11 @@ def test_failed_response_exits_1_and_body_is_stored_decoded(
     assert "FAILED" in capsys.readouterr().out
     store = open_store(settings)
     try:
-        with store.session() as session:
-            row = session.scalars(select(ExchangeRecord)).one()
-            assert row.response_body_path is not None
-            assert row.parts and row.parts[0]["sop_instance_uid"]
-            body = (settings.home / row.response_body_path).read_bytes()
+        (listed,) = list_exchanges(store)
+        row = stored_exchange(store, listed.id)
+        assert row.response_body_path is not None
+        assert row.parts and row.parts[0]["sop_instance_uid"]
+        body = (settings.home / row.response_body_path).read_bytes()
         assert bad.read_bytes().endswith(body)
     finally:
         store.close()

@@ -39,7 +39,7 @@ def report(many_parts: Path) -> Report:
 
 def test_parts_past_the_cap_are_counted_not_judged(report: Report) -> None:
     assert len(report.parts) == PARTS
-    (warning,) = [f for f in report.findings if f.rule == "WADO-RS-036"]
+    (warning,) = [f for f in report.findings if f.rule == "WADO-RS-037"]
     assert warning.actual == f"{ONE_BYTE_PARTS} parts"
     assert f"{ONE_BYTE_PARTS - PARTS} parts after the first {PARTS}" in warning.message
 

@@ -5,7 +5,8 @@ Layout (paths stored relative to the home):
 `datasets/<exam>/kos/<kos-sop-uid>.dcm`.
 
 Exams are added through `staging` (nothing half-done); the queries return frozen records
-with absolute paths, for the simulators and the CLI.
+with absolute paths, for the simulators and the CLI, made from the rows `drimlab.store.catalog`
+reads.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.uid import ExplicitVRLittleEndian
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
 
 from drimlab.config import Settings
 from drimlab.datasets.encodings import PRE_ENCODED_SYNTAXES
@@ -37,7 +36,25 @@ from drimlab.datasets.staging import (
 from drimlab.datasets.synthetic import ExamSpec, dataset_specs, write_exam
 from drimlab.errors import InputError, StoreError
 from drimlab.store import Store
-from drimlab.store.models import Exam, Instance, InstanceFile, Kos, Series
+from drimlab.store.catalog import (
+    ExamEntry,
+    ExamRow,
+    FileRow,
+    InstanceRow,
+    ManifestEntry,
+    ManifestRow,
+    SeriesRow,
+    add_manifest,
+    count_exams,
+    exam_names,
+    exam_row,
+    exam_rows,
+    file_row,
+    instance_row,
+    manifest_row,
+    series_row,
+    series_rows_of_exam,
+)
 
 DEFAULT_DATASET = "default"
 
@@ -159,7 +176,7 @@ def generate_dataset(
     *,
     specs: Sequence[ExamSpec] | None = None,
     progress: Progress | None = None,
-) -> list[Exam]:
+) -> list[ExamEntry]:
     """Generate a built-in dataset's missing exams, pre-encoded, with their KOS; returns them.
 
     `specs` replaces the dataset's own exam list (a benchmark's reduced exam, a test's).
@@ -167,8 +184,7 @@ def generate_dataset(
     if specs is None:
         specs = dataset_specs(name)
     with dataset_lock(store):
-        with store.session() as session:
-            present = set(session.scalars(select(Exam.name)))
+        present = exam_names(store)
         todo = [spec for spec in specs if spec.name not in present]
         if not todo:
             return []
@@ -192,13 +208,9 @@ def generate_dataset(
 
 def ensure_default_dataset(
     store: Store, settings: Settings, *, progress: Progress | None = None
-) -> list[Exam]:
+) -> list[ExamEntry]:
     """Generate the default dataset on first use (when the store has none of its exams)."""
-    with store.session() as session:
-        count = session.scalar(
-            select(func.count()).select_from(Exam).where(Exam.dataset == DEFAULT_DATASET)
-        )
-    if count:
+    if count_exams(store, DEFAULT_DATASET):
         return []
     return generate_dataset(store, settings, DEFAULT_DATASET, progress=progress)
 
@@ -206,42 +218,39 @@ def ensure_default_dataset(
 # --- queries ------------------------------------------------------------------------------
 
 
-def _file(home: Path, row: InstanceFile) -> StoredFile:
+def _file(home: Path, row: FileRow) -> StoredFile:
     return StoredFile(row.transfer_syntax_uid, home / row.path, row.size, row.sha256)
 
 
-def _instance(home: Path, row: Instance, series: Series, study_uid: str) -> InstanceInfo:
+def _instance(home: Path, row: InstanceRow) -> InstanceInfo:
     return InstanceInfo(
         sop_instance_uid=row.sop_instance_uid,
         sop_class_uid=row.sop_class_uid,
-        series_instance_uid=series.series_instance_uid,
-        study_instance_uid=study_uid,
+        series_instance_uid=row.series_instance_uid,
+        study_instance_uid=row.study_instance_uid,
         instance_number=row.instance_number,
         number_of_frames=row.number_of_frames,
-        files=tuple(
-            sorted((_file(home, f) for f in row.files), key=lambda f: f.transfer_syntax_uid)
-        ),
+        files=tuple(_file(home, f) for f in row.files),
     )
 
 
-def _series(home: Path, row: Series) -> SeriesInfo:
-    study_uid = row.exam.study_instance_uid
+def _series(home: Path, row: SeriesRow) -> SeriesInfo:
     return SeriesInfo(
         series_instance_uid=row.series_instance_uid,
-        study_instance_uid=study_uid,
-        exam_name=row.exam.name,
+        study_instance_uid=row.study_instance_uid,
+        exam_name=row.exam_name,
         modality=row.modality,
         series_number=row.series_number,
         description=row.description,
-        instances=tuple(_instance(home, i, row, study_uid) for i in row.instances),
+        instances=tuple(_instance(home, i) for i in row.instances),
     )
 
 
-def _kos(home: Path, row: Kos, exam: Exam) -> KosInfo:
+def _kos(home: Path, row: ManifestRow) -> KosInfo:
     return KosInfo(
         sop_instance_uid=row.sop_instance_uid,
-        study_instance_uid=exam.study_instance_uid,
-        exam_name=exam.name,
+        study_instance_uid=row.study_instance_uid,
+        exam_name=row.exam_name,
         origin=row.origin,
         retrieve_base_url=row.retrieve_base_url,
         path=home / row.path,
@@ -249,76 +258,36 @@ def _kos(home: Path, row: Kos, exam: Exam) -> KosInfo:
     )
 
 
-def _exam_infos(session: Session, home: Path, exams: Sequence[Exam]) -> list[ExamInfo]:
-    ids = [e.id for e in exams]
-    series_counts = dict(
-        session.execute(
-            select(Series.exam_id, func.count(Series.id))
-            .where(Series.exam_id.in_(ids))
-            .group_by(Series.exam_id)
-        ).all()
+def _exam(home: Path, row: ExamRow) -> ExamInfo:
+    return ExamInfo(
+        name=row.name,
+        dataset=row.dataset,
+        origin=row.origin,
+        study_instance_uid=row.study_instance_uid,
+        patient_name=row.patient_name,
+        patient_id=row.patient_id,
+        issuer_of_patient_id=row.issuer_of_patient_id,
+        accession_number=row.accession_number,
+        accession_issuer=row.accession_issuer,
+        study_date=row.study_date,
+        study_description=row.study_description,
+        root_dir=home / row.root_dir,
+        series_count=row.series_count,
+        instance_count=row.instance_count,
+        transfer_syntaxes=row.transfer_syntaxes,
+        manifests=tuple(_kos(home, k) for k in row.manifests),
     )
-    instance_counts = dict(
-        session.execute(
-            select(Series.exam_id, func.count(Instance.id))
-            .join(Instance, Instance.series_id == Series.id)
-            .where(Series.exam_id.in_(ids))
-            .group_by(Series.exam_id)
-        ).all()
-    )
-    syntaxes: dict[int, list[str]] = {}
-    for exam_id, ts in session.execute(
-        select(Series.exam_id, InstanceFile.transfer_syntax_uid)
-        .join(Instance, Instance.series_id == Series.id)
-        .join(InstanceFile, InstanceFile.instance_id == Instance.id)
-        .where(Series.exam_id.in_(ids))
-        .distinct()
-    ):
-        syntaxes.setdefault(exam_id, []).append(ts)
-    infos = []
-    for exam in exams:
-        manifests = sorted(exam.manifests, key=lambda k: k.id)
-        infos.append(
-            ExamInfo(
-                name=exam.name,
-                dataset=exam.dataset,
-                origin=exam.origin,
-                study_instance_uid=exam.study_instance_uid,
-                patient_name=exam.patient_name,
-                patient_id=exam.patient_id,
-                issuer_of_patient_id=exam.issuer_of_patient_id,
-                accession_number=exam.accession_number,
-                accession_issuer=exam.accession_issuer,
-                study_date=exam.study_date,
-                study_description=exam.study_description,
-                root_dir=home / exam.root_dir,
-                series_count=series_counts.get(exam.id, 0),
-                instance_count=instance_counts.get(exam.id, 0),
-                transfer_syntaxes=tuple(sorted(syntaxes.get(exam.id, []))),
-                manifests=tuple(_kos(home, k, exam) for k in manifests),
-            )
-        )
-    return infos
 
 
 def list_exams(store: Store) -> list[ExamInfo]:
     """Every catalogued exam, by dataset then name."""
-    with store.session() as session:
-        exams = session.scalars(
-            select(Exam).options(selectinload(Exam.manifests)).order_by(Exam.dataset, Exam.name)
-        ).all()
-        return _exam_infos(session, store.settings.home, exams)
+    return [_exam(store.settings.home, row) for row in exam_rows(store)]
 
 
 def find_exam(store: Store, key: str) -> ExamInfo | None:
     """The exam with this name or Study Instance UID, if any."""
-    with store.session() as session:
-        exam = session.scalars(
-            select(Exam)
-            .options(selectinload(Exam.manifests))
-            .where(or_(Exam.name == key, Exam.study_instance_uid == key))
-        ).first()
-        return None if exam is None else _exam_infos(session, store.settings.home, [exam])[0]
+    row = exam_row(store, key)
+    return None if row is None else _exam(store.settings.home, row)
 
 
 def get_exam(store: Store, key: str) -> ExamInfo:
@@ -332,71 +301,32 @@ def get_exam(store: Store, key: str) -> ExamInfo:
 def exam_series(store: Store, key: str) -> tuple[SeriesInfo, ...]:
     """The series of an exam (name or study UID), with instances and files."""
     exam = get_exam(store, key)
-    with store.session() as session:
-        rows = session.scalars(
-            select(Series)
-            .options(
-                selectinload(Series.exam),
-                selectinload(Series.instances).selectinload(Instance.files),
-            )
-            .join(Exam)
-            .where(Exam.name == exam.name)
-            .order_by(Series.series_number, Series.series_instance_uid)
-        ).all()
-        return tuple(_series(store.settings.home, row) for row in rows)
+    home = store.settings.home
+    return tuple(_series(home, row) for row in series_rows_of_exam(store, exam.name))
 
 
 def find_series(store: Store, series_uid: str) -> SeriesInfo | None:
     """A series by its Series Instance UID, with instances and files."""
-    with store.session() as session:
-        row = session.scalars(
-            select(Series)
-            .options(
-                selectinload(Series.exam),
-                selectinload(Series.instances).selectinload(Instance.files),
-            )
-            .where(Series.series_instance_uid == series_uid)
-        ).first()
-        return None if row is None else _series(store.settings.home, row)
+    row = series_row(store, series_uid)
+    return None if row is None else _series(store.settings.home, row)
 
 
 def find_instance(store: Store, sop_uid: str) -> InstanceInfo | None:
     """An instance by its SOP Instance UID, with its files."""
-    with store.session() as session:
-        row = session.scalars(
-            select(Instance)
-            .options(
-                selectinload(Instance.files),
-                selectinload(Instance.series).selectinload(Series.exam),
-            )
-            .where(Instance.sop_instance_uid == sop_uid)
-        ).first()
-        if row is None:
-            return None
-        return _instance(store.settings.home, row, row.series, row.series.exam.study_instance_uid)
+    row = instance_row(store, sop_uid)
+    return None if row is None else _instance(store.settings.home, row)
 
 
 def instance_file(store: Store, sop_uid: str, transfer_syntax_uid: str) -> StoredFile | None:
     """The file of an instance in one transfer syntax, if the catalogue holds it."""
-    with store.session() as session:
-        row = session.scalars(
-            select(InstanceFile)
-            .join(Instance)
-            .where(
-                Instance.sop_instance_uid == sop_uid,
-                InstanceFile.transfer_syntax_uid == transfer_syntax_uid,
-            )
-        ).first()
-        return None if row is None else _file(store.settings.home, row)
+    row = file_row(store, sop_uid, transfer_syntax_uid)
+    return None if row is None else _file(store.settings.home, row)
 
 
 def find_kos(store: Store, sop_uid: str) -> KosInfo | None:
     """A KOS manifest by its SOP Instance UID."""
-    with store.session() as session:
-        row = session.scalars(
-            select(Kos).options(selectinload(Kos.exam)).where(Kos.sop_instance_uid == sop_uid)
-        ).first()
-        return None if row is None else _kos(store.settings.home, row, row.exam)
+    row = manifest_row(store, sop_uid)
+    return None if row is None else _kos(store.settings.home, row)
 
 
 def exam_kos(store: Store, key: str) -> tuple[KosInfo, ...]:
@@ -426,17 +356,17 @@ def kos_for_base(store: Store, settings: Settings, key: str, base_url: str) -> K
         try:
             write_kos(built, partial)
             partial.rename(path)
-            with store.session() as session:
-                row = session.scalars(select(Exam).where(Exam.name == exam.name)).one()
-                row.manifests.append(
-                    Kos(
-                        sop_instance_uid=str(built.SOPInstanceUID),
-                        origin="built",
-                        retrieve_base_url=base,
-                        path=str(path.relative_to(settings.home)),
-                        sha256=sha256_of(path),
-                    )
-                )
+            add_manifest(
+                store,
+                exam.name,
+                ManifestEntry(
+                    sop_instance_uid=str(built.SOPInstanceUID),
+                    origin="built",
+                    retrieve_base_url=base,
+                    path=str(path.relative_to(settings.home)),
+                    sha256=sha256_of(path),
+                ),
+            )
         except BaseException:
             partial.unlink(missing_ok=True)
             path.unlink(missing_ok=True)

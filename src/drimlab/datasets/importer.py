@@ -20,7 +20,6 @@ from pydicom import Dataset, dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRLittleEndian, MediaStorageDirectoryStorage
-from sqlalchemy import or_, select
 
 from drimlab.config import Settings
 from drimlab.datasets.staging import (
@@ -37,7 +36,7 @@ from drimlab.documents.kos import is_manifest, read_kos
 from drimlab.errors import InputError
 from drimlab.limits import IMPORT_FILE_BYTES, IMPORT_FILES, size_text
 from drimlab.store import Store
-from drimlab.store.models import Exam, Instance, Series
+from drimlab.store.catalog import exam_names, find_clash
 
 IMPORTED_DATASET = "imported"
 _UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -66,7 +65,7 @@ class ImportedExam:
 
 
 @dataclass(frozen=True)
-class ImportReport:
+class ImportSummary:
     """What an import did: exams registered, files skipped, studies refused, remarks."""
 
     source: Path
@@ -266,25 +265,18 @@ def _scan(source: Path, progress: Progress | None) -> tuple[dict[str, _Study], l
 def _refusal(store: Store, study: _Study) -> str | None:
     sops = [str(f.header.SOPInstanceUID) for f in study.instances]
     series = list({str(f.header.SeriesInstanceUID) for f in study.instances})
-    with store.session() as session:
-        exam = session.scalars(select(Exam).where(Exam.study_instance_uid == study.uid)).first()
-        if exam is not None:
-            return f"study {study.uid} is already in the catalogue as exam {exam.name!r}"
-        clash = session.scalars(
-            select(Instance.sop_instance_uid)
-            .join(Series)
-            .where(or_(Instance.sop_instance_uid.in_(sops), Series.series_instance_uid.in_(series)))
-        ).first()
+    clash = find_clash(store, study.uid, sops, series)
+    if clash is not None and clash.exam_name is not None:
+        return f"study {study.uid} is already in the catalogue as exam {clash.exam_name!r}"
     if clash is not None:
-        return f"study {study.uid} shares UIDs with an exam already catalogued ({clash})"
+        return f"study {study.uid} shares UIDs with an exam already catalogued ({clash.shared_uid})"
     if not study.instances:
         return f"study {study.uid}: a KOS was found but none of its images"
     return None
 
 
 def _names(store: Store, count: int, base: str, explicit: bool) -> list[str]:
-    with store.session() as session:
-        taken = set(session.scalars(select(Exam.name)))
+    taken = exam_names(store)
     names = []
     for index in range(1, count + 1):
         wanted = base if count == 1 else f"{base}-{index}"
@@ -305,8 +297,13 @@ def import_directory(
     *,
     name: str | None = None,
     progress: Progress | None = None,
-) -> ImportReport:
-    """Import every study found under `source` (recursively); returns what was done."""
+    default_name: str | None = None,
+) -> ImportSummary:
+    """Import every study found under `source` (recursively); returns what was done.
+
+    Exams are named `name` (an error when taken), else `default_name` or the folder's name
+    (suffixed when taken).
+    """
     if not source.is_dir():
         raise InputError(f"{source}: no such directory")
     if name is not None and not _NAME.fullmatch(name):
@@ -322,7 +319,8 @@ def import_directory(
                 accepted.append(study)
             else:
                 refused.append(reason)
-        names = _names(store, len(accepted), name or _slug(source.name), name is not None)
+        base = name or _slug(default_name or source.name)
+        names = _names(store, len(accepted), base, name is not None)
         staged: list[StagedExam] = []
         with staging_area(settings) as stage, warnings.catch_warnings():
             # real-world headers often break their VR's rules (pydicom warns on each access);
@@ -344,4 +342,4 @@ def import_directory(
         )
         for exam in staged
     )
-    return ImportReport(source, imported, tuple(skipped), tuple(refused), tuple(notes))
+    return ImportSummary(source, imported, tuple(skipped), tuple(refused), tuple(notes))

@@ -21,17 +21,23 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from pydicom import Dataset, dcmread
-from sqlalchemy.exc import SQLAlchemyError
 
 from drimlab.config import Settings
 from drimlab.datasets.encodings import encode_file
 from drimlab.datasets.kos_build import build_kos, write_kos
 from drimlab.datasets.workers import die_with_parent
 from drimlab.documents.kos import read_kos
-from drimlab.errors import InputError, StoreError
+from drimlab.errors import StoreError
 from drimlab.locks import hold_file_lock
 from drimlab.store import Store
-from drimlab.store.models import Exam, Instance, InstanceFile, Kos, Series, over_long_values
+from drimlab.store.catalog import (
+    ExamEntry,
+    FileRow,
+    InstanceEntry,
+    ManifestEntry,
+    SeriesEntry,
+    registering_exams,
+)
 
 KOS_DIR = "kos"
 STAGING_DIR = ".staging"
@@ -158,10 +164,57 @@ def _issuer(ds: Dataset) -> str:
     return _text(items[0], "LocalNamespaceEntityID") or _text(items[0], "UniversalEntityID")
 
 
-def _exam_row(staged: StagedExam, settings: Settings) -> Exam:
+def _file_row(staged: StagedExam, settings: Settings, ts: str, relative: Path) -> FileRow:
+    staged_path = staged.directory / relative
+    root = settings.datasets_dir / staged.name
+    return FileRow(
+        transfer_syntax_uid=ts,
+        path=str((root / relative).relative_to(settings.home)),
+        size=staged_path.stat().st_size,
+        sha256=sha256_of(staged_path),
+    )
+
+
+def _instance_entry(staged: StagedExam, settings: Settings, item: StagedInstance) -> InstanceEntry:
+    header = item.header
+    return InstanceEntry(
+        sop_instance_uid=_text(header, "SOPInstanceUID"),
+        sop_class_uid=_text(header, "SOPClassUID"),
+        instance_number=_int(header, "InstanceNumber"),
+        number_of_frames=_int(header, "NumberOfFrames") or 1,
+        rows=_int(header, "Rows"),
+        columns=_int(header, "Columns"),
+        files=tuple(
+            _file_row(staged, settings, ts, relative) for ts, relative in sorted(item.files.items())
+        ),
+    )
+
+
+def _manifest_entry(
+    staged: StagedExam, settings: Settings, relative: Path, origin: str
+) -> ManifestEntry:
+    summary = read_kos(staged.directory / relative)
+    root = settings.datasets_dir / staged.name
+    return ManifestEntry(
+        sop_instance_uid=summary.sop_instance_uid,
+        origin=origin,
+        retrieve_base_url=summary.base_url,
+        path=str((root / relative).relative_to(settings.home)),
+        sha256=sha256_of(staged.directory / relative),
+    )
+
+
+def _exam_entry(staged: StagedExam, settings: Settings) -> ExamEntry:
     head = staged.instances[0].header
     root = settings.datasets_dir / staged.name
-    exam = Exam(
+    # series in the order their first instance was staged; each described by that instance
+    by_series: dict[str, tuple[Dataset, list[InstanceEntry]]] = {}
+    for item in staged.instances:
+        series_uid = _text(item.header, "SeriesInstanceUID")
+        by_series.setdefault(series_uid, (item.header, []))[1].append(
+            _instance_entry(staged, settings, item)
+        )
+    return ExamEntry(
         name=staged.name,
         dataset=staged.dataset,
         origin=staged.origin,
@@ -178,72 +231,31 @@ def _exam_row(staged: StagedExam, settings: Settings) -> Exam:
         study_description=_text(head, "StudyDescription"),
         institution_name=_text(head, "InstitutionName"),
         root_dir=str(root.relative_to(settings.home)),
-    )
-    series_rows: dict[str, Series] = {}
-    for staged_instance in staged.instances:
-        header = staged_instance.header
-        series_uid = _text(header, "SeriesInstanceUID")
-        series = series_rows.get(series_uid)
-        if series is None:
-            series = Series(
+        series=tuple(
+            SeriesEntry(
                 series_instance_uid=series_uid,
-                modality=_text(header, "Modality"),
-                series_number=_int(header, "SeriesNumber"),
-                description=_text(header, "SeriesDescription"),
+                modality=_text(first, "Modality"),
+                series_number=_int(first, "SeriesNumber"),
+                description=_text(first, "SeriesDescription"),
+                instances=tuple(members),
             )
-            series_rows[series_uid] = series
-            exam.series.append(series)
-        instance = Instance(
-            sop_instance_uid=_text(header, "SOPInstanceUID"),
-            sop_class_uid=_text(header, "SOPClassUID"),
-            instance_number=_int(header, "InstanceNumber"),
-            number_of_frames=_int(header, "NumberOfFrames") or 1,
-            rows=_int(header, "Rows"),
-            columns=_int(header, "Columns"),
-        )
-        for ts, relative in sorted(staged_instance.files.items()):
-            staged_path = staged.directory / relative
-            instance.files.append(
-                InstanceFile(
-                    transfer_syntax_uid=ts,
-                    path=str((root / relative).relative_to(settings.home)),
-                    size=staged_path.stat().st_size,
-                    sha256=sha256_of(staged_path),
-                )
-            )
-        series.instances.append(instance)
-    for relative, origin in staged.manifests:
-        summary = read_kos(staged.directory / relative)
-        exam.manifests.append(
-            Kos(
-                sop_instance_uid=summary.sop_instance_uid,
-                origin=origin,
-                retrieve_base_url=summary.base_url,
-                path=str((root / relative).relative_to(settings.home)),
-                sha256=sha256_of(staged.directory / relative),
-            )
-        )
-    problems = [p for row in (exam, *exam.series, *exam.manifests) for p in over_long_values(row)]
-    problems += [
-        p
-        for series in exam.series
-        for instance in series.instances
-        for row in (instance, *instance.files)
-        for p in over_long_values(row)
-    ]
-    if problems:
-        raise InputError(f"exam {staged.name}: values too long for the catalogue: {problems[0]}")
-    return exam
+            for series_uid, (first, members) in by_series.items()
+        ),
+        manifests=tuple(
+            _manifest_entry(staged, settings, relative, origin)
+            for relative, origin in staged.manifests
+        ),
+    )
 
 
-def commit_staged(store: Store, settings: Settings, staged: Sequence[StagedExam]) -> list[Exam]:
+def commit_staged(
+    store: Store, settings: Settings, staged: Sequence[StagedExam]
+) -> list[ExamEntry]:
     """Register staged exams in one transaction and move their directories into place."""
     moved: list[Path] = []
     try:
-        with store.session() as session:
-            rows = [_exam_row(exam, settings) for exam in staged]
-            session.add_all(rows)
-            session.flush()
+        entries = [_exam_entry(exam, settings) for exam in staged]
+        with registering_exams(store, entries):
             for exam in staged:
                 final = settings.datasets_dir / exam.name
                 if final.exists():
@@ -252,16 +264,11 @@ def commit_staged(store: Store, settings: Settings, staged: Sequence[StagedExam]
                 final.parent.mkdir(parents=True, exist_ok=True)
                 exam.directory.rename(final)
                 moved.append(final)
-    except SQLAlchemyError as exc:
-        for path in moved:
-            shutil.rmtree(path, ignore_errors=True)
-        reason = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
-        raise StoreError(f"cannot register the exams: {reason}") from exc
     except BaseException:
         for path in moved:
             shutil.rmtree(path, ignore_errors=True)
         raise
-    return rows
+    return entries
 
 
 def run_encodings(jobs: Sequence[tuple[Path, str, Path]], progress: Progress | None) -> None:

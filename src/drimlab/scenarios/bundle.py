@@ -39,7 +39,7 @@ from drimlab.scenarios.schema import Scenario
 from drimlab.scenarios.signing import Signer
 from drimlab.scenarios.summary import render_run_summary
 from drimlab.store import Store
-from drimlab.store.models import ExchangeRecord, ReportRecord
+from drimlab.store.queries import StoredExchange, report_row, stored_exchange
 from drimlab.store.records import load_report
 from drimlab.validation.render import render
 from drimlab.version import __version__
@@ -97,7 +97,7 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _add_parts(row: ExchangeRecord, kept: dict[str, Path], out: _Zip) -> list[dict[str, Any]]:
+def _add_parts(row: StoredExchange, kept: dict[str, Path], out: _Zip) -> list[dict[str, Any]]:
     """The exchange's part manifest, each part the simulator kept added to the zip."""
     parts = []
     for entry in row.parts:
@@ -110,7 +110,7 @@ def _add_parts(row: ExchangeRecord, kept: dict[str, Path], out: _Zip) -> list[di
 
 
 def _exchange_json(
-    store: Store, row: ExchangeRecord, out: _Zip, kept: dict[str, Path]
+    store: Store, row: StoredExchange, out: _Zip, kept: dict[str, Path]
 ) -> dict[str, Any]:
     home = store.settings.home
     data: dict[str, Any] = {
@@ -146,11 +146,10 @@ def _exchange_json(
 
 
 def _add_report(store: Store, report_id: str, out: _Zip) -> dict[str, Any]:
-    with store.session() as session:
-        row = session.get(ReportRecord, report_id)
-        if row is None:
-            raise InputError(f"report {report_id} of the run is not in the store")
-        exchange_id, kind = row.exchange_id, row.kind
+    row = report_row(store, report_id)
+    if row is None:
+        raise InputError(f"report {report_id} of the run is not in the store")
+    exchange_id, kind = row.exchange_id, row.kind
     report = load_report(store, report_id)
     name = out.add_bytes(f"reports/{report_id}.json", render(report, "json").encode())
     for fmt, suffix in RENDERINGS:
@@ -187,11 +186,10 @@ def build_manifest(store: Store, scenario: Scenario, run: RunState, out: _Zip) -
         kept = _kept_parts(parts_dir(home / "runs" / run.id, state.step_id))
         exchanges = []
         for exchange_id in state.exchange_ids:
-            with store.session() as session:
-                row = session.get(ExchangeRecord, exchange_id)
-                if row is None:
-                    raise InputError(f"exchange {exchange_id} of the run is not in the store")
-                data = _exchange_json(store, row, out, kept)
+            row = stored_exchange(store, exchange_id)
+            if row is None:
+                raise InputError(f"exchange {exchange_id} of the run is not in the store")
+            data = _exchange_json(store, row, out, kept)
             name = out.add_bytes(
                 f"exchanges/{exchange_id}.json",
                 json.dumps(data, indent=2, ensure_ascii=False, default=str).encode(),

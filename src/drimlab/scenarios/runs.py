@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +16,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from drimlab.errors import InputError
 from drimlab.scenarios.schema import Scenario
 from drimlab.store import Store
-from drimlab.store.models import ScenarioRun, ScenarioStepState, utcnow
+from drimlab.store.scenario_runs import (
+    RunRow,
+    StepEntry,
+    StepRow,
+    find_run_row,
+    insert_run,
+    run_rows,
+    set_run_status,
+    update_step_row,
+)
 
 
 class StepStatus(StrEnum):
@@ -100,7 +105,7 @@ class RunState:
         return next((s for s in self.steps if s.status is StepStatus.WAITING), None)
 
 
-def _step_state(row: ScenarioStepState) -> StepState:
+def _step_state(row: StepRow) -> StepState:
     return StepState(
         position=row.position,
         step_id=row.step_id,
@@ -116,7 +121,7 @@ def _step_state(row: ScenarioStepState) -> StepState:
     )
 
 
-def _run_state(row: ScenarioRun) -> RunState:
+def _run_state(row: RunRow) -> RunState:
     return RunState(
         id=row.id,
         scenario_id=row.scenario_id,
@@ -144,64 +149,35 @@ def create_run(
     kos_uid: str | None,
 ) -> RunState:
     """Store a new run with every step waiting."""
-    row = ScenarioRun(
-        id=str(uuid.uuid4()),
+    run_id = insert_run(
+        store,
         scenario_id=scenario.id,
         scenario_sha256=scenario.sha256,
         mode=mode,
         status=RunStatus.RUNNING.value,
         language=language,
-        inputs=dict(inputs),
-        study_instance_uid=study_uid,
-        kos_sop_instance_uid=kos_uid,
-        created_at=utcnow(),
+        inputs=inputs,
+        study_uid=study_uid,
+        kos_uid=kos_uid,
+        steps=[
+            StepEntry(step_id=step.id, kind=step.kind.value, status=StepStatus.WAITING.value)
+            for step in scenario.steps
+        ],
     )
-    row.steps = [
-        ScenarioStepState(
-            position=i,
-            step_id=step.id,
-            kind=step.kind.value,
-            status=StepStatus.WAITING.value,
-            detail="",
-            exchange_ids=[],
-            report_ids=[],
-            evidence=[],
-            facts={},
-        )
-        for i, step in enumerate(scenario.steps)
-    ]
-    with store.session() as session:
-        session.add(row)
-    return load_run(store, row.id)
+    return load_run(store, run_id)
 
 
 def load_run(store: Store, run_id: str) -> RunState:
     """The stored run (a unique prefix of its id is enough); InputError if unknown."""
-    with store.session() as session:
-        row = session.get(ScenarioRun, run_id, options=[selectinload(ScenarioRun.steps)])
-        if row is None and len(run_id) >= 4:
-            rows = session.scalars(
-                select(ScenarioRun)
-                .where(ScenarioRun.id.startswith(run_id))
-                .options(selectinload(ScenarioRun.steps))
-            ).all()
-            if len(rows) > 1:
-                raise InputError(f"run id prefix {run_id!r} is ambiguous")
-            row = rows[0] if rows else None
-        if row is None:
-            raise InputError(f"no scenario run {run_id!r} (see: drimlab scenario runs)")
-        return _run_state(row)
+    row = find_run_row(store, run_id)
+    if row is None:
+        raise InputError(f"no scenario run {run_id!r} (see: drimlab scenario runs)")
+    return _run_state(row)
 
 
 def list_runs(store: Store) -> list[RunState]:
     """Every stored run, newest first."""
-    with store.session() as session:
-        rows = session.scalars(
-            select(ScenarioRun)
-            .options(selectinload(ScenarioRun.steps))
-            .order_by(ScenarioRun.created_at.desc())
-        ).all()
-        return [_run_state(r) for r in rows]
+    return [_run_state(r) for r in run_rows(store)]
 
 
 def update_step(
@@ -218,37 +194,23 @@ def update_step(
     started: bool = False,
 ) -> None:
     """Change one step's state and commit at once."""
-    with store.session() as session:
-        row = session.scalars(
-            select(ScenarioStepState).where(
-                ScenarioStepState.run_id == run_id, ScenarioStepState.position == position
-            )
-        ).one()
-        if started:
-            row.started_at = utcnow()
-        if status is not None:
-            row.status = status.value
-            if status is not StepStatus.WAITING:
-                row.finished_at = utcnow()
-        if detail is not None:
-            row.detail = detail
-        if exchange_ids is not None:
-            row.exchange_ids = list(exchange_ids)
-        if report_ids is not None:
-            row.report_ids = list(report_ids)
-        if evidence is not None:
-            row.evidence = [e.as_dict() for e in evidence]
-        if facts is not None:
-            row.facts = dict(facts)
+    update_step_row(
+        store,
+        run_id,
+        position,
+        status=status.value if status is not None else None,
+        settled=status is not None and status is not StepStatus.WAITING,
+        detail=detail,
+        exchange_ids=exchange_ids,
+        report_ids=report_ids,
+        evidence=[e.as_dict() for e in evidence] if evidence is not None else None,
+        facts=facts,
+        started=started,
+    )
 
 
 def finish_run(store: Store, run_id: str, status: RunStatus) -> None:
-    with store.session() as session:
-        row = session.get(ScenarioRun, run_id)
-        if row is None:
-            raise InputError(f"no scenario run {run_id!r}")
-        row.status = status.value
-        row.finished_at = utcnow() if status is not RunStatus.RUNNING else None
+    set_run_status(store, run_id, status.value, settled=status is not RunStatus.RUNNING)
 
 
 def evidence_dir(store: Store, run_id: str, step_id: str) -> Path:

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "documents": {*BOTTOM, "domain", "dicomweb"},
     "validation": {*BOTTOM, "domain", "policy", "dicomweb", "facts", "exchange", "documents"},
     "dciodvfy": {"errors", "validation"},
-    "tokens": {"errors", "config", "facts"},
+    "tokens": {"errors", "config", "facts", "limits"},
     "trust": {*BOTTOM, "domain", "policy", "dicomweb", "facts", "exchange", "validation"},
     "store": {*BOTTOM, "config", "domain", "dicomweb", "facts", "exchange", "validation"},
 }

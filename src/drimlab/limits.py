@@ -58,12 +58,12 @@ LIMITS: tuple[Limit, ...] = (
         "DOCUMENT_BYTES",
         DOCUMENT_BYTES,
         "bytes",
-        "a KOS, CDA, XDS or image file, or one XDM member",
+        "a KOS, CDA, XDS, HL7 or image file, or one XDM member",
     ),
     Limit("WHITELIST_BYTES", WHITELIST_BYTES, "bytes", "a whitelist (signed or not)"),
     Limit("PEM_BYTES", PEM_BYTES, "bytes", "a certificate chain, key or CRL file"),
     Limit("YAML_BYTES", YAML_BYTES, "bytes", "a scenario definition or a scenario inputs file"),
-    Limit("JSON_BYTES", JSON_BYTES, "bytes", "a bundle's manifest.json"),
+    Limit("JSON_BYTES", JSON_BYTES, "bytes", "a JWKS file, a member a bundle holds read whole"),
     Limit(
         "ARCHIVE_BYTES", ARCHIVE_BYTES, "bytes", "the inflated size of a ZIP (XDM, evidence bundle)"
     ),

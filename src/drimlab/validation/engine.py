@@ -352,6 +352,8 @@ class ResponseValidator:
             facts["request"] = _request_facts(self._request)
         if self._sampler is not None:
             facts["pixels"] = pixel_summary(body.parts if body else (), self._sampler)
+        if exchange is not None and exchange.tls is not None:
+            facts["peer"] = exchange.tls.identity()
         judged = self._judge_request and self._request is not None
         return assess(
             self._subject,
@@ -466,6 +468,8 @@ def validate_exchange(
         return _stream(exchange, selection, kos=kos, judge_request=judge_request, checker=checker)
     subjects: list[tuple[Kind, list[object]]] = []
     facts: dict[str, Any] = {"validated_with_kos": kos is not None}
+    if exchange.tls is not None:  # who was refused or served: address, chain, who refused
+        facts["peer"] = exchange.tls.identity()
     if judge_request:
         subject = request_subject(exchange, kos)
         subjects.append((Kind.REQUEST, [subject]))

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from drimlab.config import Settings
 from drimlab.errors import ConfigurationError, InputError
+from drimlab.limits import JSON_BYTES, read_bounded
 
 DEFAULT_ISSUER = "https://psc.drimlab.test/auth/realms/esante-wallet"
 DEFAULT_AUDIENCE = "drimlab-drimbox"
@@ -203,9 +204,10 @@ class TokenVerifier:
 
     @classmethod
     def from_file(cls, path: Path, **kwargs: Any) -> TokenVerifier:
+        raw = read_bounded(path, JSON_BYTES, "a JWKS file", f"cannot read JWKS {path}")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = json.loads(raw)
+        except ValueError as exc:
             raise InputError(f"cannot read JWKS {path}: {exc}") from exc
         if not isinstance(data, dict):
             raise InputError(f"JWKS {path} is not a JSON object")

@@ -78,9 +78,9 @@ def test_pki_issue_and_revoke(home: Path, capsys: pytest.CaptureFixture[str]) ->
             "--usage",
         ),
         (["pki", "revoke", "nobody"], "no certificate named"),
-        (["whitelist", "show", "/nonexistent/list.xml"], "cannot read"),
-        (["whitelist", "verify", "/nonexistent/list.xml"], "cannot read"),
-        (["whitelist", "sign", "/nonexistent/in.xml", "/tmp/out.xml"], "cannot read"),
+        (["whitelist", "show", "/nonexistent/list.xml"], "no such file"),
+        (["whitelist", "verify", "/nonexistent/list.xml"], "no such file"),
+        (["whitelist", "sign", "/nonexistent/in.xml", "/tmp/out.xml"], "no such file"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(

@@ -11,12 +11,6 @@ from drimlab.trust.pki import Pki
 from drimlab.trust.pki_lock import pki_lock
 from drimlab.trust.pki_verify import Revocation, RevocationList
 
-ISSUE = (
-    "import sys; from drimlab.trust.pki import Pki; "
-    "Pki.open(__import__('pathlib').Path(sys.argv[1])).issue("
-    "sys.argv[2], sys.argv[2] + '.vendor.test', ou='300000000770077', organisation='VENDOR')"
-)
-
 
 def _wait_all(processes: list[subprocess.Popen[str]]) -> list[str]:
     outputs = []
@@ -31,10 +25,15 @@ def test_eight_concurrent_issues_then_revokes_all_land(tmp_path: Path) -> None:
     home = tmp_path / "home"
     pki = Pki.init(home / "pki")
     names = [f"box-{i}" for i in range(8)]
+    drimlab = str(Path(sys.executable).with_name("drimlab"))
     _wait_all(
         [
             subprocess.Popen(
-                [sys.executable, "-c", ISSUE, str(pki.directory), name],
+                [
+                    *(drimlab, "--home", str(home), "pki", "issue", name),
+                    *("--host", f"{name}.vendor.test", "--ou", "300000000770077"),
+                    *("--organisation", "VENDOR"),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -44,8 +43,9 @@ def test_eight_concurrent_issues_then_revokes_all_land(tmp_path: Path) -> None:
     )
     pki.reload()
     assert {e.name for e in pki.entries} >= set(names)
+    serials = {pki.certificate(name).serial_number for name in names}
+    assert len(serials) == 8
 
-    drimlab = str(Path(sys.executable).with_name("drimlab"))
     outputs = _wait_all(
         [
             subprocess.Popen(
@@ -65,6 +65,8 @@ def test_eight_concurrent_issues_then_revokes_all_land(tmp_path: Path) -> None:
     assert crl.check(pki.certificate("consumer")).status is Revocation.GOOD
     pki.reload()
     assert all(pki.entry(name).revoked_at for name in names)
+    listed = {revoked.serial_number for revoked in crl.crl}
+    assert serials <= listed  # all eight serials in the one CRL
 
 
 def test_a_refresh_waits_for_a_change_in_progress(tmp_path: Path) -> None:

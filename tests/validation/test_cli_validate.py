@@ -75,7 +75,7 @@ def test_kos_option_and_select(settings: Settings, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["validate", "request", "/no/such/file"], "cannot read"),
+        (["validate", "request", "/no/such/file"], "no such file"),
         (["validate", "request", "{req}", "--select", "NOPE"], "no rule code or prefix"),
         (["validate", "request", "{req}", "--profile", "other"], "unknown profile"),
         (["validate", "request", "{req}", "--format", "pdf"], "unknown format"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drimlab.cli import run
 from drimlab.errors import InputError
 from drimlab.exchange import FileSlice, iter_body
 from drimlab.validation.loaders import load_any, load_har, load_request, load_response
@@ -61,7 +62,7 @@ def test_unusable_response_and_missing_file(tmp_path: Path) -> None:
     path.write_bytes(b"GET / HTTP/1.1\n\n")
     with pytest.raises(InputError, match="status line"):
         load_response(path)
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="no such file"):
         load_request(tmp_path / "missing")
 
 
@@ -151,3 +152,35 @@ def test_request_and_response_files_report_framing_field_problems(tmp_path: Path
     assert load_request(path).request_problems == (
         "2 header lines Host: the field takes a single value",
     )
+
+
+def test_a_lone_surrogate_in_a_har_is_kept_as_bytes_and_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = {
+        "request": {
+            "method": "GET",
+            "url": "https://src.test/dicom-web/studies/1.2.3",
+            "headers": [{"name": "Accept", "value": 'multipart/related; type="\ud800"'}],
+        },
+        "response": {
+            "status": 200,
+            "headers": [{"name": "Content-Type", "value": "application/dicom"}],
+            "content": {"text": "body \ud800 \udcff"},
+        },
+    }
+    path = tmp_path / "surrogate.har"
+    path.write_text(json.dumps({"log": {"entries": [entry]}}), encoding="ascii")
+    (exchange,) = load_har(path)
+    assert exchange.response_body == b"body \xed\xa0\x80 \xed\xb3\xbf"
+    assert exchange.request_headers[0][1] == 'multipart/related; type="\udced\udca0\udc80"'
+    monkeypatch.setenv("DRIMLAB_HOME", str(tmp_path / "home"))
+    assert run(["validate", "har", str(path), "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert json.loads(captured.out)["verdict"] == "FAILED"
+    for fmt in ("text", "html", "junit", "gazelle-json", "gazelle-xml"):
+        target = tmp_path / f"report.{fmt}"
+        assert run(["validate", "har", str(path), "--format", fmt, "--output", str(target)]) == 1
+        assert "Traceback" not in capsys.readouterr().err
+        assert target.read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ drimlab itself (one line; `DRIMLAB_TRACEBACK=1` shows the traceback).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ from drimlab.config import Settings
 from drimlab.errors import DrimlabError
 from drimlab.version import __version__
 
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
 
 app = typer.Typer(
@@ -128,7 +130,14 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:  # the system refused: a full disk, a permission, a vanished file
         where = f" ({exc.filename})" if exc.filename else ""
-        err_console.print(f"drimlab: error: {exc.strerror or exc}{where}", markup=False)
+        if exc.errno in DISK_FULL:
+            # what was being written is already removed (staging areas, temp files)
+            err_console.print(
+                f"drimlab: error: the disk is full ({exc.strerror}){where}; nothing was kept",
+                markup=False,
+            )
+        else:
+            err_console.print(f"drimlab: error: {exc.strerror or exc}{where}", markup=False)
         return 2
     except Exception as exc:  # a bug of drimlab: one line for the user, the trace on request
         if os.environ.get("DRIMLAB_TRACEBACK"):

@@ -22,6 +22,7 @@ from drimlab.cli.reporting import (
     SeverityOption,
     selection,
 )
+from drimlab.limits import YAML_BYTES, read_bounded
 from drimlab.scenarios.inputs import check_evidence
 from drimlab.scenarios.junit import render_run_junit
 from drimlab.scenarios.loader import get_scenario, load_all
@@ -60,9 +61,9 @@ def _pairs(values: list[str], what: str) -> list[tuple[str, str]]:
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, list[Path]]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
+        data = yaml.safe_load(
+            read_bounded(path, YAML_BYTES, "a scenario inputs file").decode("utf-8")
+        )
     except UnicodeDecodeError:
         fail(f"{path}: not a text file (expected YAML or JSON in UTF-8)")
     except yaml.YAMLError as exc:

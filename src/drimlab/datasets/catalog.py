@@ -183,7 +183,7 @@ def generate_dataset(
     """
     if specs is None:
         specs = dataset_specs(name)
-    with dataset_lock(settings):
+    with dataset_lock(store):
         present = exam_names(store)
         todo = [spec for spec in specs if spec.name not in present]
         if not todo:
@@ -350,7 +350,7 @@ def kos_for_base(store: Store, settings: Settings, key: str, base_url: str) -> K
     existing = find_kos(store, str(built.SOPInstanceUID))
     if existing is not None:
         return existing
-    with dataset_lock(settings):
+    with dataset_lock(store):
         path = exam.root_dir / KOS_DIR / f"{built.SOPInstanceUID}.dcm"
         partial = path.with_suffix(".partial")
         try:

@@ -13,6 +13,7 @@ import re
 import shutil
 import warnings
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from pydicom import Dataset, dcmread
@@ -33,6 +34,7 @@ from drimlab.datasets.staging import (
 )
 from drimlab.documents.kos import is_manifest, read_kos
 from drimlab.errors import InputError
+from drimlab.limits import IMPORT_FILE_BYTES, IMPORT_FILES, size_text
 from drimlab.store import Store
 from drimlab.store.catalog import exam_names, find_clash
 
@@ -123,6 +125,14 @@ def _native_pixel_shortfall(ds: Dataset) -> str | None:
 
 def read_candidate(path: Path) -> _Found | SkippedFile:
     """Read one file fully; a file that is not usable DICOM becomes a SkippedFile."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return SkippedFile(path, f"cannot read ({exc.strerror or exc})")
+    if size > IMPORT_FILE_BYTES:
+        return SkippedFile(
+            path, f"larger than {size_text(IMPORT_FILE_BYTES)}, the limit for a file to import"
+        )
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -225,7 +235,12 @@ def _stage_study(
 
 
 def _scan(source: Path, progress: Progress | None) -> tuple[dict[str, _Study], list[SkippedFile]]:
-    paths = sorted(p for p in source.rglob("*") if p.is_file())
+    paths = sorted(islice((p for p in source.rglob("*") if p.is_file()), IMPORT_FILES + 1))
+    if len(paths) > IMPORT_FILES:
+        raise InputError(
+            f"{source}: more than {IMPORT_FILES} files, the limit of one import: "
+            "import its folders one at a time"
+        )
     studies: dict[str, _Study] = {}
     skipped: list[SkippedFile] = []
     seen: dict[str, Path] = {}
@@ -296,7 +311,7 @@ def import_directory(
     studies, skipped = _scan(source, progress)
     refused: list[str] = []
     notes: list[str] = []
-    with dataset_lock(settings):
+    with dataset_lock(store):
         accepted = []
         for study in studies.values():
             reason = _refusal(store, study)

@@ -8,8 +8,8 @@ Writers of the datasets directory are serialised across processes by a file lock
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +25,10 @@ from pydicom import Dataset, dcmread
 from drimlab.config import Settings
 from drimlab.datasets.encodings import encode_file
 from drimlab.datasets.kos_build import build_kos, write_kos
+from drimlab.datasets.workers import die_with_parent
 from drimlab.documents.kos import read_kos
 from drimlab.errors import StoreError
+from drimlab.locks import hold_file_lock
 from drimlab.store import Store
 from drimlab.store.catalog import (
     ExamEntry,
@@ -38,6 +40,7 @@ from drimlab.store.catalog import (
 )
 
 KOS_DIR = "kos"
+STAGING_DIR = ".staging"
 _INLINE_JOBS = 8
 
 Progress = Callable[[str, int, int], None]
@@ -70,26 +73,71 @@ def read_header(path: Path) -> Dataset:
 
 
 @contextmanager
-def dataset_lock(settings: Settings) -> Iterator[None]:
-    """Serialise writers of the datasets directory across processes (a file lock)."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with (settings.home / ".datasets.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def dataset_lock(store: Store) -> Iterator[None]:
+    """Serialise writers of the datasets across processes (`Store.lock`: a file lock, and a
+    PostgreSQL advisory lock for a PostgreSQL store), then sweep what killed writers left."""
+    with store.lock("datasets"):
+        sweep_staging(store.settings)
+        yield
+
+
+def staging_root(settings: Settings) -> Path:
+    return settings.home / STAGING_DIR
+
+
+def sweep_staging(settings: Settings) -> list[Path]:
+    """Remove the staging folders whose writer is gone (killed, or crashed); return them.
+
+    Each live staging folder `<uuid>` is marked by its writer's lock on `<uuid>.lock`, which
+    the kernel releases when the writer dies, even by SIGKILL.
+    """
+    root = staging_root(settings)
+    if not root.is_dir():
+        return []
+    swept = []
+    for entry in sorted(root.iterdir()):
+        if entry.suffix == ".lock":
+            if not entry.with_suffix("").exists():
+                _remove_if_unowned(entry, entry)
+            continue
+        if _remove_if_unowned(entry.with_name(entry.name + ".lock"), entry):
+            swept.append(entry)
+    return swept
+
+
+def _remove_if_unowned(lock: Path, target: Path) -> bool:
+    release = hold_file_lock(lock)
+    if release is None:
+        return False  # its writer is alive
+    try:
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
+    finally:
+        release()
+    return True
 
 
 @contextmanager
 def staging_area(settings: Settings) -> Iterator[Path]:
-    """A fresh directory under the home (same file system as the datasets), always removed."""
-    path = settings.home / ".staging" / uuid.uuid4().hex
-    path.mkdir(parents=True)
+    """A fresh directory under the home (same file system as the datasets), always removed;
+    held by a lock while it lives, so a later `sweep_staging` knows when its writer died."""
+    root = staging_root(settings)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = root / uuid.uuid4().hex
+    lock = path.with_name(path.name + ".lock")
+    release = hold_file_lock(lock)
+    if release is None:  # pragma: no cover - a fresh uuid is never held
+        raise StoreError(f"staging folder {path} is already in use")
     try:
+        path.mkdir()
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        release()
 
 
 def sha256_of(path: Path) -> str:
@@ -235,7 +283,13 @@ def run_encodings(jobs: Sequence[tuple[Path, str, Path]], progress: Progress | N
                 progress("encoding", done, len(jobs))
         return
     # spawn: the parent holds database connections and threads that must not be forked.
-    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+    # Workers end with this process, even when it is killed (`workers.die_with_parent`).
+    with ProcessPoolExecutor(
+        max_workers=2,
+        mp_context=get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [pool.submit(encode_file, src, ts, dest) for src, ts, dest in jobs]
         try:
             for done, future in enumerate(as_completed(futures), start=1):

@@ -22,6 +22,7 @@ from pydicom.errors import InvalidDicomError
 
 from drimlab.documents.part10_structure import structure_problem
 from drimlab.errors import InputError
+from drimlab.limits import DOCUMENT_BYTES, read_bounded
 
 
 @contextmanager
@@ -33,16 +34,8 @@ def quiet_values() -> Iterator[None]:
 
 
 def read_bytes(path: Path, label: str | None = None) -> bytes:
-    """The bytes of a file, or InputError naming it and what went wrong."""
-    name = label or str(path)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    """The bytes of a document file (at most `DOCUMENT_BYTES`), or InputError naming it."""
+    return read_bounded(path, DOCUMENT_BYTES, "a document", label or str(path))
 
 
 def _reason(exc: Exception) -> str:

@@ -23,10 +23,9 @@ from drimlab.documents.xds import Submission, parse_submission
 from drimlab.documents.xds_build import DocumentFile, xdm_metadata
 from drimlab.domain import KOS_MIME_TYPE
 from drimlab.errors import InputError
+from drimlab.limits import DOCUMENT_BYTES, check_archive, size_text
 from drimlab.version import __version__
 
-MAX_MEMBERS = 20_000
-MAX_DOCUMENT = 256 * 1024 * 1024
 XDM_ROOT = "IHE_XDM/"
 METADATA = "METADATA.XML"
 _CHUNK = 1024 * 1024
@@ -92,8 +91,11 @@ class XdmArchive:
 
     def read(self, member: str) -> bytes:
         info = self.zip.getinfo(member)
-        if info.file_size > MAX_DOCUMENT:
-            raise InputError(f"{self.label}: {member} is larger than {MAX_DOCUMENT} bytes")
+        if info.file_size > DOCUMENT_BYTES:
+            raise InputError(
+                f"{self.label}: {member} is larger than {size_text(DOCUMENT_BYTES)}, "
+                "the limit for a document"
+            )
         try:
             return self.zip.read(info)
         except ZIP_ERRORS as exc:
@@ -259,10 +261,12 @@ def read_xdm(path: Path) -> XdmArchive:
         raise InputError(f"{path}: is a directory, not a ZIP archive") from None
     except ZIP_ERRORS as exc:
         raise InputError(f"{path}: not a ZIP archive ({exc})") from None
-    infos = handle.infolist()
-    if len(infos) > MAX_MEMBERS:
+    try:
+        check_archive(handle, str(path))
+    except InputError:
         handle.close()
-        raise InputError(f"{path}: more than {MAX_MEMBERS} members")
+        raise
+    infos = handle.infolist()
     names = tuple(i.filename for i in infos)
     archive = XdmArchive(
         label=str(path),

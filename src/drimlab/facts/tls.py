@@ -206,6 +206,19 @@ class TlsFacts:
     def refused(self) -> bool:
         return self.handshake is not None
 
+    def identity(self) -> dict[str, Any]:
+        """Who the peer was, as a report shows it: its address (`host:port`), the chain it
+        presented (leaf first; also for a handshake the bench refused) and who refused."""
+        return {
+            "address": self.peer_address,
+            "tls": self.tls,
+            "refused_by": None if self.handshake is None else self.handshake.refused_by.value,
+            "presented_chain": [
+                {"subject": c.subject, "issuer": c.issuer, "serial": c.serial, "sha256": c.sha256}
+                for c in self.peer_chain
+            ],
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "role": self.role.value,

@@ -13,6 +13,7 @@ import yaml
 
 from drimlab.config import Settings
 from drimlab.errors import InputError
+from drimlab.limits import YAML_BYTES, read_bounded
 from drimlab.scenarios.schema import Scenario, parse_scenario
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
@@ -25,10 +26,7 @@ def user_dir(settings: Settings) -> Path:
 
 def load_file(path: Path) -> Scenario:
     """Read and check one scenario file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    raw = read_bounded(path, YAML_BYTES, "a scenario definition")
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -29,6 +29,7 @@ from drimlab.documents.kos import Kos, read_kos
 from drimlab.domain import KOS_HEADER
 from drimlab.errors import DrimlabError, InputError
 from drimlab.exchange import Exchange
+from drimlab.limits import JSON_BYTES, check_archive, too_large
 from drimlab.scenarios.actions import Observation
 from drimlab.scenarios.attestation import SignatureJudgement, judge_signature
 from drimlab.scenarios.bundle import META_FILES
@@ -107,6 +108,9 @@ class _Bundle:
         self._count = 0
 
     def read(self, name: str) -> bytes:
+        """A small member read whole (a manifest, a signature, a report): `JSON_BYTES` at most."""
+        if self.archive.getinfo(name).file_size > JSON_BYTES:
+            raise too_large(name, "a member read whole from a bundle", JSON_BYTES)
         return self.archive.read(name)
 
     def sha256(self, name: str) -> str:
@@ -436,6 +440,11 @@ def verify_bundle(
         raise InputError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"{path}: not a zip evidence bundle ({exc})") from None
+    try:
+        check_archive(archive, str(path))  # a zip bomb is refused before any member is read
+    except InputError:
+        archive.close()
+        raise
     with archive, tempfile.TemporaryDirectory(prefix="drimlab-verify-") as work:
         bundle = _Bundle(archive, Path(work))
         if "manifest.json" not in bundle.names:

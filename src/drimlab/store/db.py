@@ -7,7 +7,7 @@ SQLite runs in WAL mode with a busy timeout so readers and one writer never bloc
 
 from __future__ import annotations
 
-import fcntl
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from drimlab.config import Settings, private_directory, private_file
 from drimlab.errors import StoreError
+from drimlab.locks import Release, file_lock, reentrant
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_POSTGRES_LOCK_KEY = 0x6472696D  # "drim"
+_POSTGRES_LOCK_BASE = 0x6472696D << 32  # "drim" in the high half of the 64-bit key
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -114,29 +115,41 @@ class Store:
             yield session
 
     @contextmanager
-    def _migration_lock(self) -> Iterator[None]:
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _POSTGRES_LOCK_KEY})
-                try:
-                    yield
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _POSTGRES_LOCK_KEY})
-                    conn.commit()
-            return
-        lock_path = self.settings.home / ".migrate.lock"
-        private_directory(lock_path.parent)
-        with private_file(lock_path).open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
+    def lock(self, name: str) -> Iterator[None]:
+        """One writer of `name` at a time across processes: the home's `.{name}.lock` file lock,
+        and with a PostgreSQL store also a session advisory lock, so writers on other hosts
+        of a deployment wait too. Both are released when their holder dies, even by SIGKILL.
+        """
+        with file_lock(self.settings.home / f".{name}.lock"):
+            if self.engine.dialect.name != "postgresql":
                 yield
+                return
+            key = _POSTGRES_LOCK_BASE + zlib.crc32(name.encode())
+            with reentrant(("postgresql", self._shown_url, key), lambda: self._advisory(key)):
+                yield
+
+    def _advisory(self, key: int) -> Release:
+        conn = self.engine.connect()
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+
+        def release() -> None:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                conn.close()
+
+        return release
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; stored rows are kept."""
         try:
-            with self._migration_lock():
+            with self.lock("migrate"):
                 command.upgrade(alembic_config(self.engine), "head")
         except StoreError:
             raise

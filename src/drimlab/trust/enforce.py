@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from cryptography import x509
 
 from drimlab.facts.decision import Cause, Decision
 from drimlab.facts.tls import (
+    CertificateFacts,
     HandshakeFailure,
     Listing,
     RefusedBy,
@@ -35,7 +36,7 @@ from drimlab.facts.tls import (
     TlsFacts,
     TrustLookups,
 )
-from drimlab.trust.peer import TlsConnection, connection_facts, peer_der
+from drimlab.trust.peer import TlsConnection, certificate_facts, connection_facts, peer_der
 from drimlab.trust.pki_verify import Revocation as CrlStatus
 from drimlab.trust.pki_verify import RevocationList, utc
 from drimlab.trust.whitelist import Whitelist
@@ -70,15 +71,26 @@ def failed_handshake(
     *,
     peer_address: str | None = None,
     trust_hint: str | None = None,
+    presented: Sequence[bytes] = (),
 ) -> TlsFacts:
-    """The facts of a connection whose handshake failed."""
+    """The facts of a connection whose handshake failed, with the chain the peer presented
+    (DER, leaf first) when the TLS layer could see it."""
     return TlsFacts(
         role=role,
         tls=True,
         peer_address=peer_address,
+        peer_chain=tuple(_presented_facts(presented)),
         handshake=handshake_failure(exc),
         trust_hint=trust_hint,
     )
+
+
+def _presented_facts(chain: Sequence[bytes]) -> Iterator[CertificateFacts]:
+    for der in chain:
+        try:
+            yield certificate_facts(der)
+        except ValueError:  # a certificate OpenSSL parsed but cryptography does not: skip it
+            continue
 
 
 class HandshakeRefusals:
@@ -95,9 +107,15 @@ class HandshakeRefusals:
         self._sink = sink
         self._trust_hint = trust_hint
 
-    def record(self, exc: ssl.SSLError, peer_address: str | None = None) -> None:
+    def record(
+        self, exc: ssl.SSLError, peer_address: str | None = None, presented: Sequence[bytes] = ()
+    ) -> None:
         facts = failed_handshake(
-            exc, Role.SERVER, peer_address=peer_address, trust_hint=self._trust_hint
+            exc,
+            Role.SERVER,
+            peer_address=peer_address,
+            trust_hint=self._trust_hint,
+            presented=presented,
         )
         with self._lock:
             self._seen.append(facts)

@@ -110,6 +110,11 @@ class Pki:
                 raise InputError(
                     f"a test PKI already exists at {directory}: use --force to replace it"
                 )
+            for leftover in (
+                *directory.parent.glob(f".{directory.name}.new-*"),
+                *directory.parent.glob(f".{directory.name}.old-*"),
+            ):  # what a killed init left (only an init makes them, under this lock)
+                shutil.rmtree(leftover, ignore_errors=True)
             staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.new-"))
             try:
                 Builder(staging, now_utc(at), source_host, consumer_host, crl_url).build()

@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from drimlab.errors import InputError
+from drimlab.limits import PEM_BYTES, read_bounded
 
 MAX_PATH = 6
 
@@ -131,10 +132,7 @@ class RevocationList:
     @classmethod
     def load(cls, path: Path, issuers: Sequence[x509.Certificate]) -> RevocationList:
         """Read a CRL file (DER or PEM); its signature is checked at each use."""
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read CRL {path}: {exc.strerror or exc}") from None
+        data = read_bounded(path, PEM_BYTES, "a CRL", f"CRL {path}")
         try:
             crl = (
                 x509.load_pem_x509_crl(data)
@@ -203,10 +201,7 @@ class RevocationList:
 
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate of a PEM (or single DER) file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read certificates {path}: {exc.strerror or exc}") from None
+    data = read_bounded(path, PEM_BYTES, "a certificate file", f"certificates {path}")
     try:
         if b"-----BEGIN" in data:
             certs = x509.load_pem_x509_certificates(data)

@@ -30,11 +30,13 @@ from pathlib import Path
 
 from drimlab.errors import InputError
 from drimlab.policy import ALLOWED_CIPHERS, TLS12_CIPHERS, TLS13_CIPHERS
+from drimlab.trust.presented import capture_presented_chains, take_presented_chain
 
 __all__ = ["ALLOWED_CIPHERS", "TLS13_CIPHERS", "client_context", "serve_tls", "server_context"]
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
 
-HandshakeCallback = Callable[[ssl.SSLError, str | None], None]
+#: (the error, the peer's `host:port`, the DER chain it presented: empty when none or unknown)
+HandshakeCallback = Callable[[ssl.SSLError, str | None, tuple[bytes, ...]], None]
 PEER_ATTRIBUTE = "drimlab_peer_address"
 PathLike = str | Path
 
@@ -76,6 +78,7 @@ def server_context(
     context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     if on_failure is not None:
         context.sslobject_class = _recording_sslobject(on_failure)
+        capture_presented_chains(context)  # a refused client's chain is recorded too
     return context
 
 
@@ -107,8 +110,10 @@ def _recording_sslobject(on_failure: HandshakeCallback) -> type[ssl.SSLObject]:
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 raise
             except ssl.SSLError as exc:
-                on_failure(exc, getattr(self, PEER_ATTRIBUTE, None))
+                chain = take_presented_chain(self)
+                on_failure(exc, getattr(self, PEER_ATTRIBUTE, None), chain)
                 raise
+            take_presented_chain(self)  # accepted: the chain is read from the connection
 
     return RecordingSSLObject
 

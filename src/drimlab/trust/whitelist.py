@@ -39,6 +39,7 @@ from drimlab.documents.xml import parse_untrusted
 from drimlab.errors import InputError
 from drimlab.facts.tls import Revocation
 from drimlab.facts.whitelist import ANS_SIGNER, ChainCheck, SignerExpectation, WhitelistFacts
+from drimlab.limits import WHITELIST_BYTES, read_bounded
 from drimlab.trust.peer import certificate_facts
 from drimlab.trust.pki_verify import Revocation as CrlStatus
 from drimlab.trust.pki_verify import RevocationList, utc, validity_problem, verify_chain
@@ -232,10 +233,8 @@ def load_whitelist(path: Path) -> Whitelist:
 
 
 def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    """The bytes of a list file (at most `WHITELIST_BYTES`), or InputError naming it."""
+    return read_bounded(path, WHITELIST_BYTES, "a whitelist")
 
 
 # -- verification ----------------------------------------------------------------------

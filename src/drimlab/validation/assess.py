@@ -13,6 +13,7 @@ the same one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,9 +22,10 @@ from typing import Any
 
 from drimlab.errors import InputError
 from drimlab.exchange import PartRecord
+from drimlab.limits import FINDINGS_PER_RULE
 from drimlab.validation.findings import Finding, Severity
 from drimlab.validation.profiles import Profile, get_profile, resolve, split_codes
-from drimlab.validation.report import Report
+from drimlab.validation.report import Omitted, Report
 from drimlab.validation.rules import CATALOGUE, Kind, Rule, load_all
 from drimlab.validation.subjects import NotApplicable
 from drimlab.version import __version__
@@ -155,6 +157,29 @@ def run_rules(
     return findings, checked
 
 
+def cap_findings(
+    findings: Iterable[Finding], omitted: Sequence[Omitted] = (), cap: int = FINDINGS_PER_RULE
+) -> tuple[list[Finding], tuple[Omitted, ...]]:
+    """The first `cap` findings of each rule and severity, and a count of the others.
+
+    A response of 100,000 one-byte parts would otherwise list a finding per part and per
+    rule; the count keeps the verdict and the counters true.
+    """
+    kept: list[Finding] = []
+    seen: Counter[tuple[str, Severity]] = Counter()
+    rest: Counter[tuple[str, Severity]] = Counter()
+    for earlier in omitted:
+        rest[earlier.rule, earlier.severity] += earlier.count
+    for finding in findings:
+        key = (finding.rule, finding.severity)
+        seen[key] += 1
+        if seen[key] > cap:
+            rest[key] += 1
+        else:
+            kept.append(finding)
+    return kept, tuple(Omitted(rule, level, n) for (rule, level), n in rest.items() if n)
+
+
 def _within(member: str, finding: Finding) -> Finding:
     inner = finding.location.path
     where = f"{member}: {inner}" if inner else member
@@ -197,10 +222,12 @@ def assess(
         all_facts.update(describe(findings))
     all_facts["rules_not_checked"] = not_checked
     all_facts["selection"] = chosen.as_dict()
+    listed, omitted = cap_findings(findings)
     return Report(
         subject=subject,
         profile=chosen.profile.name,
-        findings=tuple(findings),
+        findings=tuple(listed),
+        omitted=omitted,
         rules_checked=tuple(checked),
         tool_version=__version__,
         started_at=started,
@@ -223,10 +250,14 @@ def combine(
     """
     chosen = Selection.of(selection)
     checked = tuple(dict.fromkeys(c for r in reports for c in r.rules_checked))
+    listed, omitted = cap_findings(
+        (f for r in reports for f in r.findings), [o for r in reports for o in r.omitted]
+    )
     return Report(
         subject=subject,
         profile=chosen.profile.name,
-        findings=tuple(f for r in reports for f in r.findings),
+        findings=tuple(listed),
+        omitted=omitted,
         rules_checked=checked,
         tool_version=__version__,
         started_at=min((r.started_at for r in reports), default=datetime.now(UTC)),
@@ -240,6 +271,7 @@ __all__ = [
     "Selection",
     "Subjects",
     "assess",
+    "cap_findings",
     "combine",
     "parse_severities",
     "run_rules",

@@ -1,10 +1,8 @@
 """The validation engine: run a profile's rules over an Exchange and build a Report.
 
-`ResponseValidator` is a push parser: `feed_headers`, then `feed` body chunks as they
-arrive (from a socket, a proxy or a file), then `close()` for the Report. It never holds a
-whole part: each part is hashed as it streams, and only its first bytes (up to
-`partstate.HEADER_CAP`, enough for the File Meta and the identifying attributes) are kept for the
-DICOM header parse. `validate_exchange` runs the request rules and streams the response.
+`ResponseValidator` is a push parser (`feed_headers`, `feed`*, `close()` -> Report) that never
+holds a whole part: each is hashed as it streams and only its first bytes (`partstate`) are kept
+for the DICOM header parse; past `limits.PARTS` parts are counted, not judged.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
 from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange, iter_body
+from drimlab.limits import PARTS
 from drimlab.validation.assess import Selection, assess
 from drimlab.validation.health import health_subject, is_health_check
 from drimlab.validation.partstate import PartState, part_record, pixel_sampler, pixel_summary
@@ -49,9 +48,8 @@ Chosen = str | Profile | Selection
 def judged_sides(exchange: Exchange) -> tuple[bool, bool]:
     """Which sides of an exchange are the system under test's: (request, response).
 
-    The server simulator judges the consumer's request (it made the response itself); the
-    client simulator judges the source's response (it made the request); the proxy and a file
-    judge both sides they hold.
+    The server simulator judges the consumer's request (the response is its own), the client
+    simulator the source's response (the request is its own), a proxy or a file both sides.
     """
     if exchange.origin == "server":
         return exchange.has_request, False
@@ -170,6 +168,7 @@ class ResponseValidator:
         self._single: PartState | None = None
         self._current: PartState | None = None
         self._parts: list[PartFacts] = []
+        self._parts_not_judged = 0
         self._body_seen = False
         self._size = 0
         self._inflater: Any = None
@@ -257,12 +256,13 @@ class ResponseValidator:
 
     def _open_part(self, index: int, headers: tuple[tuple[str, str], ...]) -> PartState:
         stream: CheckerStream | None = None
-        if self._checker is not None:
+        if self._checker is not None and len(self._parts) < PARTS:
             stream = self._checker.stream()
             self._streams.append(stream)
         if self._sink is not None:
             self._sink(PartStart(index, headers))
-        spool = self._sampler is not None and self._sampler.wants(index)
+        judged = len(self._parts) < PARTS  # past the cap a part is counted, never spooled
+        spool = judged and self._sampler is not None and self._sampler.wants(index)
         return PartState(index, headers, stream, spool=spool)
 
     def _handle(self, events: list[Event]) -> None:
@@ -283,6 +283,10 @@ class ResponseValidator:
                 self._current = None
 
     def _finish(self, part: PartState, *, complete: bool) -> None:
+        if len(self._parts) >= PARTS:  # past the cap: counted, not judged (WADO-RS-037)
+            part.discard()
+            self._parts_not_judged += 1
+            return
         self._parts.append(part.finish(complete=complete))
 
     def close(self, exchange: Exchange | None = None) -> Report:
@@ -348,6 +352,8 @@ class ResponseValidator:
             facts["request"] = _request_facts(self._request)
         if self._sampler is not None:
             facts["pixels"] = pixel_summary(body.parts if body else (), self._sampler)
+        if exchange is not None and exchange.tls is not None:
+            facts["peer"] = exchange.tls.identity()
         judged = self._judge_request and self._request is not None
         return assess(
             self._subject,
@@ -384,6 +390,7 @@ class ResponseValidator:
             transfer_problems=transfer_problems,
             coding_problems=tuple(self._coding_problems),
             parts=tuple(self._parts),
+            parts_not_judged=self._parts_not_judged,
         )
 
 
@@ -461,6 +468,8 @@ def validate_exchange(
         return _stream(exchange, selection, kos=kos, judge_request=judge_request, checker=checker)
     subjects: list[tuple[Kind, list[object]]] = []
     facts: dict[str, Any] = {"validated_with_kos": kos is not None}
+    if exchange.tls is not None:  # who was refused or served: address, chain, who refused
+        facts["peer"] = exchange.tls.identity()
     if judge_request:
         subject = request_subject(exchange, kos)
         subjects.append((Kind.REQUEST, [subject]))

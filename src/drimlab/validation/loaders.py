@@ -33,13 +33,14 @@ from drimlab.dicomweb.http1 import (
 )
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange, FileSlice
+from drimlab.limits import CAPTURE_BYTES, HAR_BYTES, check_file_size, read_bounded
 
 
 def _read_head(path: Path, kind: Kind) -> tuple[bytes, int]:
     """The head's bytes as in the file (its blank line included) and the file size."""
     reader = HeadReader(kind)
+    size = check_file_size(path, CAPTURE_BYTES, "a captured HTTP message")
     try:
-        size = path.stat().st_size
         with path.open("rb") as handle:
             while not reader.feed(chunk := handle.read(64 * 1024)):
                 if not chunk:
@@ -129,7 +130,7 @@ def _har_headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise InputError(f"{where}.headers holds an entry without a name")
-        out.append((item["name"], str(item.get("value", ""))))
+        out.append((_wire(item["name"]), _wire(str(item.get("value", "")))))
     return tuple(out)
 
 
@@ -144,16 +145,29 @@ def _har_text(content: Any, where: str) -> bytes | None:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise InputError(f"{where}.text is not valid base64") from None
-    return text.encode("utf-8", "surrogateescape")
+    return _har_bytes(text)
+
+
+def _har_bytes(text: str) -> bytes:
+    """The bytes a HAR string stands for; a lone surrogate (valid JSON) is kept as its
+    UTF-8 form, so a rule sees the bad bytes instead of the loader failing."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _wire(text: str) -> str:
+    """A HAR string as the text of bytes read off the wire (undecodable bytes escaped, as
+    the server simulator holds header values)."""
+    return _har_bytes(text).decode("utf-8", "surrogateescape")
 
 
 def load_har(path: Path) -> list[Exchange]:
     """Load every entry of a HAR 1.2 file as an Exchange."""
+    raw = read_bounded(path, HAR_BYTES, "a HAR file")
     try:
-        with path.open("rb") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InputError(f"{path}: not JSON: {str(exc)[:80]}") from None
     log = data.get("log") if isinstance(data, dict) else None
@@ -182,16 +196,16 @@ def _har_entry(path: Path, index: int, entry: Any) -> Exchange:
             raise InputError(f"{where}: response.status is not a number")
         if 100 <= raw_status <= 999:  # a HAR status 0 means no response was received
             status = raw_status
-            reason = str(response.get("statusText", ""))
+            reason = _wire(str(response.get("statusText", "")))
             response_headers = _har_headers(response.get("headers", []), f"{where}.response")
             response_body = _har_text(response.get("content"), f"{where}.response.content")
     timings: dict[str, float] = {}
     if isinstance(entry.get("time"), int | float) and not isinstance(entry.get("time"), bool):
         timings["total_ms"] = float(entry["time"])
     return Exchange(
-        method=method,
-        target=url,
-        http_version=str(request.get("httpVersion") or "HTTP/1.1"),
+        method=_wire(method),
+        target=_wire(url),
+        http_version=_wire(str(request.get("httpVersion") or "HTTP/1.1")),
         request_headers=_har_headers(request.get("headers", []), f"{where}.request"),
         request_body=_har_text(request.get("postData"), f"{where}.request.postData"),
         status=status,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["PartRecord", "Report", "Verdict"]
+__all__ = ["Omitted", "PartRecord", "Report", "Verdict"]
 
 from drimlab.exchange import PartRecord
 from drimlab.validation.findings import Finding, Severity
@@ -23,6 +23,22 @@ class Verdict(StrEnum):
     PASSED = "PASSED"
     FAILED = "FAILED"
     UNDEFINED = "UNDEFINED"
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """Findings of one rule and severity a report counts but does not list (over the cap)."""
+
+    rule: str
+    severity: Severity
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity.value, "count": self.count}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Omitted:
+        return cls(str(data["rule"]), Severity(data["severity"]), int(data["count"]))
 
 
 def _now() -> datetime:
@@ -44,10 +60,13 @@ class Report:
     parts: tuple[PartRecord, ...] = ()
     checked_anything: bool = True
     facts: dict[str, Any] = field(default_factory=dict)
+    omitted: tuple[Omitted, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
-        if any(f.severity is Severity.ERROR for f in self.findings):
+        if any(f.severity is Severity.ERROR for f in self.findings) or any(
+            o.severity is Severity.ERROR for o in self.omitted
+        ):
             return Verdict.FAILED
         if not self.checked_anything:
             return Verdict.UNDEFINED
@@ -58,6 +77,10 @@ class Report:
         counts = {s.value: 0 for s in Severity}
         for f in self.findings:
             counts[f.severity.value] += 1
+        for o in self.omitted:
+            counts[o.severity.value] += o.count
+        if self.omitted:
+            counts["omitted"] = sum(o.count for o in self.omitted)
         counts["rules_checked"] = len(self.rules_checked)
         counts["parts"] = len(self.parts)
         return counts
@@ -75,6 +98,7 @@ class Report:
             "checked_anything": self.checked_anything,
             "rules_checked": list(self.rules_checked),
             "findings": [f.as_dict() for f in self.findings],
+            "findings_omitted": [o.as_dict() for o in self.omitted],
             "parts": [p.as_dict() for p in self.parts],
             "facts": self.facts,
         }
@@ -93,4 +117,5 @@ class Report:
             parts=tuple(PartRecord.from_dict(p) for p in data.get("parts", ())),
             checked_anything=bool(data.get("checked_anything", True)),
             facts=dict(data.get("facts", {})),
+            omitted=tuple(Omitted.from_dict(o) for o in data.get("findings_omitted", ())),
         )

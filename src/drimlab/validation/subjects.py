@@ -283,6 +283,7 @@ class BodyFacts:
     transfer_problems: tuple[str, ...] = ()
     coding_problems: tuple[str, ...] = ()
     parts: tuple[PartFacts, ...] = ()
+    parts_not_judged: int = 0  # parts past `drimlab.limits.PARTS`: counted, not judged
 
 
 @dataclass(frozen=True)

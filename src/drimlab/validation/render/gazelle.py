@@ -16,8 +16,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from drimlab.validation.findings import Finding, Severity
-from drimlab.validation.render.outcomes import by_family, describe, rule_outcomes
-from drimlab.validation.render.sanitize import xml_text
+from drimlab.validation.render.outcomes import by_family, describe, omitted_text, rule_outcomes
+from drimlab.validation.render.sanitize import json_text, xml_text
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Catalogue
 
@@ -42,7 +42,7 @@ _PASSED_DESCRIPTION = "Rule checked: no finding."
 def report_uuid(report: Report) -> str:
     """A UUID derived from the report's content: the same report always gets the same one."""
     digest = json.dumps(report.as_dict(), sort_keys=True, ensure_ascii=False, default=str)
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "urn:drimlab:report:" + digest))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "urn:drimlab:report:" + json_text(digest)))
 
 
 def _counters(assertions: list[dict[str, Any]]) -> dict[str, int]:
@@ -117,6 +117,10 @@ def gazelle_report(report: Report, catalogue: Catalogue | None = None) -> dict[s
         {"name": "parts", "value": str(len(report.parts))},
     ]
     metadata.extend(
+        {"name": f"notListed[{o.rule}/{o.severity.value}]", "value": omitted_text(o)}
+        for o in report.omitted
+    )
+    metadata.extend(
         {"name": f"part[{p.index}]", "value": f"{p.sop_instance_uid or '-'} sha256={p.sha256}"}
         for p in report.parts
     )
@@ -143,7 +147,7 @@ def gazelle_report(report: Report, catalogue: Catalogue | None = None) -> dict[s
 def render_gazelle_json(report: Report, catalogue: Catalogue | None = None) -> str:
     """The Gazelle validation report as indented JSON."""
     data = gazelle_report(report, catalogue)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -195,6 +199,8 @@ def render_gazelle_xml(report: Report, catalogue: Catalogue | None = None) -> st
                     str(finding.location),
                     describe(finding),
                 )
+    for omitted in report.omitted:
+        _notification(mda, "Note", omitted.rule, "report", omitted_text(omitted))
     for outcome in passed:
         _notification(mda, "Note", outcome.code, "message", _passed_text(outcome.summary))
     ET.indent(root)

@@ -8,6 +8,7 @@ from functools import cache
 
 import jinja2
 
+from drimlab.limits import FINDINGS_PER_RULE
 from drimlab.validation.findings import Severity
 from drimlab.validation.render.labels import translator
 from drimlab.validation.render.outcomes import RuleOutcome, grouped, rule_outcomes
@@ -87,6 +88,8 @@ def render_html(report: Report, catalogue: Catalogue | None = None, *, language:
         counters=report.counters,
         duration=f"{seconds:.3f} s",
         findings=findings,
+        omitted=report.omitted,
+        per_rule=FINDINGS_PER_RULE,
         probes=[p for p in probes if isinstance(p, dict)] if isinstance(probes, list) else [],
         burst=burst if isinstance(burst, dict) else None,
         outcomes=[_row(o, catalogue) for o in rule_outcomes(report, catalogue)],

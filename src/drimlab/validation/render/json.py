@@ -6,6 +6,7 @@ import json
 from importlib import resources
 from typing import Any, cast
 
+from drimlab.validation.render.sanitize import json_text
 from drimlab.validation.report import Report
 
 SCHEMA_NAME = "drimlab-report"
@@ -20,7 +21,8 @@ def as_dict(report: Report) -> dict[str, Any]:
 
 def render_json(report: Report) -> str:
     """The report as indented UTF-8 JSON; values that JSON cannot hold become strings."""
-    return json.dumps(as_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
+    text = json.dumps(as_dict(report), indent=2, ensure_ascii=False, default=str)
+    return json_text(text) + "\n"
 
 
 def schema() -> dict[str, Any]:

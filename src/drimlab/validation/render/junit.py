@@ -13,7 +13,12 @@ import xml.etree.ElementTree as ET
 from datetime import UTC
 
 from drimlab.validation.findings import Finding, Severity
-from drimlab.validation.render.outcomes import RuleOutcome, describe, rule_outcomes
+from drimlab.validation.render.outcomes import (
+    RuleOutcome,
+    describe,
+    omitted_text,
+    rule_outcomes,
+)
 from drimlab.validation.render.sanitize import xml_text
 from drimlab.validation.report import Report, Verdict
 from drimlab.validation.rules import Catalogue
@@ -42,22 +47,27 @@ def _testcase(suite: ET.Element, outcome: RuleOutcome, classname: str) -> None:
     case = _sub(suite, "testcase", classname=classname, name=name, time="0")
     errors = outcome.of_severity(Severity.ERROR)
     others = [f for f in outcome.findings if f.severity is not Severity.ERROR]
+    not_listed = [omitted_text(o) for o in outcome.omitted]
     if errors:
         first = errors[0]
         message = describe(first)
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more)"
+        more = (
+            len(errors) - 1 + sum(o.count for o in outcome.omitted if o.severity is Severity.ERROR)
+        )
+        if more:
+            message += f" (and {more} more)"
         _sub(
             case,
             "failure",
-            "\n".join(_finding_text(f) for f in errors),
+            "\n".join([*(_finding_text(f) for f in errors), *not_listed]),
             message=message,
             type=f"{outcome.code} error",
         )
     elif not outcome.checked:
         _sub(case, "skipped", message="rule did not run; its findings came from a component")
     if others:
-        _sub(case, "system-out", "\n".join(_finding_text(f) for f in others))
+        lines = [_finding_text(f) for f in others] + ([] if errors else not_listed)
+        _sub(case, "system-out", "\n".join(lines))
 
 
 def render_junit(report: Report, catalogue: Catalogue | None = None) -> str:

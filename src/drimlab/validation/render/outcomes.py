@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from drimlab.limits import FINDINGS_PER_RULE
 from drimlab.validation.findings import Finding, Severity, part_ranges
-from drimlab.validation.report import Report
+from drimlab.validation.report import Omitted, Report
 from drimlab.validation.rules import Catalogue
 
 SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
@@ -27,6 +28,7 @@ class RuleOutcome:
     findings: tuple[Finding, ...]
     name: str | None = None
     summary: str | None = None
+    omitted: tuple[Omitted, ...] = ()
 
     @property
     def family(self) -> str:
@@ -34,7 +36,9 @@ class RuleOutcome:
 
     @property
     def failed(self) -> bool:
-        return any(f.severity is Severity.ERROR for f in self.findings)
+        return any(f.severity is Severity.ERROR for f in self.findings) or any(
+            o.severity is Severity.ERROR for o in self.omitted
+        )
 
     def of_severity(self, severity: Severity) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity is severity)
@@ -45,6 +49,8 @@ def rule_outcomes(report: Report, catalogue: Catalogue | None = None) -> list[Ru
     by_rule: dict[str, list[Finding]] = {code: [] for code in report.rules_checked}
     for finding in report.findings:
         by_rule.setdefault(finding.rule, []).append(finding)
+    for omitted in report.omitted:
+        by_rule.setdefault(omitted.rule, [])
     checked = set(report.rules_checked)
     outcomes = []
     for code in sorted(by_rule):
@@ -56,6 +62,7 @@ def rule_outcomes(report: Report, catalogue: Catalogue | None = None) -> list[Ru
                 findings=tuple(by_rule[code]),
                 name=rule.name if rule else None,
                 summary=rule.summary if rule else None,
+                omitted=tuple(o for o in report.omitted if o.rule == code),
             )
         )
     return outcomes
@@ -67,6 +74,14 @@ def by_family(outcomes: Iterable[RuleOutcome]) -> dict[str, list[RuleOutcome]]:
     for outcome in sorted(outcomes, key=lambda o: o.code):
         groups.setdefault(outcome.family, []).append(outcome)
     return groups
+
+
+def omitted_text(omitted: Omitted) -> str:
+    """`199900 more error findings of WADO-RS-031 not listed (at most 100 per rule)`."""
+    return (
+        f"{omitted.count} more {omitted.severity.value} findings of {omitted.rule} not listed "
+        f"(at most {FINDINGS_PER_RULE} per rule and severity)"
+    )
 
 
 def describe(finding: Finding) -> str:

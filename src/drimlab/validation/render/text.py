@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from drimlab.validation.findings import Severity
-from drimlab.validation.render.outcomes import SEVERITY_ORDER, FindingGroup, grouped
+from drimlab.validation.render.outcomes import (
+    SEVERITY_ORDER,
+    FindingGroup,
+    grouped,
+    omitted_text,
+)
 from drimlab.validation.render.sanitize import one_line
 from drimlab.validation.report import PartRecord, Report, Verdict
 
@@ -81,6 +86,10 @@ def render_text(report: Report, *, color: bool = False) -> str:
             lines.append(paint(f"{_HEADINGS[severity]} ({len(group)})", "bold"))
             for item in grouped(group):
                 lines.extend(_finding_lines(item, paint))
+    if report.omitted:
+        lines.append("")
+        lines.append(paint(f"Not listed ({counts['omitted']})", "bold"))
+        lines.extend(f"  {omitted_text(o)}" for o in report.omitted)
     probes = report.facts.get("probes")
     if isinstance(probes, list) and probes:
         lines.append("")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from drimlab.dicomweb import transfer_syntax
 from drimlab.dicomweb.media import transfer_syntax_weights
 from drimlab.dicomweb.paths import Kind
+from drimlab.limits import PARTS
 from drimlab.validation.findings import Finding, Location, Severity, part_ranges
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.rulesets.response import BODY, success_only
@@ -280,4 +281,36 @@ def transfer_syntax_not_preferred(response: ResponseSubject) -> Iterator[Finding
             BODY,
             expected=f"{better[0][0]} (q={_q(better[0][1])})",
             actual=f"{uid} (q={_q(weights.weight(uid))})",
+        )
+
+
+@CATALOGUE.rule(
+    "WADO-RS-037",
+    "parts-not-judged",
+    severity=WARNING,
+    summary="Parts past the bench's limit per response are counted, not judged",
+    what=f"A multipart response holds at most {PARTS} parts the bench judges (drimlab.limits."
+    "PARTS); the parts after them are counted and their bytes read, but no part rule judges "
+    "them.",
+    why="A response of 100,000 one-byte parts would otherwise hold the validator's memory "
+    "and list a finding per part and per rule. A verdict over the first parts says nothing "
+    "of the rest: this warning says how many were left out. Split such a retrieval by series "
+    "or instance to have every part judged.",
+    bad=f"a study retrieve of {PARTS + 1} parts",
+    good=f"a series retrieve of at most {PARTS} parts",
+    references=("PS3.18 §10.4.3", "RFC 2046 §5.1"),
+    subject="body",
+)
+def parts_not_judged(response: ResponseSubject) -> Iterator[Finding]:
+    body = response.require_body()
+    if not body.multipart:
+        raise NotApplicable
+    if body.parts_not_judged:
+        total = len(body.parts) + body.parts_not_judged
+        yield CATALOGUE["WADO-RS-037"].finding(
+            f"{body.parts_not_judged} parts after the first {len(body.parts)} were counted but "
+            "not judged (the bench's limit of parts judged per response)",
+            BODY,
+            expected=f"at most {PARTS} parts",
+            actual=f"{total} parts",
         )

@@ -11,8 +11,11 @@ seconds; `started_at` (Unix time the request was sent) is what time-dependent ru
 Beside the HTTP messages an Exchange carries the other facts of the capture: the TLS facts of
 its connection (`tls`), the server simulator's decision (`decision`), how the transport ended
 when no response came (`transport_error`), what the bench meant the request for (`purpose`)
-and the manifest of the response parts (`parts`). `as_dict` / `from_dict` is the one
-serialisation (store, evidence bundle, monitor); bodies travel beside it, by reference.
+and the manifest of the response parts (`parts`). An exchange the recording proxy relayed has
+two connections: `tls` is the consumer's (the proxy in the server role) and `upstream_tls` the
+source's (the proxy in the client role); `relay` holds what the relay saw (`facts.relay`).
+`as_dict` / `from_dict` is the one serialisation (store, evidence bundle, monitor); bodies
+travel beside it, by reference.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Literal, cast, get_args
 
 from drimlab.dicomweb.http import header_value, header_values
 from drimlab.facts.decision import Decision
+from drimlab.facts.relay import RelayFacts
 from drimlab.facts.tls import TlsFacts
 
 CHUNK_SIZE = 1024 * 1024
@@ -140,6 +144,8 @@ class Exchange:
     transport_error: str | None = None
     purpose: Purpose = Purpose.UNSPECIFIED
     parts: tuple[PartRecord, ...] = ()
+    upstream_tls: TlsFacts | None = None
+    relay: RelayFacts | None = None
 
     @property
     def has_request(self) -> bool:
@@ -204,6 +210,8 @@ class Exchange:
             "transport_error": self.transport_error,
             "purpose": self.purpose.value,
             "parts": [p.as_dict() for p in self.parts],
+            "upstream_tls": None if self.upstream_tls is None else self.upstream_tls.as_dict(),
+            "relay": None if self.relay is None else self.relay.as_dict(),
         }
 
     @classmethod
@@ -217,6 +225,8 @@ class Exchange:
         """The Exchange `as_dict` described, with its bodies given back by the caller."""
         tls = data.get("tls")
         decision = data.get("decision")
+        upstream_tls = data.get("upstream_tls")
+        relay = data.get("relay")
         return cls(
             method=data.get("method"),
             target=data.get("target"),
@@ -238,4 +248,6 @@ class Exchange:
             transport_error=data.get("transport_error"),
             purpose=Purpose(data.get("purpose") or ""),
             parts=tuple(PartRecord.from_dict(p) for p in data.get("parts", ())),
+            upstream_tls=None if upstream_tls is None else TlsFacts.from_dict(upstream_tls),
+            relay=None if relay is None else RelayFacts.from_dict(relay),
         )

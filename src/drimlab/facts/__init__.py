@@ -10,4 +10,6 @@ what the rules saw. This package imports nothing above `drimlab.errors`.
 - `decision`  what the server simulator answered and why (a refusal and its cause)
 - `probe`     the outcome of each probe of the battery and of the concurrent burst
 - `whitelist` a whitelist document and the facts of its signature
+- `relay`     what the recording proxy saw of an exchange: both directions' byte counts and
+              hashes on both sides, how it ended, whether the live validation kept up
 """

@@ -31,6 +31,7 @@ from drimlab.validation.subjects import (
     BodyFacts,
     CheckerStream,
     DecisionSubject,
+    Entry,
     IodChecker,
     PartFacts,
     PartSubject,
@@ -38,9 +39,9 @@ from drimlab.validation.subjects import (
     ResponseSubject,
     TlsSubject,
     ToolMessage,
-    exchange_time,
     read_part10_header,
     request_subject,
+    tls_subjects,
 )
 
 INFLATE_STEP = 1024 * 1024
@@ -62,11 +63,9 @@ def judged_sides(exchange: Exchange) -> tuple[bool, bool]:
     return exchange.has_request, exchange.has_response
 
 
-def fact_subjects(exchange: Exchange) -> list[tuple[Kind, list[object]]]:
+def fact_subjects(exchange: Exchange) -> list[Entry]:
     """The subjects an exchange carries beside its messages: TLS, decision, transport."""
-    subjects: list[tuple[Kind, list[object]]] = []
-    if exchange.tls is not None:
-        subjects.append((Kind.TLS, [TlsSubject(exchange.tls, exchange_time(exchange))]))
+    subjects = tls_subjects(exchange)
     if exchange.decision is not None:
         subjects.append((Kind.DECISION, [DecisionSubject(exchange.decision, exchange)]))
     if exchange.origin in ("client", "proxy") or exchange.purpose:
@@ -317,7 +316,7 @@ class ResponseValidator:
             kos=self._kos,
         )
         parts = [PartSubject(p, response) for p in (body.parts if body else ())]
-        subjects: list[tuple[Kind, list[object]]] = []
+        subjects: list[Entry] = []
         if self._judge_request and self._request is not None:
             subjects.append((Kind.REQUEST, [self._request]))
         subjects += [
@@ -447,7 +446,7 @@ def validate_exchange(
     judge_request, judge_response = judged_sides(exchange)
     if judge_response:
         return _stream(exchange, selection, kos=kos, judge_request=judge_request, checker=checker)
-    subjects: list[tuple[Kind, list[object]]] = []
+    subjects: list[Entry] = []
     facts: dict[str, Any] = {"validated_with_kos": kos is not None}
     if judge_request:
         subject = request_subject(exchange, kos)

@@ -34,7 +34,7 @@ class Profile:
 
 DICOMWEB = Profile(
     name="dicomweb",
-    families=("WADO-RQ", "WADO-RS", "DICOM", "REFUSAL"),
+    families=("WADO-RQ", "WADO-RS", "DICOM", "REFUSAL", "RELAY"),
     description="PS3.18 WADO-RS and PS3.10 part content, without DRIM-M specifics",
 )
 
@@ -50,6 +50,7 @@ DRIM_M = Profile(
         "WL",
         "KOS",
         "PROBE",
+        "RELAY",
         "XDS",
         "XVAL",
         "XDM",

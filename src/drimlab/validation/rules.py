@@ -270,6 +270,7 @@ RULESETS = (
     "trust",
     "whitelist",
     "probe",
+    "relay",
     "kos",
     "kos_evidence",
     "xds",

@@ -18,6 +18,7 @@ from drimlab.cli import (
     documents,
     evidence,
     exchanges,
+    proxy,
     retrieve,
     rules,
     scenario,
@@ -82,6 +83,7 @@ documents.register(app)
 rules.register(app)
 token.register(app)
 serve.register(app)
+proxy.register(app)
 exchanges.register(app)
 trust.register(app)
 scenario.register(app)

@@ -24,6 +24,7 @@ from drimlab.cli.reporting import (
     selection,
 )
 from drimlab.documents.kos import read_kos
+from drimlab.errors import DrimlabError
 from drimlab.proxy.config import MIB, Identity, ProxyConfig, Upstream
 from drimlab.proxy.liveview import live_line
 from drimlab.proxy.recording import Recorded
@@ -86,7 +87,11 @@ def _config(
     )
     whitelist = None
     if check_whitelist:
-        whitelist = load_whitelist(pick("whitelist", env.whitelist_path if env else None))
+        listed = pick("whitelist", env.whitelist_path if env else None)
+        try:
+            whitelist = load_whitelist(listed)
+        except DrimlabError as exc:
+            fail(f"--whitelist {listed}: {exc}")
     crl = None
     if files["crl"] is not None:
         issuers = [c for path in {listen.ca, client.ca} for c in load_certificates(path)]
@@ -142,7 +147,9 @@ def proxy(
         str, typer.Option("--upstream", help="The source's origin, https://host:port.")
     ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port the consumer connects to (mutual TLS).")] = 9443,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port the consumer connects to (mutual TLS).")
+    ] = 9443,
     cert: Annotated[
         Path | None, typer.Option(help="Certificate chain presented to the consumer (PEM).")
     ] = None,
@@ -168,11 +175,17 @@ def proxy(
         list[Path] | None, typer.Option("--kos", help="A KOS the exchanges are checked against.")
     ] = None,
     validation_buffer: Annotated[
-        int, typer.Option(help="MiB the live validation may fall behind before it gives up.")
+        int,
+        typer.Option(
+            min=1, max=65536, help="MiB the live validation may fall behind before it gives up."
+        ),
     ] = 64,
-    validation_workers: Annotated[int, typer.Option(help="Validation threads.")] = 1,
+    validation_workers: Annotated[int, typer.Option(min=1, max=64, help="Validation threads.")] = 1,
     timeout: Annotated[
-        float, typer.Option(help="Seconds the source may stay silent in an exchange.")
+        float,
+        typer.Option(
+            min=0.1, max=86400.0, help="Seconds the source may stay silent in an exchange."
+        ),
     ] = 300.0,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
@@ -210,18 +223,25 @@ def proxy(
         typer.echo(live_line(recorded))
 
     running = RecordingProxy(config, cli.store, on_recorded=show)
-    typer.echo(notice(config))
-    console.print("relaying; Ctrl-C to stop", markup=False)
+    listening = False
+
+    def ready() -> None:
+        nonlocal listening
+        listening = True
+        typer.echo(notice(config))
+        console.print("relaying; Ctrl-C to stop", markup=False)
+
     try:
-        asyncio.run(serve_until_cancelled(running))
+        asyncio.run(serve_until_cancelled(running, listening=ready))
     except KeyboardInterrupt:
         pass
     finally:
         running.close()
-        recorder = running.recorder
+    recorder = running.recorder
+    if listening:
         console.print(f"stopped: {len(recorder.recorded)} exchanges recorded", markup=False)
-        for failure in recorder.failures:
-            err_console.print(f"drimlab: {failure}", markup=False)
+    for failure in recorder.failures:
+        err_console.print(f"drimlab: {failure}", markup=False)
     if recorder.failures:
         raise typer.Exit(1)
 

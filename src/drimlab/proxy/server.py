@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -106,9 +106,13 @@ class RecordingProxy:
         self.recorder.close()
 
 
-async def serve_until_cancelled(proxy: RecordingProxy) -> None:
-    """Serve until the task is cancelled (Ctrl-C), then stop."""
+async def serve_until_cancelled(
+    proxy: RecordingProxy, *, listening: Callable[[], None] | None = None
+) -> None:
+    """Serve until the task is cancelled (Ctrl-C), then stop; `listening` once it listens."""
     await proxy.start()
+    if listening is not None:
+        listening()
     try:
         await asyncio.Event().wait()
     finally:

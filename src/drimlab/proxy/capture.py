@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from drimlab.dicomweb.http1 import Framing, Problem, RequestHead, ResponseHead
 from drimlab.exchange import Exchange
@@ -32,24 +34,45 @@ class Ended(Exception):
 
 
 class Meter:
-    """One direction: bytes and SHA-256 as received on one side and as sent on the other."""
+    """One direction: bytes and SHA-256 as received on one side and as sent on the other.
+
+    The relay sends on the very objects it received (immutable `bytes`, or views of them), in
+    the same order. While it does, the digest of what was sent is the digest of what was
+    received up to the same piece, so each piece is hashed once (a SHA-256 of every byte is
+    most of the relay's CPU): `got` keeps a copy of the hash state after each piece not yet
+    sent, and `put` of that same object takes it. Anything else that is sent (another object,
+    another order, a request sent again) is hashed on its own from then on.
+    """
 
     def __init__(self) -> None:
         self._received = hashlib.sha256()
         self._sent = hashlib.sha256()
+        self._unsent: deque[tuple[bytes | memoryview, Any]] = deque()
+        self._mirrored = True
         self.received = 0
         self.sent = 0
 
     def got(self, data: bytes | memoryview) -> None:
         self._received.update(data)
         self.received += len(data)
+        if self._mirrored:
+            self._unsent.append((data, self._received.copy()))
 
     def put(self, data: bytes | memoryview) -> None:
-        self._sent.update(data)
         self.sent += len(data)
+        if self._mirrored and self._unsent and self._unsent[0][0] is data:
+            self._sent = self._unsent.popleft()[1]
+            return
+        self._diverge()
+        self._sent.update(data)
+
+    def _diverge(self) -> None:
+        self._mirrored = False
+        self._unsent.clear()
 
     def restart_sent(self) -> None:
         """Forget what was sent (the request goes again on a fresh connection)."""
+        self._diverge()
         self._sent = hashlib.sha256()
         self.sent = 0
 

@@ -55,3 +55,20 @@ def test_no_fault_passes_on_both_sides_with_byte_exact_relay(bench: ProxyBench) 
         proxied = {p.sha256 for r in recorded for p in r.exchange.parts}
         assert sha <= proxied
     assert hashlib  # (parts are compared by their SHA-256)
+
+
+def test_validation_that_cannot_keep_up_gives_up_and_the_relay_goes_on(bench: ProxyBench) -> None:
+    """A validation buffer smaller than one read: the body is relayed whole, not validated."""
+    with bench.source(), bench.proxy(validation_buffer=1024) as running:
+        result = retrieve(bench.store, bench.settings, RetrieveOptions(kos_path=bench.kos.path))
+        assert running.recorder.wait_for(len(result.records), timeout=60)
+        recorded = list(running.recorder.recorded)
+    assert result.verdict is Verdict.PASSED  # the consumer got every byte, and checked them
+    for item in recorded:
+        relay = item.exchange.relay
+        assert relay is not None and relay.ended.value == "complete"
+        assert relay.response.identical and relay.validation_behind_at == 0
+        assert item.report is not None
+        rules = {f.rule for f in item.report.findings}
+        assert "RELAY-007" in rules
+        assert item.report.verdict is not Verdict.FAILED  # a warning: nothing was judged wrong

@@ -67,7 +67,7 @@ def test_validation_that_cannot_keep_up_gives_up_and_the_relay_goes_on(bench: Pr
     for item in recorded:
         relay = item.exchange.relay
         assert relay is not None and relay.ended.value == "complete"
-        assert relay.response.identical and relay.validation_behind_at == 0
+        assert relay.response.identical and relay.validation_behind_at is not None
         assert item.report is not None
         rules = {f.rule for f in item.report.findings}
         assert "RELAY-007" in rules

@@ -101,6 +101,8 @@ class LiveTap:
         validator = self._validator
         if validator is None or self.behind_at is not None:
             # What was fed is only part of the body: judge the heads and the facts alone.
+            if validator is not None:
+                validator.discard()
             status, headers, encoded, problems = self._head
             validator = ResponseValidator(
                 self.request, pool.selection, kos=self._kos, judge_request=True
@@ -167,6 +169,8 @@ class _Worker:
         pool = self.pool
         try:
             if tap is not None and tap._error:
+                if tap._validator is not None:
+                    tap._validator.discard()
                 raise RuntimeError(tap._error)
             if tap is None:
                 report = validate_exchange(exchange, pool.selection, kos=pool.kos_for(exchange))

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -158,6 +159,10 @@ class ExchangeRecord(Base):
     """One captured HTTP exchange (request and/or response), as the validators saw it."""
 
     __tablename__ = "exchanges"
+    __table_args__ = (
+        Index("ix_exchanges_origin_created", "origin", "created_at", "id"),
+        Index("ix_exchanges_study_created", "study_instance_uid", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
@@ -174,6 +179,8 @@ class ExchangeRecord(Base):
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the subject DN of the client certificate presented, for listings filtered by client
+    client_subject: Mapped[str | None] = mapped_column(String(512), nullable=True, index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     # the whole Exchange as `Exchange.as_dict()` gives it (TLS facts, decision, problems...)
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
@@ -185,6 +192,7 @@ class ReportRecord(Base):
     """A validation Report, kept whole as JSON plus the columns queries need."""
 
     __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_exchange_verdict", "exchange_id", "verdict"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

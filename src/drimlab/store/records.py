@@ -74,6 +74,7 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
         store_body(store, exchange.response_body) if exchange.response_body is not None else None
     )
     kos = exchange.request_header(KOS_HEADER)
+    peer = exchange.tls.peer if exchange.tls else None
     record = ExchangeRecord(
         id=str(uuid.uuid4()),
         origin=exchange.origin,
@@ -86,10 +87,11 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
         response_headers=[[k, v] for k, v in exchange.response_headers],
         response_body_path=response_body,
         parts=[p.as_dict() for p in exchange.parts],
-        peer=peer.as_dict() if (peer := exchange.tls.peer if exchange.tls else None) else {},
+        peer=peer.as_dict() if peer else {},
         timings=dict(exchange.timings),
         study_instance_uid=_study_of(exchange),
         kos_sop_instance_uid=kos.strip()[:64] if kos else None,
+        client_subject=peer.subject[:512] if peer and peer.subject else None,
         note=note or exchange.label,
         facts={**exchange.as_dict(), "method": (exchange.method or "")[:16] or None},
     )

@@ -28,18 +28,24 @@ __all__ = [
 
 
 def render(
-    report: Report, fmt: str, *, color: bool = False, catalogue: Catalogue | None = None
+    report: Report,
+    fmt: str,
+    *,
+    color: bool = False,
+    catalogue: Catalogue | None = None,
+    language: str = "en",
 ) -> str:
     """The report in `fmt` (one of FORMATS); `catalogue` adds rule names where a format shows them.
 
-    `color` only affects `text`. An unknown format is an InputError.
+    `color` only affects `text`, `language` (en or fr) only `html`. An unknown format is an
+    InputError.
     """
     if fmt == "text":
         return render_text(report, color=color)
     if fmt == "json":
         return render_json(report)
     if fmt == "html":
-        return render_html(report, catalogue)
+        return render_html(report, catalogue, language=language)
     if fmt == "junit":
         return render_junit(report, catalogue)
     if fmt == "gazelle-json":

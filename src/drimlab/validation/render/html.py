@@ -9,7 +9,8 @@ from functools import cache
 import jinja2
 
 from drimlab.validation.findings import Severity
-from drimlab.validation.render.outcomes import RuleOutcome, rule_outcomes
+from drimlab.validation.render.labels import translator
+from drimlab.validation.render.outcomes import RuleOutcome, grouped, rule_outcomes
 from drimlab.validation.render.sanitize import xml_text
 from drimlab.validation.report import Report, Verdict
 from drimlab.validation.rules import Catalogue
@@ -62,9 +63,15 @@ def _row(outcome: RuleOutcome, catalogue: Catalogue | None) -> _RuleRow:
     return _RuleRow(outcome.code, outcome.name, status, len(outcome.findings), tuple(refs))
 
 
-def render_html(report: Report, catalogue: Catalogue | None = None) -> str:
-    """The report as a single HTML page a monitor can open offline or attach as evidence."""
-    findings = sorted(report.findings, key=lambda f: f.severity.rank)
+def render_html(report: Report, catalogue: Catalogue | None = None, *, language: str = "en") -> str:
+    """The report as a single HTML page a monitor can open offline or attach as evidence.
+
+    `language` (en or fr) is the language of the page's own words; findings stay as made.
+    """
+    t = translator(language)
+    findings = grouped(sorted(report.findings, key=lambda f: f.severity.rank))
+    probes = report.facts.get("probes")
+    burst = report.facts.get("burst")
     seconds = (report.finished_at - report.started_at).total_seconds()
     facts = [
         (str(key), json.dumps(value, ensure_ascii=False, default=str))
@@ -74,10 +81,14 @@ def render_html(report: Report, catalogue: Catalogue | None = None) -> str:
     return template.render(
         report=report,
         verdict=report.verdict.value,
-        verdict_note=_VERDICT_NOTES[report.verdict],
+        verdict_note=t(_VERDICT_NOTES[report.verdict]),
+        t=t,
+        lang="fr" if language == "fr" else "en",
         counters=report.counters,
         duration=f"{seconds:.3f} s",
         findings=findings,
+        probes=[p for p in probes if isinstance(p, dict)] if isinstance(probes, list) else [],
+        burst=burst if isinstance(burst, dict) else None,
         outcomes=[_row(o, catalogue) for o in rule_outcomes(report, catalogue)],
         facts=facts,
     )

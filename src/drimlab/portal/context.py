@@ -1,0 +1,97 @@
+"""What every page of the portal reaches: the store, the environment, the simulator, the jobs.
+
+One `Portal` per process. It holds no state of its own beyond the bounded job executor: every
+page asks the store, so a simulator in another process (or another portal) is seen at once.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from drimlab.config import Settings
+from drimlab.portal.jobs import Jobs
+from drimlab.simulators.environment import BenchEnvironment
+from drimlab.simulators.faults import FaultRule
+from drimlab.simulators.source import SourceApp
+from drimlab.store import Store
+
+DEFAULT_UPLOAD_LIMIT = 512 * 1024 * 1024
+
+
+@dataclass
+class SimulatorLink:
+    """The server simulator the portal shows: its address and, in the same process, its app.
+
+    `handlers` is the running simulator's handler object when `drimlab start` runs both in one
+    process; the fault modes can then be switched from the page. Otherwise the portal only
+    knows the address (and says the faults are set with `drimlab serve --fault`).
+    """
+
+    base_url: str
+    insecure_http: bool = False
+    crl_url: str | None = None
+    notice: str = ""
+    handlers: SourceApp | None = None
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def listening(self, timeout: float = 0.5) -> bool:
+        """Whether something accepts TCP connections at the simulator's address."""
+        parts = urlsplit(self.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout):
+                return True
+        except OSError:
+            return False
+
+    @property
+    def can_switch_faults(self) -> bool:
+        return self.handlers is not None
+
+    def faults(self) -> tuple[str, ...]:
+        if self.handlers is None:
+            return ()
+        return tuple(
+            rule.fault.value + (f":{rule.match}" if rule.match else "")
+            for rule in self.handlers.config.faults
+        )
+
+    def set_faults(self, specs: tuple[str, ...]) -> None:
+        """Replace the running simulator's faults (InputError for an unknown name)."""
+        if self.handlers is None:
+            return
+        rules = tuple(FaultRule.parse(spec) for spec in specs)
+        self.handlers.config = replace(self.handlers.config, faults=rules)
+
+
+@dataclass
+class Portal:
+    """The portal's handles on the library (one per process)."""
+
+    store: Store
+    settings: Settings
+    env: BenchEnvironment
+    simulator: SimulatorLink
+    jobs: Jobs = field(default_factory=Jobs)
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+    origin: str = ""  # where the portal itself is reachable, once known
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.home / "uploads"
+
+
+def portal_of(request: Request) -> Portal:
+    """The Portal the application was made with."""
+    found = request.app.state.portal
+    assert isinstance(found, Portal)
+    return found

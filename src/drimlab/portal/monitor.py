@@ -1,0 +1,77 @@
+"""The monitor: upload an evidence bundle, see its verdict and the reasons
+(`scenarios.monitor.verify_bundle`, the same check as `drimlab evidence verify`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from drimlab.errors import DrimlabError, InputError
+from drimlab.portal import i18n
+from drimlab.portal.context import portal_of
+from drimlab.portal.i18n import gettext as _
+from drimlab.portal.templating import page
+from drimlab.portal.uploads import is_file, safe_name, save_upload
+from drimlab.scenarios.monitor import verify_bundle
+from drimlab.scenarios.summary import render_verification
+
+
+async def form_page(request: Request) -> Response:
+    return page(request, "monitor.html.j2", result=None, error=None, summary_id=None)
+
+
+async def verify(request: Request) -> Response:
+    portal = portal_of(request)
+    form = await request.form(max_files=1, max_fields=5)
+    folder = portal.uploads_dir / "monitor" / uuid.uuid4().hex
+    try:
+        upload = form.get("bundle")
+        if not (is_file(upload) and isinstance(upload, UploadFile)):
+            raise InputError(_("choose an evidence bundle (zip)"))
+        folder.mkdir(parents=True)
+        saved = await save_upload(upload, folder, portal.upload_limit, what="bundle")
+        anchors = portal.env.pki.anchors()
+        result = await run_in_threadpool(verify_bundle, saved, anchors)
+        summaries = portal.settings.home / "monitor"
+        summaries.mkdir(parents=True, exist_ok=True)
+        summary_id = uuid.uuid4().hex
+        language = i18n.current()
+        html = await run_in_threadpool(lambda: render_verification(result, language=language))
+        (summaries / f"{summary_id}.html").write_text(html, encoding="utf-8")
+    except DrimlabError as exc:
+        return page(
+            request,
+            "monitor.html.j2",
+            status_code=400,
+            result=None,
+            error=str(exc).splitlines()[0],
+            summary_id=None,
+        )
+    finally:
+        await form.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return page(request, "monitor.html.j2", result=result, error=None, summary_id=summary_id)
+
+
+async def summary(request: Request) -> Response:
+    portal = portal_of(request)
+    name = safe_name(request.path_params["summary_id"])
+    path = portal.settings.home / "monitor" / f"{name}.html"
+    if not path.exists():
+        raise HTTPException(404, _("No such summary"))
+    return HTMLResponse(path.read_text(encoding="utf-8"))
+
+
+routes = [
+    Route("/monitor", form_page),
+    Route("/monitor", verify, methods=["POST"]),
+    Route("/monitor/{summary_id}", summary),
+]

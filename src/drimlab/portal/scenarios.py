@@ -1,0 +1,234 @@
+"""Scenarios in the browser: list and detail, a run driven one step per page (INSTRUCTION
+texts, PREUVE uploads, VALIDATION steps launched from the page), resume, and the export of
+the signed evidence bundle. The steps are settled by the scenario runner itself
+(`scenarios.runner.start_run` / `drive_run`), as `drimlab scenario run|resume` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from drimlab.errors import DrimlabError, InputError
+from drimlab.portal import i18n
+from drimlab.portal.context import Portal, portal_of
+from drimlab.portal.i18n import gettext as _
+from drimlab.portal.templating import page
+from drimlab.portal.uploads import is_file, save_upload
+from drimlab.portal.validators import selection_of
+from drimlab.scenarios.bundle import export_bundle
+from drimlab.scenarios.loader import get_scenario, load_all
+from drimlab.scenarios.runner import Driver, drive_run, fill, start_run
+from drimlab.scenarios.runs import RunState, RunStatus, list_runs, load_run
+from drimlab.scenarios.schema import Scenario, StepKind
+from drimlab.scenarios.signing import Signer
+
+
+class WebPrompter:
+    """The runner's prompter for one page: answers given by the form, what it says kept."""
+
+    def __init__(self, answers: list[str] | None = None) -> None:
+        self.answers = list(answers or [])
+        self.said: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def ask(self, prompt: str) -> str | None:
+        return self.answers.pop(0) if self.answers else None
+
+
+def _scenario(portal: Portal, scenario_id: str) -> Scenario:
+    try:
+        return get_scenario(scenario_id, portal.settings)
+    except InputError:
+        raise HTTPException(404, _("No such scenario")) from None
+
+
+async def list_page(request: Request) -> Response:
+    portal = portal_of(request)
+    scenarios = await run_in_threadpool(load_all, portal.settings)
+    runs = await run_in_threadpool(list_runs, portal.store)
+    return page(request, "scenarios.html.j2", scenarios=scenarios.values(), runs=runs[:50])
+
+
+def _defaults(portal: Portal, scenario: Scenario) -> dict[str, str]:
+    values = {spec.name: spec.default or "" for spec in scenario.inputs}
+    if "base_url" in values and not values["base_url"]:
+        values["base_url"] = portal.simulator.base_url
+    return values
+
+
+async def detail_page(request: Request) -> Response:
+    portal = portal_of(request)
+    scenario = _scenario(portal, request.path_params["scenario_id"])
+    return page(
+        request,
+        "scenario.html.j2",
+        scenario=scenario,
+        values=_defaults(portal, scenario),
+        error=None,
+    )
+
+
+def _start(portal: Portal, scenario: Scenario, values: dict[str, str]) -> RunState:
+    given = {
+        spec.name: values[spec.name].strip()
+        for spec in scenario.inputs
+        if values.get(spec.name, "").strip()
+    }
+    chosen = selection_of({"profile": given.get("profile", "drim-m")})
+    return start_run(
+        portal.store,
+        portal.settings,
+        scenario,
+        given,
+        interactive=True,
+        language=i18n.current(),
+        prompter=WebPrompter(),
+        selection=chosen,
+    )
+
+
+async def start(request: Request) -> Response:
+    portal = portal_of(request)
+    scenario = _scenario(portal, request.path_params["scenario_id"])
+    form = await request.form(max_files=0, max_fields=50)
+    values = {k: str(v) for k, v in form.items()}
+    try:
+        run = await run_in_threadpool(_start, portal, scenario, values)
+    except DrimlabError as exc:
+        return page(
+            request,
+            "scenario.html.j2",
+            status_code=400,
+            scenario=scenario,
+            values=values,
+            error=str(exc).splitlines()[0],
+        )
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+def _run_view(portal: Portal, run_id: str) -> dict[str, Any]:
+    try:
+        run = load_run(portal.store, run_id)
+    except InputError:
+        raise HTTPException(404, _("No such run")) from None
+    scenario = _scenario(portal, run.scenario_id)
+    values: dict[str, str] = {}
+    if run.status is RunStatus.RUNNING:
+        driver = Driver(
+            portal.store, portal.settings, scenario, run, WebPrompter(), interactive=True
+        )
+        values = driver.values
+    language = i18n.current()
+    steps = [
+        {
+            "step": step,
+            "state": state,
+            "text": fill(step.text.get(language), values) if values else step.text.get(language),
+        }
+        for step, state in zip(scenario.steps, run.steps, strict=False)
+    ]
+    waiting = run.next_waiting()
+    return {"run": run, "scenario": scenario, "steps": steps, "waiting": waiting}
+
+
+async def run_page(request: Request) -> Response:
+    portal = portal_of(request)
+    view = await run_in_threadpool(_run_view, portal, request.path_params["run_id"])
+    return page(request, "run.html.j2", error=request.query_params.get("error"), **view)
+
+
+def _settle(portal: Portal, run_id: str, answers: list[str]) -> None:
+    run = load_run(portal.store, run_id)
+    scenario = _scenario(portal, run.scenario_id)
+    drive_run(
+        portal.store,
+        portal.settings,
+        scenario,
+        run.id,
+        WebPrompter(answers),
+        interactive=True,
+        max_steps=1,
+    )
+
+
+async def settle_step(request: Request) -> Response:
+    """Settle the run's next waiting step with what the page gave (done, skip, files)."""
+    portal = portal_of(request)
+    run_id = request.path_params["run_id"]
+    form = await request.form(max_files=20, max_fields=20)
+    folder = portal.uploads_dir / "evidence" / uuid.uuid4().hex
+    error = ""
+    try:
+        run = await run_in_threadpool(load_run, portal.store, run_id)
+        if run.status is not RunStatus.RUNNING:
+            raise InputError(_("this run is finished"))
+        waiting = run.next_waiting()
+        if waiting is None:
+            raise InputError(_("this run has no waiting step"))
+        scenario = _scenario(portal, run.scenario_id)
+        step = scenario.steps[waiting.position]
+        skip = form.get("action") == "skip"
+        answers: list[str] = []
+        if step.kind is StepKind.INSTRUCTION:
+            answers = ["s" if skip else ""]
+        elif step.kind is StepKind.PREUVE:
+            for name in step.evidence:
+                upload = form.get(f"evidence-{name}")
+                if skip or not (is_file(upload) and isinstance(upload, UploadFile)):
+                    answers.append("s")
+                    continue
+                folder.mkdir(parents=True, exist_ok=True)
+                saved = await save_upload(upload, folder, portal.upload_limit, what=name)
+                answers.append(str(saved))
+        await run_in_threadpool(_settle, portal, run_id, answers)
+    except DrimlabError as exc:
+        error = str(exc).splitlines()[0]
+    finally:
+        await form.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    target = f"/runs/{run_id}"
+    if error:
+        from urllib.parse import quote  # noqa: PLC0415
+
+        target += f"?error={quote(error)}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _export(portal: Portal, run_id: str) -> Path:
+    run = load_run(portal.store, run_id)
+    folder = portal.settings.home / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"evidence-{run.scenario_id}-{run.id[:8]}.zip"
+    export_bundle(portal.store, run.id, target, Signer.from_pki(portal.env.pki))
+    return target
+
+
+async def export(request: Request) -> Response:
+    portal = portal_of(request)
+    try:
+        path = await run_in_threadpool(_export, portal, request.path_params["run_id"])
+    except InputError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return FileResponse(path, media_type="application/zip", filename=path.name)
+
+
+routes = [
+    Route("/scenarios", list_page),
+    Route("/scenarios/{scenario_id}", detail_page),
+    Route("/scenarios/{scenario_id}/runs", start, methods=["POST"]),
+    Route("/runs/{run_id}", run_page),
+    Route("/runs/{run_id}/step", settle_step, methods=["POST"]),
+    Route("/runs/{run_id}/evidence.zip", export),
+]

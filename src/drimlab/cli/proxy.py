@@ -222,7 +222,7 @@ def proxy(
     def show(recorded: Recorded) -> None:
         typer.echo(live_line(recorded))
 
-    running = RecordingProxy(config, cli.store, on_recorded=show)
+    running = RecordingProxy(config, cli.store, on_recorded=show, keep=False)
     listening = False
 
     def ready() -> None:
@@ -239,7 +239,7 @@ def proxy(
         running.close()
     recorder = running.recorder
     if listening:
-        console.print(f"stopped: {len(recorder.recorded)} exchanges recorded", markup=False)
+        console.print(f"stopped: {recorder.count} exchanges recorded", markup=False)
     for failure in recorder.failures:
         err_console.print(f"drimlab: {failure}", markup=False)
     if recorder.failures:

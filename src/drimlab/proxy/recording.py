@@ -85,9 +85,17 @@ class KosBook:
 class ProxyRecorder:
     """Stores what the live validation judged, in one background thread."""
 
-    def __init__(self, store: Store | None, *, on_recorded: RecordedSink | None = None) -> None:
+    def __init__(
+        self,
+        store: Store | None,
+        *,
+        on_recorded: RecordedSink | None = None,
+        keep: bool = True,
+    ) -> None:
         self.store = store
         self.on_recorded = on_recorded
+        self.keep = keep  # False: count only (a long-running proxy must not grow with its traffic)
+        self.count = 0
         self.recorded: list[Recorded] = []
         self.failures: list[str] = []
         self._changed = threading.Condition()
@@ -124,7 +132,9 @@ class ProxyRecorder:
             failure = f"{exchange.subject}: not stored: {exc}"
         recorded = Recorded(exchange, report, exchange_id, report_id, failure)
         with self._changed:
-            self.recorded.append(recorded)
+            self.count += 1
+            if self.keep:
+                self.recorded.append(recorded)
             if failure is not None:
                 self.failures.append(failure)
             self._changed.notify_all()
@@ -138,7 +148,7 @@ class ProxyRecorder:
     def wait_for(self, count: int, *, timeout: float) -> bool:
         """Block until at least `count` exchanges are recorded (tests, benchmarks)."""
         with self._changed:
-            return self._changed.wait_for(lambda: len(self.recorded) >= count, timeout)
+            return self._changed.wait_for(lambda: self.count >= count, timeout)
 
     def close(self) -> None:
         """Store what is pending, then stop."""

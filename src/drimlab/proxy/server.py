@@ -37,9 +37,10 @@ class RecordingProxy:
         store: Store | None,
         *,
         on_recorded: RecordedSink | None = None,
+        keep: bool = True,
     ) -> None:
         self.config = config
-        self.recorder = ProxyRecorder(store, on_recorded=on_recorded)
+        self.recorder = ProxyRecorder(store, on_recorded=on_recorded, keep=keep)
         self.pool = ValidationPool(
             config.selection,
             kos_for=KosBook(config.kos, store),

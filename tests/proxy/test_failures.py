@@ -207,3 +207,25 @@ def test_source_refusing_the_proxys_certificate_is_recorded_with_the_handshake(
         assert "TLS-014" in _rules(item)  # the source refused the client certificate
         assert item.exchange.transport_error
         assert item.report is not None and item.report.verdict is Verdict.FAILED
+
+
+def test_an_unreachable_source_and_a_consumer_speaking_no_http_are_recorded(
+    bench: ProxyBench,
+) -> None:
+    with bench.proxy() as running:  # nothing listens on the source port
+        with _consumer(bench) as conn:
+            conn.sendall(_get("/dicom-web/studies/1.2.3"))
+            unreachable = _read_all(conn)
+        with _consumer(bench) as conn:
+            conn.sendall(b"\x16\x03\x01 this is not HTTP\r\n\r\n")
+            garbage = _read_all(conn)
+        assert running.recorder.wait_for(2, timeout=60)
+        first, second = running.recorder.recorded[:2]
+    assert unreachable.startswith(b"HTTP/1.1 502 Bad Gateway")
+    assert first.exchange.relay is not None
+    assert first.exchange.relay.ended is RelayEnd.SOURCE_UNREACHABLE
+    assert "RELAY-002" in _rules(first)
+    assert garbage.startswith(b"HTTP/1.1 400 Bad Request")
+    assert second.exchange.relay is not None
+    assert second.exchange.relay.ended is RelayEnd.CONSUMER_NOT_HTTP
+    assert "RELAY-005" in _rules(second)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from drimlab.exchange import Exchange, PartRecord, Purpose
 from drimlab.facts.decision import Cause, Decision
+from drimlab.facts.relay import RelayEnd, RelayFacts, Tally
 from drimlab.facts.tls import (
     CertificateFacts,
     HandshakeFailure,
@@ -112,6 +113,27 @@ def tls_facts(draw: st.DrawFn) -> TlsFacts:
     )
 
 
+SHA256 = st.from_regex(r"\A[0-9a-f]{64}\Z")
+TALLIES = st.builds(
+    Tally,
+    received_bytes=st.integers(0, 2**40),
+    received_sha256=SHA256,
+    sent_bytes=st.integers(0, 2**40),
+    sent_sha256=SHA256,
+)
+RELAYS = st.builds(
+    RelayFacts,
+    upstream=TEXT,
+    request=TALLIES,
+    response=TALLIES,
+    ended=st.sampled_from(RelayEnd),
+    detail=TEXT,
+    proxy_status=st.none() | st.sampled_from([400, 502]),
+    validation_budget=st.integers(0, 2**32),
+    validation_behind_at=st.none() | st.integers(0, 2**40),
+)
+
+
 @st.composite
 def exchanges(draw: st.DrawFn) -> Exchange:
     study, series = draw(UIDS), draw(UIDS)
@@ -180,6 +202,8 @@ def exchanges(draw: st.DrawFn) -> Exchange:
                 )
             )
         ),
+        upstream_tls=draw(st.none() | tls_facts()),
+        relay=draw(st.none() | RELAYS),
     )
 
 

@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {*BOTTOM, "config", "domain", "dicomweb", "facts", "exchange", "validation"},
 }
 # Components may use everything below them, but nothing imports the CLI.
-COMPONENTS = ("datasets", "simulators", "scenarios", "testing", "portal", "cli")
+COMPONENTS = ("datasets", "simulators", "proxy", "scenarios", "testing", "portal", "cli")
 
 
 def _modules() -> Iterator[tuple[str, Path]]:

@@ -12,9 +12,11 @@ Beside the HTTP messages an Exchange carries the other facts of the capture: the
 its connection (`tls`), the server simulator's decision (`decision`), how the transport ended
 when no response came (`transport_error`), what the bench meant the request for (`purpose`)
 and the manifest of the response parts (`parts`). Credential headers are redacted as the
-Exchange is built; `credentials` keeps their facts (`facts.credentials`). `as_dict` /
-`from_dict` is the one serialisation (store, evidence bundle, monitor); bodies travel
-beside it, by reference.
+Exchange is built; `credentials` keeps their facts (`facts.credentials`). An exchange the
+recording proxy relayed has two connections: `tls` is the consumer's (the proxy in the server
+role) and `upstream_tls` the source's (the proxy in the client role); `relay` holds what the
+relay saw (`facts.relay`). `as_dict` / `from_dict` is the one serialisation (store, evidence
+bundle, monitor); bodies travel beside it, by reference.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from drimlab.facts.credentials import (
     redact_headers,
 )
 from drimlab.facts.decision import Decision
+from drimlab.facts.relay import RelayFacts
 from drimlab.facts.tls import TlsFacts
 
 CHUNK_SIZE = 1024 * 1024
@@ -151,6 +154,8 @@ class Exchange:
     purpose: Purpose = Purpose.UNSPECIFIED
     parts: tuple[PartRecord, ...] = ()
     credentials: CredentialFacts | None = None
+    upstream_tls: TlsFacts | None = None
+    relay: RelayFacts | None = None
 
     def __post_init__(self) -> None:
         # Credentials never live in an Exchange: their facts replace them where it is built,
@@ -226,6 +231,8 @@ class Exchange:
             "purpose": self.purpose.value,
             "parts": [p.as_dict() for p in self.parts],
             "credentials": None if self.credentials is None else self.credentials.as_dict(),
+            "upstream_tls": None if self.upstream_tls is None else self.upstream_tls.as_dict(),
+            "relay": None if self.relay is None else self.relay.as_dict(),
         }
 
     @classmethod
@@ -240,6 +247,8 @@ class Exchange:
         tls = data.get("tls")
         decision = data.get("decision")
         credentials = data.get("credentials")
+        upstream_tls = data.get("upstream_tls")
+        relay = data.get("relay")
         return cls(
             method=data.get("method"),
             target=data.get("target"),
@@ -262,4 +271,6 @@ class Exchange:
             purpose=Purpose(data.get("purpose") or ""),
             parts=tuple(PartRecord.from_dict(p) for p in data.get("parts", ())),
             credentials=None if credentials is None else CredentialFacts.from_dict(credentials),
+            upstream_tls=None if upstream_tls is None else TlsFacts.from_dict(upstream_tls),
+            relay=None if relay is None else RelayFacts.from_dict(relay),
         )

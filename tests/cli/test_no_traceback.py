@@ -95,6 +95,7 @@ OPTIONS: dict[str, list[str]] = {
     "scenario run": ["--auto", "-i", "base_url=@closed_url"],
     "scenario resume": ["--auto"],
     "pki issue": ["--host", "extra.test", "--ou", "300000000000002", "--organisation", "X"],
+    "proxy": ["--upstream", "https://localhost:1", "--port", "@busy"],
 }
 # options that only go with another one
 PARTNERS: dict[tuple[str, str], list[str]] = {
@@ -106,6 +107,10 @@ PARTNERS: dict[tuple[str, str], list[str]] = {
     ("health", "key"): ["--cert", "@cert"],
     ("evidence export", "key"): ["--cert", "@cert"],
     ("evidence export", "cert"): ["--key", "@key"],
+    ("proxy", "cert"): ["--key", "@key"],
+    ("proxy", "key"): ["--cert", "@cert"],
+    ("proxy", "upstream_cert"): ["--upstream-key", "@key"],
+    ("proxy", "upstream_key"): ["--upstream-cert", "@cert"],
 }
 CLIENTS = ("retrieve", "probe", "health")
 # what each file parameter is: the kind of input it reads, or an output
@@ -141,6 +146,15 @@ INPUTS: dict[tuple[str, str], str] = {
     ("evidence verify", "anchors"): "ca",
     ("evidence verify", "crl"): "crl",
     ("evidence verify", "pin"): "cert",
+    ("proxy", "cert"): "cert",
+    ("proxy", "key"): "key",
+    ("proxy", "ca"): "ca",
+    ("proxy", "upstream_cert"): "cert",
+    ("proxy", "upstream_key"): "key",
+    ("proxy", "upstream_ca"): "ca",
+    ("proxy", "whitelist"): "whitelist",
+    ("proxy", "crl"): "crl",
+    ("proxy", "kos"): "kos",
     **{(c, "kos"): "kos" for c in CLIENTS},
     **{(c, "cert"): "cert" for c in CLIENTS},
     **{(c, "key"): "key" for c in CLIENTS},

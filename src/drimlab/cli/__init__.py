@@ -22,6 +22,7 @@ from drimlab.cli import (
     exchanges,
     peer,
     portal,
+    proxy,
     retrieve,
     rules,
     scenario,
@@ -89,6 +90,7 @@ documents.register(app)
 rules.register(app)
 token.register(app)
 serve.register(app)
+proxy.register(app)
 exchanges.register(app)
 trust.register(app)
 scenario.register(app)

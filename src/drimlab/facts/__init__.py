@@ -11,4 +11,6 @@ what the rules saw. This package imports nothing above `drimlab.errors`.
 - `probe`     the outcome of each probe of the battery and of the concurrent burst
 - `whitelist` a whitelist document and the facts of its signature
 - `store`     whether the server simulator can record what it serves (its evidence store)
+- `relay`     what the recording proxy saw of an exchange: both directions' byte counts and
+              hashes on both sides, how it ended, whether the live validation kept up
 """

@@ -30,14 +30,14 @@ from drimlab.validation.subjects import (
     BodyFacts,
     CheckerStream,
     DecisionSubject,
+    Entry,
     IodChecker,
     PartFacts,
     PartSubject,
     RequestSubject,
     ResponseSubject,
-    TlsSubject,
-    exchange_time,
     request_subject,
+    tls_subjects,
 )
 
 INFLATE_STEP = 1024 * 1024
@@ -58,11 +58,9 @@ def judged_sides(exchange: Exchange) -> tuple[bool, bool]:
     return exchange.has_request, exchange.has_response
 
 
-def fact_subjects(exchange: Exchange) -> list[tuple[Kind, list[object]]]:
+def fact_subjects(exchange: Exchange) -> list[Entry]:
     """The subjects an exchange carries beside its messages: TLS, decision, transport."""
-    subjects: list[tuple[Kind, list[object]]] = []
-    if exchange.tls is not None:
-        subjects.append((Kind.TLS, [TlsSubject(exchange.tls, exchange_time(exchange))]))
+    subjects = tls_subjects(exchange)
     if exchange.decision is not None:
         subjects.append((Kind.DECISION, [DecisionSubject(exchange.decision, exchange)]))
     if exchange.origin in ("client", "proxy") or exchange.purpose:
@@ -298,11 +296,15 @@ class ResponseValidator:
         try:
             return self._close(exchange if exchange is not None else self._exchange)
         finally:
-            for stream in self._streams:
-                stream.discard()
-            for state in (self._current, self._single):
-                if state is not None:
-                    state.discard()
+            self.discard()
+
+    def discard(self) -> None:
+        """Release what the validator holds (spooled parts, checker streams) without judging."""
+        for stream in self._streams:
+            stream.discard()
+        for state in (self._current, self._single):
+            if state is not None:
+                state.discard()
 
     def _close(self, exchange: Exchange | None) -> Report:
         if self._status is None:
@@ -329,7 +331,7 @@ class ResponseValidator:
             kos=self._kos,
         )
         parts = [PartSubject(p, response) for p in (body.parts if body else ())]
-        subjects: list[tuple[Kind, list[object]]] = []
+        subjects: list[Entry] = []
         if self._judge_request and self._request is not None:
             subjects.append((Kind.REQUEST, [self._request]))
         subjects += [
@@ -466,7 +468,7 @@ def validate_exchange(
         return _health_check(exchange, selection, kos, (judge_request, judge_response))
     if judge_response:
         return _stream(exchange, selection, kos=kos, judge_request=judge_request, checker=checker)
-    subjects: list[tuple[Kind, list[object]]] = []
+    subjects: list[Entry] = []
     facts: dict[str, Any] = {"validated_with_kos": kos is not None}
     if exchange.tls is not None:  # who was refused or served: address, chain, who refused
         facts["peer"] = exchange.tls.identity()

@@ -35,7 +35,7 @@ class Profile:
 
 DICOMWEB = Profile(
     name="dicomweb",
-    families=("WADO-RQ", "WADO-RS", "DICOM", "HEALTH", "REFUSAL"),
+    families=("WADO-RQ", "WADO-RS", "DICOM", "HEALTH", "REFUSAL", "RELAY"),
     description="PS3.18 WADO-RS and PS3.10 part content, without DRIM-M specifics",
 )
 
@@ -52,6 +52,7 @@ DRIM_M = Profile(
         "WL",
         "KOS",
         "PROBE",
+        "RELAY",
         "XDS",
         "XVAL",
         "ORU",

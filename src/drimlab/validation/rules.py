@@ -278,6 +278,7 @@ RULESETS = (
     "trust",
     "whitelist",
     "probe",
+    "relay",
     "kos",
     "kos_evidence",
     "xds",

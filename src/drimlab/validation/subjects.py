@@ -10,7 +10,7 @@ IOD checker's verdict beside it (`KosSubject`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -30,8 +30,13 @@ from drimlab.facts.credentials import CredentialFacts
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import CertificateFacts, TlsFacts
 from drimlab.validation.pixels import PixelFacts
+from drimlab.validation.rules import Kind
 
 PART10_PREAMBLE = 128
+#: A subject kind and its subjects, and the member (here: the connection) they belong to.
+Entry = tuple[Kind, Sequence[object]] | tuple[Kind, Sequence[object], str]
+CONSUMER_CONNECTION = "consumer connection"
+SOURCE_CONNECTION = "source connection"
 
 
 class NotApplicable(Exception):
@@ -361,3 +366,17 @@ def exchange_time(exchange: Exchange) -> datetime:
     if started is None:
         return datetime.now(UTC)
     return datetime.fromtimestamp(started, UTC)
+
+
+def tls_subjects(exchange: Exchange) -> list[Entry]:
+    """The TLS subjects of an exchange: its connection, or both legs of a relayed one, each
+    named so a finding says which connection it is about.
+    """
+    at = exchange_time(exchange)
+    if exchange.upstream_tls is None:
+        return [] if exchange.tls is None else [(Kind.TLS, [TlsSubject(exchange.tls, at)])]
+    legs: list[Entry] = []
+    if exchange.tls is not None:
+        legs.append((Kind.TLS, [TlsSubject(exchange.tls, at)], CONSUMER_CONNECTION))
+    legs.append((Kind.TLS, [TlsSubject(exchange.upstream_tls, at)], SOURCE_CONNECTION))
+    return legs

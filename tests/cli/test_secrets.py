@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import stat
@@ -56,7 +57,9 @@ def test_start_under_umask_000_keeps_the_home_private_and_no_token_in_clear(
         notice = _wait_for(process, "serving", timeout=300)
         example = next(line for line in notice.splitlines() if line.strip().startswith("curl "))
         token = run("token", "issue").strip()
-        command = example.strip().replace("$(drimlab token issue)", token)
+        # the token we issued ourselves, so that we know what must never appear in clear
+        command = re.sub(r"\$\([^)]*token issue\)", token, example.strip())
+        assert token in command
         command = command.replace("-o series.multipart", f"-s -o {tmp_path / 'series.bin'}")
         result = subprocess.run(
             [*shlex.split(command), "-w", "%{http_code}"],

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from drimlab.cli import (
+    admin,
     dataset,
     documents,
     evidence,
@@ -89,6 +90,7 @@ scenario.register(app)
 retrieve.register(app)
 evidence.register(app)
 portal.register(app)
+admin.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

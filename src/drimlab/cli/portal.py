@@ -20,6 +20,22 @@ def portal_command(
     simulator_url: Annotated[
         str, typer.Option("--simulator-url", help="WADO-RS base URL of the server simulator.")
     ] = "https://localhost:8443/dicom-web",
+    accounts: Annotated[
+        bool,
+        typer.Option(
+            "--accounts/--no-accounts",
+            envvar="DRIMLAB_ACCOUNTS",
+            help="A shared environment: logins, organisations, isolation (see `drimlab admin`).",
+        ),
+    ] = False,
+    cookie_secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies/--plain-http-cookies",
+            help="Session cookies only over HTTPS (the TLS proxy in front); plain HTTP for a "
+            "test on this machine.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the portal: environment, datasets, simulators, validators, scenarios, monitor."""
     cli = state(ctx)
@@ -29,6 +45,7 @@ def portal_command(
         base_url=simulator_url.rstrip("/"), insecure_http=simulator_url.startswith("http:")
     )
     portal = build_portal(cli.store, cli.settings, link, prepare_dataset=True)
+    portal.accounts, portal.cookie_secure = accounts, cookie_secure
     typer.echo(f"drimlab portal       http://{host}:{port}/")
     err_console.print("serving the portal; Ctrl-C to stop", markup=False)
     serve_foreground(portal, host, port)

@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drimlab.errors import DrimlabError
 from drimlab.portal import (
+    admin,
+    auth,
     client,
     datasets,
     exchanges,
@@ -107,12 +109,18 @@ def create_app(portal: Portal) -> Starlette:
         *scenarios.routes,
         *monitor.routes,
         *rules.routes,
+        *auth.routes,
+        *admin.routes,
         Route("/lang/{language}", switch_language),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Language), Middleware(BodyLimit, limit=portal.upload_limit)],
+        middleware=[
+            Middleware(Language),
+            Middleware(auth.Accounts, portal=portal),
+            Middleware(BodyLimit, limit=portal.upload_limit),
+        ],
         exception_handlers={
             HTTPException: _not_found,
             DrimlabError: _input_error,

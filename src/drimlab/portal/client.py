@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from drimlab.datasets import catalog
 from drimlab.errors import DrimlabError, InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
@@ -176,7 +177,7 @@ def _run(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None:
 
 async def start(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form(max_files=2, max_fields=30)
+    form = await read_form(request, max_files=2, max_fields=30)
     values = {**_defaults(portal), **{k: str(v) for k, v in form.items() if isinstance(v, str)}}
     values["insecure_http"] = "on" if form.get("insecure_http") == "on" else ""
     try:

@@ -84,6 +84,8 @@ class Portal:
     jobs: Jobs = field(default_factory=Jobs)
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
     origin: str = ""  # where the portal itself is reachable, once known
+    accounts: bool = False  # a shared environment: logins, organisations, isolation
+    cookie_secure: bool = True  # session cookies only over HTTPS (the proxy in front)
 
     @property
     def uploads_dir(self) -> Path:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from drimlab.datasets import catalog
 from drimlab.errors import InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.reports import rule_catalogue
@@ -164,7 +165,7 @@ async def stream(request: Request) -> Response:
 
 async def set_faults(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form()
+    form = await read_form(request)
     chosen = [str(v) for v in form.getlist("fault") if str(v) in {f.value for f in Fault}]
     match = str(form.get("match") or "").strip()
     specs = tuple(f"{name}:{match}" if match else name for name in chosen)

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
 from drimlab.portal import i18n
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
@@ -101,8 +102,8 @@ def _start(portal: Portal, scenario: Scenario, values: dict[str, str]) -> RunSta
 
 async def start(request: Request) -> Response:
     portal = portal_of(request)
+    form = await read_form(request, max_files=0, max_fields=50)
     scenario = _scenario(portal, request.path_params["scenario_id"])
-    form = await request.form(max_files=0, max_fields=50)
     values = {k: str(v) for k, v in form.items()}
     try:
         run = await run_in_threadpool(_start, portal, scenario, values)
@@ -167,7 +168,7 @@ async def settle_step(request: Request) -> Response:
     """Settle the run's next waiting step with what the page gave (done, skip, files)."""
     portal = portal_of(request)
     run_id = request.path_params["run_id"]
-    form = await request.form(max_files=20, max_fields=20)
+    form = await read_form(request, max_files=20, max_fields=20)
     folder = portal.uploads_dir / "evidence" / uuid.uuid4().hex
     error = ""
     try:

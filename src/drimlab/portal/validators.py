@@ -26,6 +26,7 @@ from starlette.routing import Route
 from drimlab.dciodvfy import checker
 from drimlab.documents.kos import read_kos
 from drimlab.errors import DrimlabError, InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
@@ -186,7 +187,7 @@ async def form_page(request: Request) -> Response:
 
 async def validate(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form(max_files=2000, max_fields=50)
+    form = await read_form(request, max_files=2000, max_fields=50)
     values = _form_values(form)
     kind = values.get("kind", "")
     error: str | None = None

@@ -20,6 +20,7 @@ from drimlab.errors import InputError, StoreError
 from drimlab.exchange import BodySource, Exchange, Origin, PartRecord, iter_body
 from drimlab.store.db import Store
 from drimlab.store.models import ExchangeRecord, ReportRecord
+from drimlab.store.ownership import attribute
 from drimlab.validation.report import Report
 
 
@@ -60,8 +61,13 @@ def _study_of(exchange: Exchange) -> str | None:
     return study[:64]
 
 
-def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
+def save_exchange(
+    store: Store, exchange: Exchange, *, note: str = "", organisation_id: int | None = None
+) -> str:
     """Store an Exchange (bodies to disk, `Exchange.as_dict()` and query columns as a row).
+
+    The server simulator's exchanges belong to the organisation of the client certificate
+    that made them (`ownership.attribute`); others to `organisation_id` when given.
 
     The exchange's part manifest says what the response held when the body itself is not
     kept (the server simulator sends catalogue files: it records which, with sizes and SHA-256).
@@ -96,6 +102,9 @@ def save_exchange(store: Store, exchange: Exchange, *, note: str = "") -> str:
         facts={**exchange.as_dict(), "method": (exchange.method or "")[:16] or None},
     )
     with store.session() as session:
+        if organisation_id is None and exchange.origin == "server":
+            organisation_id = attribute(session, peer)
+        record.organisation_id = organisation_id
         session.add(record)
     return record.id
 
@@ -140,9 +149,17 @@ def load_exchange(store: Store, exchange_id: str) -> Exchange:
 
 
 def save_report(
-    store: Store, report: Report, *, exchange_id: str | None = None, kind: str | None = None
+    store: Store,
+    report: Report,
+    *,
+    exchange_id: str | None = None,
+    kind: str | None = None,
+    organisation_id: int | None = None,
 ) -> str:
-    """Store a Report (whole, as JSON) linked to its exchange; return its id."""
+    """Store a Report (whole, as JSON) linked to its exchange; return its id.
+
+    It belongs to `organisation_id` when given, else to its exchange's organisation.
+    """
     facts = report.facts
     found = facts.get("request")
     request: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -156,15 +173,17 @@ def save_report(
         study_instance_uid=(str(request.get("study"))[:64] if request.get("study") else None),
         kos_sop_instance_uid=None,
         data=report.as_dict(),
+        organisation_id=organisation_id,
     )
     with store.session() as session:
+        row = session.get(ExchangeRecord, exchange_id) if exchange_id is not None else None
+        if organisation_id is None and row is not None:
+            record.organisation_id = row.organisation_id
         session.add(record)
-        if exchange_id is not None and report.parts:
-            row = session.get(ExchangeRecord, exchange_id)
-            # a manifest given with the exchange (e.g. where each part was kept) wins
-            if row is not None and not row.parts:
-                row.parts = [p.as_dict() for p in report.parts]
-                row.facts = {**(row.facts or {}), "parts": row.parts}
+        # a manifest given with the exchange (e.g. where each part was kept) wins
+        if report.parts and row is not None and not row.parts:
+            row.parts = [p.as_dict() for p in report.parts]
+            row.facts = {**(row.facts or {}), "parts": row.parts}
     return record.id
 
 

@@ -27,6 +27,7 @@ from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
 from drimlab.portal.thumbnails import thumbnail_png
 from drimlab.portal.uploads import is_file, safe_name, save_upload, upload_folder
+from drimlab.portal.viewer import viewer
 
 MAX_ZIP_MEMBERS = 20000
 
@@ -168,6 +169,9 @@ def _import(portal: Portal, folder: Path, name: str | None) -> ImportSummary:
 async def import_exam(request: Request) -> Response:
     portal = portal_of(request)
     form = await read_form(request, max_files=MAX_ZIP_MEMBERS, max_fields=20)
+    if not viewer(request).sees_everything:  # the datasets are every vendor's
+        await form.close()
+        raise HTTPException(403, _("your role may not do this"))
     name = str(form.get("name") or "").strip()
     error: str | None = None
     try:

@@ -108,3 +108,13 @@ def owner_of_run(store: Store, run_id: str) -> int | None:
             select(ScenarioRun.organisation_id).where(ScenarioRun.id == run_id[:36])
         ).first()
         return MISSING if row is None else row[0]
+
+
+def run_ids_of(store: Store, organisation_id: int) -> set[str]:
+    """The ids of an organisation's scenario runs."""
+    with store.session() as session:
+        return set(
+            session.scalars(
+                select(ScenarioRun.id).where(ScenarioRun.organisation_id == organisation_id)
+            )
+        )

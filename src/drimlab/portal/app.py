@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drimlab.errors import DrimlabError
 from drimlab.portal import (
     admin,
+    api,
     auth,
     client,
     datasets,
@@ -128,6 +129,7 @@ def create_app(portal: Portal) -> Starlette:
         *auth.routes,
         *admin.routes,
         *reviews.routes,
+        *api.routes,
         Route("/lang/{language}", switch_language),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

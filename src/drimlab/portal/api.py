@@ -33,12 +33,13 @@ from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.reports import MEDIA, rule_catalogue, stored_report
 from drimlab.portal.scenarios import export_run_bundle
 from drimlab.portal.uploads import is_file, safe_name, save_upload
-from drimlab.portal.validators import KINDS, run_validation, selection_of
+from drimlab.portal.validators import KINDS, Done, run_validation, selection_of
 from drimlab.portal.viewer import LAB, account_of, csrf_of, organisation_scope, require_visible
 from drimlab.store.accounts import Account, token_account
+from drimlab.store.background import create_job, find_job
 from drimlab.store.credentials import same_secret
 from drimlab.store.listings import Cursor, page_reports
-from drimlab.store.ownership import owner_of_exchange, owner_of_report, owner_of_run
+from drimlab.store.ownership import MISSING, owner_of_exchange, owner_of_report, owner_of_run
 from drimlab.store.queries import report_ids_of, report_row, stored_exchange
 from drimlab.store.reviews import reviews_of
 from drimlab.store.scenario_runs import find_run_row
@@ -174,7 +175,8 @@ async def submit(request: Request) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     folder = portal.uploads_dir / "validations" / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    done = None
+    done: Done | None = None
+    deferred: str | None = None
     try:
         if media in {"multipart/form-data", "application/x-www-form-urlencoded"}:
             values, files = await _form_files(request, portal, folder)
@@ -193,25 +195,86 @@ async def submit(request: Request) -> Response:
             if required and not files.get(field):
                 raise InputError(f"the {kind} validator needs a file named {field!r}")
         chosen = selection_of(values)
-        done = await run_in_threadpool(
-            run_validation,
-            portal,
-            kind,
-            files,
-            chosen,
-            values.get("bench") in {"1", "true", "on"},
-            organisation_id=account.organisation_id,
-        )
+        if portal.queue is not None and _size(files) > portal.background_above:
+            deferred = await _defer(
+                portal, account, kind=kind, folder=folder, files=files, values=values
+            )
+        else:
+            done = await run_in_threadpool(
+                run_validation,
+                portal,
+                kind,
+                files,
+                chosen,
+                values.get("bench") in {"1", "true", "on"},
+                organisation_id=account.organisation_id,
+            )
     except DrimlabError as exc:
         message = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise HTTPException(400, message.replace(str(folder) + "/", "")) from None
     finally:
-        if done is None:
+        if done is None and deferred is None:
             shutil.rmtree(folder, ignore_errors=True)
+    if deferred is not None:  # a worker of the task queue validates it
+        job = await run_in_threadpool(_job, portal, deferred)
+        return JSONResponse(job, status_code=202, headers={"Location": job["links"]["self"]})
+    assert done is not None
     validations = [await run_in_threadpool(_validation, portal, r) for r in done.report_ids]
     first = validations[0]
     answer = {**first, "validations": validations} if len(validations) > 1 else first
     return JSONResponse(answer, status_code=201, headers={"Location": first["links"]["self"]})
+
+
+def _size(files: dict[str, list[Path]]) -> int:
+    return sum(path.stat().st_size for paths in files.values() for path in paths)
+
+
+async def _defer(
+    portal: Portal,
+    account: Account,
+    *,
+    kind: str,
+    folder: Path,
+    files: dict[str, list[Path]],
+    values: dict[str, str],
+) -> str:
+    """Hand a validation to the task queue: its row, then the job (inputs stay on disk)."""
+    inputs = {
+        "validator": kind,
+        "folder": str(folder.relative_to(portal.settings.home)),
+        "files": {f: [str(p.relative_to(folder)) for p in paths] for f, paths in files.items()},
+        "values": {k: v for k, v in values.items() if k != "csrf"},
+    }
+    job_id = await run_in_threadpool(
+        create_job, portal.store, "validation", account.organisation_id, inputs
+    )
+    assert portal.queue is not None
+    await portal.queue.configure_task("drimlab:validate_upload").defer_async(job_id=job_id)
+    return job_id
+
+
+def _job(portal: Portal, job_id: str) -> dict[str, Any]:
+    job = find_job(portal.store, job_id)
+    if job is None:
+        raise HTTPException(404, "not found")
+    return {
+        "id": job.id,
+        "state": job.state,
+        "error": job.error or None,
+        "attempts": job.attempts,
+        "createdAt": job.created_at.isoformat(),
+        "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
+        "validations": [{"id": r, "links": _links(r)} for r in job.report_ids],
+        "links": {"self": f"/api/jobs/{job.id}"},
+    }
+
+
+async def get_job(request: Request) -> Response:
+    await authenticated(request)
+    portal = portal_of(request)
+    found = await run_in_threadpool(find_job, portal.store, request.path_params["job_id"])
+    require_visible(request, found.organisation_id if found is not None else MISSING)
+    return JSONResponse(await run_in_threadpool(_job, portal, request.path_params["job_id"]))
 
 
 async def list_validations(request: Request) -> Response:
@@ -370,4 +433,5 @@ routes = [
     Route("/api/exchanges/{exchange_id}", get_exchange),
     Route("/api/runs/{run_id}", get_run),
     Route("/api/runs/{run_id}/bundle", get_bundle),
+    Route("/api/jobs/{job_id}", get_job),
 ]

@@ -108,7 +108,11 @@ async def _too_large(request: Request, exc: Exception) -> Response:
 def _lifespan(portal: Portal) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
+        if portal.queue is not None:
+            async with portal.queue.open_async():
+                yield
+        else:
+            yield
         portal.jobs.close()
 
     return lifespan

@@ -356,6 +356,30 @@ class RunReview(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class BackgroundJob(Base):
+    """Work handed to the task queue (procrastinate) and what came of it.
+
+    The queue itself is procrastinate's tables; this row holds what the job works on (its
+    inputs under the shared data directory, the form values) and its outcome (the reports it
+    stored, or the one-line reason it failed), which the API shows.
+    """
+
+    __tablename__ = "background_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # validation
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued|running|done|failed
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    report_ids: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
 def over_long_values(row: Base) -> list[str]:
     """The values of `row` longer than their column allows, as `table.column (N > max)`.
 

@@ -31,7 +31,7 @@ from .conftest import PASSWORD
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 DRIMLAB = str(Path(sys.executable).parent / "drimlab")
-WAIT_SECONDS = 120.0
+WAIT_SECONDS = 300.0
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def pg() -> Iterator[PostgresServer]:
         yield server
 
 
-def _worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def _worker(settings: Settings, log: Path, *options: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DRIMLAB_HOME": str(settings.home),
@@ -48,7 +48,7 @@ def _worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as output:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [DRIMLAB, "worker"], env=env, stdout=output, stderr=subprocess.STDOUT
+            [DRIMLAB, "worker", *options], env=env, stdout=output, stderr=subprocess.STDOUT
         )
 
 
@@ -144,3 +144,69 @@ def test_larger_validations_go_to_the_task_queue_and_real_workers_do_them(
     logs = " ".join(p.read_text(errors="replace") for p in tmp_path.glob("worker-*.log"))
     assert "Traceback" not in logs
     assert PASSWORD not in logs
+
+
+def _har(entries: int) -> bytes:
+    """A HAR capture of many retrievals: a job long enough to be caught while it runs."""
+    entry = {
+        "request": {
+            "method": "GET",
+            "url": "https://source.test/dicom-web/studies/1.2.3/series/4.5.6",
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Accept", "value": 'multipart/related; type="application/dicom"'}],
+        },
+        "response": {"status": 404, "statusText": "Not Found", "headers": [], "content": {}},
+    }
+    return json.dumps({"log": {"version": "1.2", "entries": [entry] * entries}}).encode()
+
+
+def test_a_worker_killed_during_a_job_loses_nothing_the_job_finishes_on_another(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=pg.create_database("killed"))
+    store = open_store(settings)
+    portal = build_portal(
+        store,
+        settings,
+        SimulatorLink(base_url="https://localhost:1/dicom-web"),
+        prepare_dataset=False,
+    )
+    app = queue_app(settings)
+    apply_queue_schema(app)
+    portal.queue, portal.background_above = app, 0
+    first = _worker(settings, tmp_path / "worker-1.log", "--stalled-after", "10")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        with TestClient(create_app(portal), base_url="https://testserver") as client:
+            caught = None
+            for _ in range(5):  # until a job is seen running before it ends
+                answer = client.post(
+                    "/api/validations?validator=har&name=capture.har",
+                    content=_har(400),
+                    headers={"Content-Type": "application/json-har"},
+                )
+                assert answer.status_code == 202, answer.text
+                location = answer.headers["location"]
+                deadline = time.monotonic() + WAIT_SECONDS
+                state = "queued"
+                while state == "queued" and time.monotonic() < deadline:
+                    state = client.get(location).json()["state"]
+                    time.sleep(0.01)
+                if state == "running":
+                    first.send_signal(signal.SIGKILL)  # no chance to finish or hand it back
+                    first.wait(30)
+                    caught = location
+                    break
+            if caught is None:
+                pytest.skip("every job ended before it could be caught running")
+            assert client.get(caught).json()["state"] == "running"
+            second = _worker(settings, tmp_path / "worker-2.log", "--stalled-after", "10")
+            job = _settled(client, caught, {})
+            assert job["state"] == "done", job
+            assert job["attempts"] >= 2  # once on the killed worker, then on the other
+            assert len(job["validations"]) == 400
+    finally:
+        _stop(first)
+        if second is not None:
+            _stop(second)
+        store.close()

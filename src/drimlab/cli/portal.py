@@ -83,6 +83,15 @@ def worker_command(
     concurrency: Annotated[
         int, typer.Option(min=1, max=32, help="Jobs this worker runs at once.")
     ] = 1,
+    stalled_after: Annotated[
+        int,
+        typer.Option(
+            "--stalled-after",
+            min=5,
+            max=3600,
+            help="Seconds without a worker's heartbeat after which its running jobs are retried.",
+        ),
+    ] = 60,
 ) -> None:
     """Run a task worker: background validations from the task queue on the PostgreSQL store.
 
@@ -96,7 +105,7 @@ def worker_command(
     link = SimulatorLink(base_url=cli.settings.wado_base_url)
     portal = build_portal(cli.store, cli.settings, link, prepare_dataset=False)
     err_console.print("task worker: waiting for jobs; Ctrl-C to stop", markup=False)
-    queue.run_worker(portal, concurrency=concurrency)
+    queue.run_worker(portal, concurrency=concurrency, stalled_after=stalled_after)
 
 
 def register(app: typer.Typer) -> None:

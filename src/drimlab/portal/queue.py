@@ -7,7 +7,7 @@ row's id; any `drimlab worker` process takes it, validates the inputs with the s
 `run_validation` as everything else, and settles the row. Jobs live in PostgreSQL: a portal
 worker or a task worker can be stopped or added at any time, and a job whose worker died
 (no heartbeat) is put back in the queue by `retry_stalled_jobs`, which every worker runs
-each minute. The lab portal without a database server keeps its in-process executor.
+every 15 seconds. The lab portal without a database server keeps its in-process executor.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from drimlab.portal.validators import run_validation, selection_of
 from drimlab.store.background import finish_job, start_job
 
 QUEUE = "drimlab"
-STALLED_SECONDS = 60.0  # a running job whose worker has not beaten for this long is retried
+STALLED_SECONDS = 60  # a running job whose worker has not beaten for this long is retried
 tasks = procrastinate.Blueprint()
 
 
@@ -90,20 +90,34 @@ def validate_upload(context: procrastinate.JobContext, job_id: str) -> None:
     validate_inputs(portal, job_id)
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="retry-stalled")
+@tasks.periodic(cron="* * * * * */15", periodic_id="retry-stalled")  # every 15 s
 @tasks.task(
     name="retry_stalled_jobs", queue=QUEUE, queueing_lock="retry_stalled_jobs", pass_context=True
 )
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Put back in the queue the jobs whose worker stopped beating (killed, lost)."""
     manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS):
+    after = float(context.additional_context.get("stalled_after", STALLED_SECONDS))
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
         await manager.retry_job(job)
 
 
-def run_worker(portal: Portal, *, concurrency: int = 1) -> None:
-    """Take jobs from the queue until stopped (SIGINT/SIGTERM finish the current jobs)."""
+def run_worker(
+    portal: Portal, *, concurrency: int = 1, stalled_after: int = STALLED_SECONDS
+) -> None:
+    """Take jobs from the queue until stopped (SIGINT/SIGTERM finish the current jobs).
+
+    The worker beats every `stalled_after / 4` seconds; a running job whose worker has not
+    beaten for `stalled_after` seconds is retried by any worker.
+    """
     app = queue_app(portal.settings)
     apply_queue_schema(app)
-    context: dict[str, Any] = {"portal": portal}
-    app.run_worker(queues=[QUEUE], concurrency=concurrency, additional_context=context)
+    context: dict[str, Any] = {"portal": portal, "stalled_after": stalled_after}
+    beat = max(1.0, stalled_after / 4)
+    app.run_worker(
+        queues=[QUEUE],
+        concurrency=concurrency,
+        additional_context=context,
+        update_heartbeat_interval=beat,
+        stalled_worker_timeout=float(stalled_after),
+    )

@@ -3,17 +3,21 @@
     python bench/validate_response.py --size-mb 1024
 
 A series-retrieve response of `--size-mb` MB (synthetic CT instances of `--instance-mb` MB,
-Explicit VR Little Endian, `Content-Length`-delimited) is written lazily to disk, then read by
-three contenders, each in its own child process so its peak RSS is its own (`os.wait4`):
+in `--transfer-syntax` (Explicit VR Little Endian by default, or RLE, JPEG-LS, JPEG 2000
+lossless), `Content-Length`-delimited) is written lazily to disk, then read by the contenders,
+each in its own child process so its peak RSS is its own (`os.wait4`):
 
-  drimlab          `load_request` + `load_response` + `validate_exchange(..., "drim-m")`
+  drimlab          `load_request` + `load_response` + `validate_exchange(..., "drim-m")`,
+                   which decodes every part's pixel data (the drim-m default)
+  drimlab-no-pixels  the same with `--pixel-sample 0`: what pixel decoding costs
   dicomweb-client  its multipart decoder + `pydicom.dcmread` of every part, as
                    `DICOMwebClient.retrieve_series` does (a peer doing less checking)
   floor            SHA-256 of every part + a pydicom header parse of every part, tight loop
   sha256-only      (reference) SHA-256 of the whole body and nothing else: the ceiling of
                    any contender that hashes every byte, as drimlab and the floor must
 
-Each child times its own work (interpreter start-up excluded); with `--repeat N` the
+Each child times its own work (interpreter start-up excluded; drimlab's contenders validate
+once untimed first, so loading the decoder plug-ins is not counted); with `--repeat N` the
 contenders run N times, interleaved, and the fastest run of each is kept (the page cache is
 warm for all: the file was just written). Printed: MB/s, peak RSS, and the ratios
 drimlab / dicomweb-client and drimlab / floor.
@@ -49,6 +53,8 @@ ANS_SYNTAXES = (
     ("1.2.840.10008.1.2.4.51", "0.5"),
     (EXPLICIT_VR_LE, "0.4"),
 )
+# RLE, JPEG-LS and JPEG 2000 Lossless: what the datasets are pre-encoded in.
+PIXEL_SYNTAXES = ("1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90")
 MB = 1024 * 1024
 CHUNK = 1 << 20
 
@@ -56,16 +62,21 @@ CHUNK = 1 << 20
 # -- the response file ----------------------------------------------------------------------
 
 
-def _instance_bytes(index: int, pixels: bytes, rows: int, columns: int) -> bytes:
-    """One CT instance as a Part 10 file (~len(pixels) bytes); UIDs of a fixed width."""
+def _instance_bytes(
+    index: int, pixels: bytes, rows: int, columns: int, syntax: str = EXPLICIT_VR_LE
+) -> bytes:
+    """One CT instance as a Part 10 file (~len(pixels) bytes); UIDs of a fixed width.
+
+    `pixels` is the Pixel Data value already in `syntax` (encapsulated when compressed).
+    """
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, CTImageStorage, ExplicitVRLittleEndian
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, CTImageStorage
 
     sop = f"{ROOT}3.{100000 + index}"
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = sop
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = UID(syntax)
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds = Dataset()
     ds.file_meta = meta
@@ -89,21 +100,39 @@ def _instance_bytes(index: int, pixels: bytes, rows: int, columns: int) -> bytes
     ds.HighBit = 15
     ds.PixelRepresentation = 0
     ds.PixelData = pixels
+    if syntax != EXPLICIT_VR_LE:
+        ds["PixelData"].VR = "OB"
     out = BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
 
 
-def write_response(path: Path, size_mb: int, instance_mb: float) -> tuple[int, int]:
-    """Write the response file; return (instances, body bytes). One part in memory at a time."""
+def _pixel_value(rows: int, columns: int, syntax: str) -> bytes:
+    """Noisy 12-bit CT-like pixels, as the Pixel Data value of `syntax` (encoded once)."""
     import numpy as np
+    import pydicom
 
+    rng = np.random.default_rng(7)
+    ramp = np.add.outer(np.arange(rows), np.arange(columns)).astype(np.uint16) % 4096
+    pixels = (ramp + rng.integers(0, 64, (rows, columns), dtype=np.uint16)).tobytes()
+    if syntax == EXPLICIT_VR_LE:
+        return pixels
+    ds = pydicom.dcmread(BytesIO(_instance_bytes(0, pixels, rows, columns)))
+    plugin = "pyjpegls" if syntax == "1.2.840.10008.1.2.4.80" else "pylibjpeg"
+    ds.compress(syntax, encoding_plugin=plugin, generate_instance_uid=False)
+    return bytes(ds.PixelData)
+
+
+def write_response(
+    path: Path, size_mb: int, instance_mb: float, syntax: str = EXPLICIT_VR_LE
+) -> tuple[int, int]:
+    """Write the response file; return (instances, body bytes). One part in memory at a time."""
     columns = 1024
     rows = max(16, int(instance_mb * MB / (columns * 2)))
-    pixels = np.random.default_rng(7).integers(0, 4096, rows * columns, dtype=np.uint16).tobytes()
-    first = _instance_bytes(0, pixels, rows, columns)
+    pixels = _pixel_value(rows, columns, syntax)
+    first = _instance_bytes(0, pixels, rows, columns, syntax)
     part_head = (
-        f"--{BOUNDARY}\r\nContent-Type: application/dicom; transfer-syntax={EXPLICIT_VR_LE}\r\n"
+        f"--{BOUNDARY}\r\nContent-Type: application/dicom; transfer-syntax={syntax}\r\n"
         f"Content-Length: {len(first)}\r\n\r\n"
     ).encode()
     count = max(1, round(size_mb * MB / (len(first) + len(part_head) + 2)))
@@ -118,7 +147,7 @@ def write_response(path: Path, size_mb: int, instance_mb: float) -> tuple[int, i
     with path.open("wb") as out:
         out.write(head)
         for index in range(count):
-            data = first if index == 0 else _instance_bytes(index, pixels, rows, columns)
+            data = first if index == 0 else _instance_bytes(index, pixels, rows, columns, syntax)
             if len(data) != len(first):
                 raise RuntimeError("instances must all have the same size")
             out.write(part_head)
@@ -128,13 +157,20 @@ def write_response(path: Path, size_mb: int, instance_mb: float) -> tuple[int, i
     return count, body_size
 
 
-def write_request(path: Path) -> None:
-    """The DRIM-M series request the response answers (ANS Accept list, Bearer, KOS header)."""
+def write_request(path: Path, syntax: str = EXPLICIT_VR_LE) -> None:
+    """The DRIM-M series request the response answers (ANS Accept list, Bearer, KOS header).
+
+    A syntax the ANS list lacks (RLE, JPEG 2000 lossless) is added last, so the response is
+    one the request accepted.
+    """
     import jwt
 
+    wanted = ANS_SYNTAXES
+    if syntax not in dict(ANS_SYNTAXES):
+        wanted = (*ANS_SYNTAXES, (syntax, "0.3"))
     accept = ",".join(
         f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
-        for uid, q in ANS_SYNTAXES
+        for uid, q in wanted
     )
     token = jwt.encode(
         {"sub": "bench", "exp": 4102444800},
@@ -159,20 +195,27 @@ def _body_offset(path: Path) -> int:
         return handle.read(64 * 1024).index(b"\r\n\r\n") + 4
 
 
-def run_drimlab(response: Path, request: Path) -> dict[str, Any]:
+def run_drimlab(response: Path, request: Path, *, pixels: bool = True) -> dict[str, Any]:
+    from drimlab.validation.assess import Selection
     from drimlab.validation.engine import validate_exchange
     from drimlab.validation.loaders import load_request, load_response
 
+    selection = Selection.of("drim-m", pixel_sample=None if pixels else 0)  # loads the rules
+    # A first pass loads what runs once per process (pydicom's decoder plug-ins are found on
+    # first use, ~0.4 s); the second pass is timed.
+    validate_exchange(load_response(response, load_request(request)), selection)
     started = time.perf_counter()
     exchange = load_response(response, load_request(request))
-    report = validate_exchange(exchange, "drim-m")
+    report = validate_exchange(exchange, selection)
     elapsed = time.perf_counter() - started
     errors = sorted({f.rule for f in report.findings if f.severity.value == "error"})
+    decoded = report.facts.get("pixels", {}).get("parts_with_pixel_data_decoded", 0)
     return {
         "elapsed": elapsed,
         "parts": len(report.parts),
         "verdict": report.verdict.value,
         "error_rules": errors,
+        "decoded": decoded,
     }
 
 
@@ -274,6 +317,8 @@ def run_sha256_only(response: Path) -> dict[str, Any]:
 def _child(which: str, response: Path, request: Path) -> None:
     if which == "drimlab":
         result = run_drimlab(response, request)
+    elif which == "drimlab-no-pixels":
+        result = run_drimlab(response, request, pixels=False)
     elif which == "dicomweb-client":
         result = run_dicomweb_client(response)
     elif which == "floor":
@@ -298,7 +343,7 @@ def _measure(which: str, response: Path, request: Path) -> dict[str, Any]:
     return result
 
 
-CONTENDERS = ("drimlab", "dicomweb-client", "floor", "sha256-only")
+CONTENDERS = ("drimlab", "drimlab-no-pixels", "dicomweb-client", "floor", "sha256-only")
 
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -316,6 +361,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; best kept (1)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument(
+        "--transfer-syntax",
+        default=EXPLICIT_VR_LE,
+        choices=(EXPLICIT_VR_LE, *PIXEL_SYNTAXES),
+        help="transfer syntax of the parts (Explicit VR Little Endian)",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("WHICH", "RESPONSE", "REQUEST"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -329,10 +380,10 @@ def main() -> None:
     response, request = workdir / "response.http", workdir / "request.http"
     try:
         started = time.perf_counter()
-        count, body = write_response(response, args.size_mb, args.instance_mb)
-        write_request(request)
+        count, body = write_response(response, args.size_mb, args.instance_mb, args.transfer_syntax)
+        write_request(request, args.transfer_syntax)
         print(
-            f"response: {count} instances, {body / MB:.0f} MB body "
+            f"response: {count} instances in {args.transfer_syntax}, {body / MB:.0f} MB body "
             f"(written in {time.perf_counter() - started:.1f} s) at {response}"
         )
         runs: dict[str, list[dict[str, Any]]] = {n: [] for n in CONTENDERS}
@@ -347,8 +398,11 @@ def main() -> None:
     speed = {name: body / MB / r["elapsed"] for name, r in results.items()}
     for name, r in results.items():
         extra = ""
-        if name == "drimlab":
-            extra = f"  verdict {r['verdict']}, error rules {r['error_rules'] or 'none'}"
+        if name.startswith("drimlab"):
+            extra = (
+                f"  verdict {r['verdict']}, error rules {r['error_rules'] or 'none'}, "
+                f"pixels decoded in {r['decoded']} parts"
+            )
         print(
             f"{name:16} {speed[name]:8.1f} MB/s  {r['elapsed']:7.2f} s  "
             f"peak RSS {r['peak_rss_mb']:6.1f} MB  parts {r['parts']}{extra}"
@@ -359,6 +413,10 @@ def main() -> None:
         f"ratios: drimlab / dicomweb-client = {speed['drimlab'] / speed['dicomweb-client']:.2f} "
         f"(target >= 3), drimlab / floor = {speed['drimlab'] / speed['floor']:.2f} "
         f"(target >= 0.80), drimlab / sha256-only = {speed['drimlab'] / speed['sha256-only']:.2f}"
+    )
+    print(
+        f"pixel decoding: {speed['drimlab']:.1f} MB/s with, {speed['drimlab-no-pixels']:.1f} MB/s "
+        f"without (with / without = {speed['drimlab'] / speed['drimlab-no-pixels']:.2f})"
     )
 
 

@@ -86,6 +86,7 @@ def test_empty_jwks_is_an_input_error() -> None:
 
 
 def test_cli_issue_then_verify(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    TokenIssuer.open(settings)  # the home's issuer (a home without one is refused: tests/cli)
     assert run(["token", "issue", "--subject", "42"]) == 0
     token = capsys.readouterr().out.strip()
     assert run(["token", "verify", token]) == 0

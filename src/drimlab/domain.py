@@ -42,3 +42,28 @@ INS_ROOTS = (INS_NIR_OID, INS_NIA_OID, INS_NIR_TEST_OID)
 KOS_MIME_TYPE = "application/dicom"
 KOS_TYPE_CODE = "IMG-KOS"
 KOS_FORMAT_CODE = KeyObjectSelectionDocumentStorage
+
+# The transfer syntax preferences a DRIM-M consumer sends in Accept, as (UID, q) in order.
+# Lossless first: the ANS sample request (request-series.txt), JPEG Lossless to Explicit VR LE.
+LOSSLESS_FIRST: tuple[tuple[str, str], ...] = (
+    ("1.2.840.10008.1.2.4.70", "0.9"),
+    ("1.2.840.10008.1.2.4.80", "0.8"),
+    ("1.2.840.10008.1.2.4.91", "0.6"),
+    ("1.2.840.10008.1.2.4.50", "0.5"),
+    ("1.2.840.10008.1.2.4.51", "0.5"),
+    ("1.2.840.10008.1.2.4.100", "0.5"),
+    ("1.2.840.10008.1.2.4.101", "0.5"),
+    ("1.2.840.10008.1.2.4.102", "0.5"),
+    ("1.2.840.10008.1.2.4.103", "0.5"),
+    ("1.2.840.10008.1.2.1", "0.4"),
+)
+# Lossy first, as the ANS dry run also sends: baseline and extended JPEG (a tie at 1.0) ahead.
+LOSSY_FIRST: tuple[tuple[str, str], ...] = (
+    ("1.2.840.10008.1.2.4.50", "1.0"),
+    ("1.2.840.10008.1.2.4.51", "1.0"),
+    ("1.2.840.10008.1.2.4.91", "0.8"),
+    ("1.2.840.10008.1.2.4.70", "0.6"),
+    ("1.2.840.10008.1.2.4.80", "0.6"),
+    ("1.2.840.10008.1.2.4.90", "0.5"),
+    ("1.2.840.10008.1.2.1", "0.4"),
+)

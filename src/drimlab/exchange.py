@@ -79,6 +79,7 @@ class Purpose(StrEnum):
     UNSPECIFIED = ""
     RETRIEVE = "retrieve"  # a well-formed retrieval the client simulator sent for a user
     PROBE = "probe"  # a deliberately bad request of the probe battery
+    HEALTH = "health"  # the health check of a source (GET {base}, Accept application/json)
 
 
 @dataclass(frozen=True)

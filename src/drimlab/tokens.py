@@ -74,10 +74,15 @@ class TokenIssuer:
     issuer_url: str = DEFAULT_ISSUER
     audience: str = DEFAULT_AUDIENCE
 
+    @staticmethod
+    def key_path(settings: Settings) -> Path:
+        """Where the home keeps the issuer's private key."""
+        return settings.home / "tokens" / "issuer-key.pem"
+
     @classmethod
     def open(cls, settings: Settings, *, issuer_url: str = DEFAULT_ISSUER) -> TokenIssuer:
         """Load the issuer key from the home, creating it on first use."""
-        path = settings.home / "tokens" / "issuer-key.pem"
+        path = cls.key_path(settings)
         if not path.exists():
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             pem = key.private_bytes(

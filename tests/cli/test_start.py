@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -45,20 +44,23 @@ def test_start_serves_the_default_exams_over_mtls_and_stops_cleanly(
     try:
         notice = _wait_for(process, "serving")
         example = next(line for line in notice.splitlines() if line.strip().startswith("curl "))
-        token = subprocess.run(
-            [drimlab, "token", "issue"], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        command = example.strip().replace("$(drimlab token issue)", token)
-        command = command.replace("-o series.multipart", f"-s -o {tmp_path / 'series.bin'}")
+        # As a user pastes it: a shell in another directory, without .venv/bin on PATH and
+        # without DRIMLAB_HOME (the command names its home).
+        command = example.strip().replace("-o series.multipart", "-s -o series.bin")
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
         result = subprocess.run(
-            [*shlex.split(command), "-w", "%{http_code}"],
+            ["bash", "-c", f"{command} -w %{{http_code}}"],
+            cwd=elsewhere,
+            env=bare,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
         assert result.stdout == "200", result.stderr
-        assert (tmp_path / "series.bin").read_bytes().count(b"DICM") >= 1
+        assert (elsewhere / "series.bin").read_bytes().count(b"DICM") >= 1
         crl = subprocess.run(
             ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
              f"http://127.0.0.1:{crl_port}/pki/crl"],

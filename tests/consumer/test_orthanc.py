@@ -23,8 +23,9 @@ from .conftest import Bench, kept_files
 pytestmark = pytest.mark.peer
 
 # Orthanc's documented deviations on a normal retrieve (docs/orthanc-deviations.md), plus the
-# plain-HTTP warning of a source reached without TLS.
-KNOWN_WARNINGS = {"WADO-RS-031", "WADO-RS-008", "DRIM-021", "TLS-013"}
+# plain-HTTP warning of a source reached without TLS. WADO-RS-036: it ignores the q weights of
+# the DRIM-M list (Explicit VR LE, q=0.4, although it can send JPEG Lossless, q=0.9).
+KNOWN_WARNINGS = {"WADO-RS-031", "WADO-RS-008", "DRIM-021", "TLS-013", "WADO-RS-036"}
 # Probes Orthanc fails, and why (docs/probes.md, "Orthanc"): no DRIM-M checks (KOS header,
 # token), 404 for a malformed UID, 500 / 200 for transfer syntaxes it should refuse with 406.
 ORTHANC_PROBE_ERRORS = {
@@ -36,9 +37,11 @@ ORTHANC_PROBE_ERRORS = {
     "PROBE-032",
     "PROBE-033",
     "PROBE-034",
+    "PROBE-067",  # 500 when asked baseline JPEG alone for 16-bit images (406 expected)
 }
-# TLS-013: the battery judges its own connection too, and Orthanc is reached in plain HTTP
-ORTHANC_PROBE_WARNINGS = {"PROBE-015", "TLS-013"}
+# TLS-013: the battery judges its own connection too, and Orthanc is reached in plain HTTP;
+# PROBE-065: it ignores the q weights of an Accept list (the last range it can serve wins).
+ORTHANC_PROBE_WARNINGS = {"PROBE-015", "TLS-013", "PROBE-065"}
 NOT_APPLICABLE_OVER_HTTP = {"PROBE-040", "PROBE-041", "PROBE-042", "PROBE-043", "PROBE-044"}
 
 
@@ -98,3 +101,18 @@ def test_probe_battery_against_orthanc_fails_where_documented(
     assert not_applicable == NOT_APPLICABLE_OVER_HTTP
     assert report.facts["burst"]["ok"] == 4
     assert "PROBE-050" in report.rules_checked
+
+
+def test_orthancs_probe_report_shows_it_ignores_q(bench: Bench, orthanc: LoadedOrthanc) -> None:
+    options = RetrieveOptions(kos_path=orthanc.kos_path, insecure_http=True)
+    _, report = run_probes(bench.store, bench.settings, options, burst=0)
+    found = {f.message.split(":")[0]: f for f in report.findings if f.rule == "PROBE-065"}
+    assert set(found) == {"lossless-first Accept list", "lossy-first Accept list"}
+    ignored = found["lossless-first Accept list"]
+    assert ignored.severity is Severity.WARNING and "ignores q" in ignored.message
+    assert ignored.actual == "1.2.840.10008.1.2.1 (q=0.4)"  # the last range it could serve
+    assert ignored.expected == "1.2.840.10008.1.2.4.70 (q=0.9)"  # sent when asked alone
+    rows = {row["rule"]: row for row in report.facts["probes"]}
+    assert rows["PROBE-066"]["result"] == "passed"  # JPEG Lossless alone: served
+    for level in ("PROBE-060", "PROBE-061", "PROBE-062", "PROBE-063", "PROBE-064"):
+        assert rows[level]["result"] == "passed", rows[level]

@@ -97,3 +97,23 @@ def test_accepted_transfer_syntaxes() -> None:
 def test_quote_if_needed() -> None:
     assert quote_if_needed("abc") == "abc"
     assert quote_if_needed('a/"b') == '"a/\\"b"'
+
+
+def test_an_element_of_bare_parameters_is_read_as_a_dicom_range() -> None:
+    (media,) = parse_accept("transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9;boundary=b").ranges
+    assert media.implied
+    assert media.essence == "multipart/related"
+    assert media.param("type") == "application/dicom"
+    assert media.q == 0.9
+    assert accepted_transfer_syntaxes(parse_accept(str(media))).uids == {"1.2.840.10008.1.2.4.50"}
+    (typed,) = parse_accept('type="application/dicom";transfer-syntax=*').ranges
+    assert typed.implied and [p.name for p in typed.parameters] == ["type", "transfer-syntax"]
+    assert not parse_accept("multipart/related; type=a/b").ranges[0].implied
+
+
+def test_several_accept_fields_are_one_list_in_order() -> None:
+    parsed = parse_accept([f"{DICOM_RANGE};transfer-syntax={JLS};q=0.9", DICOM_RANGE])
+    assert [m.param("transfer-syntax") for m in parsed.ranges] == [JLS, None]
+
+
+DICOM_RANGE = 'multipart/related; type="application/dicom"'

@@ -43,6 +43,7 @@ ORTHANC_DEVIATIONS = {
     "WADO-RS-008": "study/series body delimited only by closing the connection",
     "WADO-RS-031": "part Content-Type `application/dicom` without transfer-syntax",
     "DRIM-021": "no Strict-Transport-Security header (plain HTTP, not a DRIMBox front)",
+    "WADO-RS-036": "the q weights of the Accept list ignored: the last range it can serve wins",
 }
 
 

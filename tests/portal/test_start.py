@@ -35,7 +35,8 @@ def test_start_prints_the_portal_url_first_and_serves_it(default_dataset_copy: S
             pass
         with urllib.request.urlopen(f"http://127.0.0.1:{portal_port}/", timeout=30) as answer:
             home = answer.read().decode()
-        assert f"https://127.0.0.1:{port}/dicom-web" in home
+        # the base URL the certificate and the whitelist name (localhost), as the notice prints it
+        assert f"https://localhost:{port}/dicom-web" in home
         assert 'id="simulator-status">listening' in home
         with urllib.request.urlopen(f"http://127.0.0.1:{portal_port}/server", timeout=30) as page:
             assert 'id="faults-form"' in page.read().decode()  # same process: switchable

@@ -1,5 +1,9 @@
 """Stands in for a consumer DRIMBox under test: the client simulator, started by a scenario's
-trigger, retrieves the exam it is told about from the server simulator (DRIMLAB_SCENARIO_*)."""
+trigger, retrieves the exam it is told about from the server simulator (DRIMLAB_SCENARIO_*).
+
+With `--from-kos` it does what a real consumer does: it takes the base URL from the KOS's
+Retrieve URLs only (no DRIMLAB_SCENARIO_BASE_URL).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from drimlab.store import open_store
 
 def main() -> int:
     env = os.environ
+    from_kos = "--from-kos" in sys.argv[1:]
     settings = Settings.from_env()
     store = open_store(settings)
     try:
@@ -21,7 +26,7 @@ def main() -> int:
             store,
             settings,
             RetrieveOptions(
-                base_url=env["DRIMLAB_SCENARIO_BASE_URL"],
+                base_url=None if from_kos else env["DRIMLAB_SCENARIO_BASE_URL"],
                 kos_path=Path(env["DRIMLAB_SCENARIO_KOS_FILE"]),
                 series=tuple(env["DRIMLAB_SCENARIO_SERIES_UIDS"].split()[:1]),
                 token=env["DRIMLAB_SCENARIO_TOKEN"],

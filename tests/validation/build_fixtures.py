@@ -54,6 +54,8 @@ NEEDS_KOS = {
     "DRIM-022",
     "DRIM-023",
     "DRIM-024",
+    "DRIM-025",
+    "DRIM-026",
 }
 
 
@@ -101,6 +103,17 @@ def request_cases() -> dict[str, tuple[bytes, bytes]]:
             request(body=b"hello", extra_lines=("Content-Length: 5",)),
             good,
         ),
+        "WADO-RQ-018": (
+            request(headers=_accept("transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9")),
+            request(headers=_accept(f"{mp}; transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9")),
+        ),
+        "WADO-RQ-019": (
+            request(f"{SERIES_URL}/instances/{INSTANCES[0]}/frames/1", headers=_accept(mp)),
+            request(
+                f"{SERIES_URL}/instances/{INSTANCES[0]}/frames/1",
+                headers=_accept('multipart/related; type="application/octet-stream"'),
+            ),
+        ),
         "DRIM-001": (request(drop=("Authorization",)), good),
         "DRIM-002": (request(headers=with_header("Authorization", "Basic dXNlcjpwYXNz")), good),
         "DRIM-003": (
@@ -108,8 +121,13 @@ def request_cases() -> dict[str, tuple[bytes, bytes]]:
             good,
         ),
         "DRIM-004": (
-            request(headers=with_header("Authorization", f"Bearer {EXPIRED_TOKEN}")),
-            good,
+            request(
+                headers=[
+                    *with_header("Authorization", f"Bearer {EXPIRED_TOKEN}"),
+                    ("Date", "Tue, 01 Dec 2026 10:00:00 GMT"),
+                ]
+            ),
+            request(headers=[*with_header("Date", "Tue, 01 Dec 2026 10:00:00 GMT")]),
         ),
         "DRIM-005": (request(drop=("KOS-SOPInstanceUID",)), good),
         "DRIM-006": (request(headers=with_header("KOS-SOPInstanceUID", "1.2.03..4")), good),
@@ -213,6 +231,15 @@ def response_cases() -> dict[str, tuple[bytes, bytes]]:
             ),
             good,
         ),
+        "WADO-RS-036": (
+            good,
+            response(
+                multipart(
+                    (part_headers(JPEGLSLossless), part10(instance(uid), JPEGLSLossless))
+                    for uid in INSTANCES
+                )
+            ),
+        ),
         "WADO-RS-034": (
             response(
                 multipart(
@@ -238,6 +265,15 @@ def response_cases() -> dict[str, tuple[bytes, bytes]]:
             good,
         ),
         "DICOM-004": (response(_parts(first[:-3], second)), good),
+        "DICOM-010": (response(_parts(first, part10(other_patient(INSTANCES[1])))), good),
+        "DRIM-025": (
+            response(_parts(*(part10(other_patient(uid)) for uid in INSTANCES))),
+            response(_parts(*(part10(local_id_and_ins(uid)) for uid in INSTANCES))),
+        ),
+        "DRIM-026": (
+            response(_parts(first, part10(instance(INSTANCES[1], series=OTHER_SERIES)))),
+            good,
+        ),
         "DICOM-005": (response(_parts(part10(_without_series(INSTANCES[0])), second)), good),
         "DICOM-006": (
             response(
@@ -263,6 +299,27 @@ def response_cases() -> dict[str, tuple[bytes, bytes]]:
             good,
         ),
     }
+
+
+def other_patient(uid: str) -> Dataset:
+    """The fixture instance, of another patient (another INS from the same issuer)."""
+    ds = instance(uid)
+    ds.PatientID = "190017512345678"
+    ds.PatientName = "AUTRE^PATIENT"
+    return ds
+
+
+def local_id_and_ins(uid: str) -> Dataset:
+    """The fixture instance under a local PatientID, its INS in OtherPatientIDsSequence."""
+    ds = instance(uid)
+    ins = Dataset()
+    ins.PatientID = ds.PatientID
+    ins.IssuerOfPatientID = "1.2.250.1.213.1.4.10"
+    ins.TypeOfPatientID = "TEXT"
+    ds.OtherPatientIDsSequence = [ins]
+    ds.PatientID = "IPP-0042"
+    ds.IssuerOfPatientID = "CH-TEST-ST-EXUPERY"
+    return ds
 
 
 def _without_series(uid: str) -> Dataset:
@@ -298,6 +355,11 @@ REQUEST_SIDECARS = {
     ),
     "WADO-RS-002": (request(f"{BASE}/studies/1.2.03/series/{SERIES}"),) * 2,
     "DRIM-020": (request(drop=("KOS-SOPInstanceUID",)),) * 2,
+    # JPEG-LS preferred to Explicit VR Little Endian: EVRLE parts are the less wanted.
+    "WADO-RS-036": (
+        request(headers=_accept(f"{MP}; transfer-syntax={JPEGLSLossless}; q=0.9, {ACCEPT}; q=0.4")),
+    )
+    * 2,
 }
 
 

@@ -1,7 +1,8 @@
 """The `drimlab` command: thin wrappers over the library, one sub-command group per concept.
 
 `run(argv)` returns the exit status instead of exiting, so tests call it in-process.
-Exit statuses: 0 success / PASSED, 1 FAILED verdict, 2 unusable input or setup.
+Exit statuses: 0 success / PASSED, 1 FAILED verdict, 2 unusable input or setup, 70 a bug of
+drimlab itself (one line; `DRIMLAB_TRACEBACK=1` shows the traceback).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from drimlab.cli import (
     documents,
     evidence,
     exchanges,
+    peer,
     portal,
     retrieve,
     rules,
@@ -32,6 +34,8 @@ from drimlab.cli._common import CliState, err_console
 from drimlab.config import Settings
 from drimlab.errors import DrimlabError
 from drimlab.version import __version__
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h)
 
 app = typer.Typer(
     name="drimlab",
@@ -89,6 +93,19 @@ trust.register(app)
 scenario.register(app)
 retrieve.register(app)
 evidence.register(app)
+peer.register(app)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A usage error in one line, with where to find help (click prints three or four)."""
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    message = " ".join(str(message).split())
+    context = getattr(exc, "ctx", None)
+    command = getattr(context, "command_path", None)
+    return f"{message} (see: {command} --help)" if command else message
+
+
 portal.register(app)
 admin.register(app)
 
@@ -100,11 +117,7 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            err_console.print(f"drimlab: error: {exc}", markup=False)
+        err_console.print(f"drimlab: error: {_usage_line(exc)}", markup=False)
         return 2
     except typer.Abort:
         err_console.print("drimlab: aborted")
@@ -115,6 +128,19 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("drimlab: interrupted")
         return 130
+    except OSError as exc:  # the system refused: a full disk, a permission, a vanished file
+        where = f" ({exc.filename})" if exc.filename else ""
+        err_console.print(f"drimlab: error: {exc.strerror or exc}{where}", markup=False)
+        return 2
+    except Exception as exc:  # a bug of drimlab: one line for the user, the trace on request
+        if os.environ.get("DRIMLAB_TRACEBACK"):
+            raise
+        err_console.print(
+            f"drimlab: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(a bug in drimlab; set DRIMLAB_TRACEBACK=1 to see where)",
+            markup=False,
+        )
+        return INTERNAL_ERROR
     return int(result) if isinstance(result, int) else 0
 
 

@@ -14,10 +14,12 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn
 from rich.progress import Progress as RichProgress
 
-from drimlab.cli._common import console, err_console, fail, state
+from drimlab.cli._common import check_writable, console, err_console, fail, state
 from drimlab.datasets import catalog
 from drimlab.datasets.catalog import KosInfo
-from drimlab.datasets.importer import ImportSummary, import_directory
+from drimlab.datasets.export import export_exam
+from drimlab.datasets.import_source import import_path
+from drimlab.datasets.importer import ImportSummary
 from drimlab.datasets.staging import Progress
 from drimlab.datasets.synthetic import DATASET_NAMES
 from drimlab.documents.kos import Kos, read_kos
@@ -85,6 +87,7 @@ def _exam_dict(exam: catalog.ExamInfo) -> dict[str, Any]:
         "transfer_syntaxes": list(exam.transfer_syntaxes),
         "kos_sop_instance_uid": exam.kos.sop_instance_uid if exam.kos else None,
         "manifests": [_kos_dict(k) for k in exam.manifests],
+        "files": str(exam.root_dir),
     }
 
 
@@ -130,6 +133,7 @@ def _print_exam(exam: catalog.ExamInfo) -> None:
     _line("content", f"{exam.series_count} series, {exam.instance_count} instances")
     _line("syntaxes", ", ".join(_syntax(ts) for ts in exam.transfer_syntaxes))
     _line("KOS", exam.kos.sop_instance_uid if exam.kos else "-")
+    _line("files", str(exam.root_dir))
 
 
 def _ensure_default(ctx: typer.Context) -> None:
@@ -175,6 +179,11 @@ def show_command(ctx: typer.Context, exam: ExamArgument, as_json: JsonOption = F
             markup=False,
             soft_wrap=True,
         )
+    console.print(
+        f"  (to load it into your own PACS or DRIMBox: drimlab dataset export {info.name} DIR)",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def generate_command(
@@ -216,22 +225,29 @@ def _print_import(report: ImportSummary) -> None:
         console.print(f"note ... and {len(report.notes) - shown} more", markup=False)
 
 
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Build (and register) a KOS for this WADO-RS base."),
+]
+
+
 def import_command(
     ctx: typer.Context,
-    directory: Annotated[
-        Path, typer.Argument(help="Folder of DICOM files (searched recursively).")
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH", help="A DICOM file, a folder of them (searched recursively) or a zip."
+        ),
     ],
     name: Annotated[
         str | None, typer.Option("--name", help="Exam name (suffixed -1, -2... per study).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import a folder of DICOM files, grouped by study; a missing KOS is built."""
+    """Import DICOM files (a file, a folder or a zip), grouped by study; a missing KOS is built."""
     st = state(ctx)
-    if not directory.is_dir():
-        fail(f"{directory}: no such directory")
     with progress_bar() as progress:
-        report = import_directory(st.store, st.settings, directory, name=name, progress=progress)
+        report = import_path(st.store, st.settings, source, name=name, progress=progress)
     if as_json:
         _echo_json(
             {
@@ -246,14 +262,48 @@ def import_command(
         _print_import(report)
     if not report.imported:
         reason = report.refused[0] if report.refused else "no usable DICOM file found"
-        fail(f"nothing imported from {directory}: {reason}")
+        fail(f"nothing imported from {source}: {reason}")
+
+
+def export_command(
+    ctx: typer.Context,
+    exam: ExamArgument,
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A new (or empty) folder to write the files to.")
+    ],
+    syntax: Annotated[
+        str | None,
+        typer.Option(
+            "--syntax", help="Transfer syntax UID of the files (default 1.2.840.10008.1.2.1)."
+        ),
+    ] = None,
+    kos: Annotated[bool, typer.Option("--kos/--no-kos", help="Write the exam's KOS too.")] = True,
+    base_url: BaseUrlOption = None,
+) -> None:
+    """Write an exam's files to DIR, to load them into your own PACS or DRIMBox source."""
+    _ensure_default(ctx)
+    st = state(ctx)
+    done = export_exam(
+        st.store, st.settings, exam, directory, transfer_syntax=syntax, with_kos=kos,
+        base_url=base_url,
+    )  # fmt: skip
+    kos_text = f", KOS {done.kos.sop_instance_uid}" if done.kos is not None else ""
+    console.print(
+        f"{done.exam}: {done.series} series, {done.instances} instances in "
+        f"{_syntax(done.transfer_syntax)}{kos_text} -> {done.target}",
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print(
+        "load them into the source under test, then: drimlab scenario run "
+        f"DRIM-M_SO_REPONSE_WADO -i exam={done.exam} -i base_url=https://YOUR-SOURCE/dicom-web",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _writable(file: Path) -> None:
-    if not file.parent.is_dir():
-        fail(f"{file}: folder {file.parent} does not exist")
-    if file.is_dir():
-        fail(f"{file}: is a directory")
+    check_writable(file)
 
 
 def _exam_kos(ctx: typer.Context, exam: str, base_url: str | None) -> tuple[str, KosInfo]:
@@ -267,12 +317,6 @@ def _exam_kos(ctx: typer.Context, exam: str, base_url: str | None) -> tuple[str,
     return info.name, catalog.kos_for_base(st.store, st.settings, info.name, base)
 
 
-BaseUrlOption = Annotated[
-    str | None,
-    typer.Option("--base-url", help="Build (and register) a KOS for this WADO-RS base."),
-]
-
-
 def export_kos_command(
     ctx: typer.Context,
     exam: ExamArgument,
@@ -283,6 +327,13 @@ def export_kos_command(
     _writable(file)
     name, kos = _exam_kos(ctx, exam, base_url)
     shutil.copyfile(kos.path, file)
+    if (kos.retrieve_base_url or "").lower().startswith("http://"):
+        err_console.print(
+            f"drimlab: warning: the KOS's Retrieve URLs are plain {kos.retrieve_base_url}: "
+            "DRIM-M exchanges are TLS (validate kos reports it as KOS-013)",
+            markup=False,
+            soft_wrap=True,
+        )
     console.print(
         f"KOS {kos.sop_instance_uid} of {name} (base {kos.retrieve_base_url}) -> {file}",
         markup=False,
@@ -388,6 +439,7 @@ def register(app: typer.Typer) -> None:
     dataset_app.command("show")(show_command)
     dataset_app.command("generate")(generate_command)
     dataset_app.command("import")(import_command)
+    dataset_app.command("export")(export_command)
     dataset_app.command("export-kos")(export_kos_command)
     dataset_app.command("read-kos")(read_kos_command)
     dataset_app.command("export-xdm")(export_xdm_command)

@@ -6,12 +6,13 @@ Same options and exit statuses as the other `validate` commands: 0 PASSED (or UN
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from drimlab.cli._common import state
+from drimlab.cli._common import fail, state
 from drimlab.cli.reporting import (
     FormatOption,
     IgnoreOption,
@@ -85,7 +86,15 @@ def cross_command(
     ] = None,
     cda: Annotated[Path | None, typer.Option("--cda", help="The exam's report (CDA R2).")] = None,
     image: Annotated[
-        list[Path] | None, typer.Option("--image", help="An image of the exam (repeatable).")
+        list[Path] | None,
+        typer.Option(
+            "--image",
+            help="An image of the exam, or a folder of them (every DICOM file under it that is "
+            "not a KOS); repeatable.",
+        ),
+    ] = None,
+    hl7: Annotated[
+        Path | None, typer.Option("--hl7", help="The HL7 v2 report message (ORU^R01).")
     ] = None,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
@@ -94,7 +103,7 @@ def cross_command(
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> None:
-    """Check that the KOS, XDS metadata, CDA and images tell the same exam."""
+    """Check that the KOS, XDS metadata, CDA, HL7 v2 report and images tell the same exam."""
     from drimlab.validation.documents import validate_cross  # noqa: PLC0415 - pydicom-heavy
 
     check_format(fmt)
@@ -103,10 +112,38 @@ def cross_command(
         kos,
         xds=xds,
         cda=cda,
-        images=image or (),
+        images=_images(image or (), kos),
         profile=chosen,
+        hl7=hl7,
     )
     raise typer.Exit(_finish(ctx, report, "cross", fmt, output))
+
+
+def _images(given: Sequence[Path], kos: Path) -> list[Path]:
+    """The image files: each file given, and the DICOM files under each folder given."""
+    from pydicom import dcmread  # noqa: PLC0415 - pydicom-heavy
+    from pydicom.errors import InvalidDicomError  # noqa: PLC0415
+
+    from drimlab.documents.kos import is_manifest  # noqa: PLC0415
+
+    found: list[Path] = []
+    for path in given:
+        if not path.is_dir():
+            found.append(path)  # read (and refused if unusable) by the validator
+            continue
+        before = len(found)
+        for member in sorted(p for p in path.rglob("*") if p.is_file()):
+            if member.resolve() == kos.resolve():
+                continue
+            try:
+                header = dcmread(member, stop_before_pixels=True)
+            except (InvalidDicomError, OSError, ValueError, EOFError):
+                continue  # not DICOM: not an image of the exam
+            if not is_manifest(header):
+                found.append(member)
+        if len(found) == before:
+            fail(f"{path}: no DICOM image in this folder")
+    return found
 
 
 def xdm_command(

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from cryptography import x509
 
-from drimlab.cli._common import fail, state
+from drimlab.cli._common import LangOption, fail, state
 from drimlab.errors import ConfigurationError
 from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.monitor import MonitorVerdict, verify_bundle
@@ -20,6 +20,7 @@ from drimlab.scenarios.signing import Signer
 from drimlab.scenarios.summary import render_verification
 from drimlab.trust.pki import Pki
 from drimlab.trust.pki_files import MANIFEST
+from drimlab.trust.pki_verify import load_certificates
 
 evidence_app = typer.Typer(help="Evidence bundles: export a run, verify a bundle.")
 PARTIAL = 3
@@ -53,13 +54,7 @@ def export_command(
 
 def _anchors(path: Path | None, pki_dir: Path) -> list[x509.Certificate]:
     if path is not None:
-        try:
-            found = x509.load_pem_x509_certificates(path.read_bytes())
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror}")
-        except ValueError:
-            fail(f"{path}: not a PEM certificate file")
-        return list(found)
+        return load_certificates(path)
     if not (pki_dir / MANIFEST).exists():
         raise ConfigurationError(
             f"no test PKI at {pki_dir} to take trust anchors from: give --anchors FILE.pem"
@@ -79,6 +74,7 @@ def verify_command(
         Path | None, typer.Option("--html", help="Also write the monitor's HTML summary.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    lang: LangOption = "en",
 ) -> None:
     """Check a bundle: signature, hashes, re-validation, exam, evidence; print the verdict."""
     if fmt not in ("text", "json"):
@@ -86,7 +82,7 @@ def verify_command(
     result = verify_bundle(bundle, _anchors(anchors, state(ctx).settings.pki_dir))
     if html is not None:
         try:
-            html.write_text(render_verification(result), encoding="utf-8")
+            html.write_text(render_verification(result, lang), encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write {html}: {exc.strerror}")
     if fmt == "json":
@@ -97,6 +93,9 @@ def verify_command(
             typer.echo(f"  FAILED: {reason}")
         for item in result.missing:
             typer.echo(f"  MISSING: {item}")
+        for line in result.reports:
+            shown = line.transport.value + (f" {line.tls_version}" if line.tls_version else "")
+            typer.echo(f"  report {line.report[:8]} ({line.step}): {line.verdict}, {shown}")
         for check in result.checks:
             typer.echo(f"  ok: {check}")
     if result.verdict is MonitorVerdict.FAILED:

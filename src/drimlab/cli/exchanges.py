@@ -21,7 +21,7 @@ exchanges_app = typer.Typer(help="Recorded exchanges and their reports.", no_arg
 @exchanges_app.command("list")
 def list_command(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="How many, most recent first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="How many, most recent first.")] = 50,
     origin: Annotated[
         str | None, typer.Option(help="Only server, client, proxy or file exchanges.")
     ] = None,

@@ -16,7 +16,9 @@ from drimlab.portal.serve import DEFAULT_PORT, build_portal, port_is_free, serve
 def portal_command(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port of the portal.")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="HTTP port of the portal.")
+    ] = DEFAULT_PORT,
     simulator_url: Annotated[
         str, typer.Option("--simulator-url", help="WADO-RS base URL of the server simulator.")
     ] = "https://localhost:8443/dicom-web",

@@ -39,6 +39,16 @@ SeverityOption = Annotated[
         help="Override a severity: CODE=error|warning|info (code or prefix; repeatable).",
     ),
 ]
+PixelSampleOption = Annotated[
+    int | None,
+    typer.Option(
+        "--pixel-sample",
+        min=0,
+        max=100000,
+        help="Decode the pixel data of at most N parts per response (0: none). Default: every "
+        "part in drim-m, none in dicomweb.",
+    ),
+]
 FormatOption = Annotated[
     str, typer.Option("--format", "-f", help=f"Report format: {', '.join(FORMATS)}.")
 ]
@@ -61,11 +71,16 @@ def selection(
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     severity: list[str] | None = None,
+    pixel_sample: int | None = None,
 ) -> Selection:
     """The Selection the options describe; InputError for an unknown profile, code or level."""
     try:
         return Selection.of(
-            profile, select=select or (), ignore=ignore or (), severities=severity or ()
+            profile,
+            select=select or (),
+            ignore=ignore or (),
+            severities=severity or (),
+            pixel_sample=pixel_sample,
         )
     except UnknownRuleError as exc:
         raise InputError(str(exc)) from None

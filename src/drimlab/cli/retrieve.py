@@ -1,4 +1,4 @@
-"""`drimlab retrieve` and `drimlab probe`: drimlab plays the DRIMBox consumer against a source.
+"""`drimlab retrieve`, `probe` and `health`: drimlab plays the DRIMBox consumer against a source.
 
 Exit status: 0 every report PASSED, 1 a report FAILED, 2 unusable input.
 """
@@ -25,6 +25,7 @@ from drimlab.cli.reporting import (
     FormatOption,
     IgnoreOption,
     OutputOption,
+    PixelSampleOption,
     ProfileOption,
     SelectOption,
     SeverityOption,
@@ -33,6 +34,8 @@ from drimlab.cli.reporting import (
     selection,
 )
 from drimlab.simulators.consumer import Level, RetrieveOptions, retrieve, run_probes
+from drimlab.simulators.health import check_health
+from drimlab.simulators.retrieval import ACCEPT_LISTS
 from drimlab.validation.report import Verdict
 
 KosOption = Annotated[
@@ -67,13 +70,27 @@ NoWhitelistOption = Annotated[
 InsecureOption = Annotated[
     bool, typer.Option("--insecure-http", help="Allow a plain http:// source (debugging only).")
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", help="Socket timeout in seconds.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0, max=3600, help="Socket timeout in seconds.")
+]
 
 
 def _options(**values: Any) -> RetrieveOptions:
     check_format(values["fmt"])
-    if values["level"] not in ("study", "series", "instance"):
-        fail(f"unknown level {values['level']!r} (choose from study, series, instance)")
+    if values["level"] not in ("study", "series", "instance", "frames"):
+        fail(f"unknown level {values['level']!r} (choose from study, series, instance, frames)")
+    accept = values.get("accept")
+    named = values.get("accept_list")
+    if named is not None:
+        if accept is not None:
+            fail("--accept and --accept-list go separately")
+        if named not in ACCEPT_LISTS:
+            fail(f"unknown --accept-list {named!r} (choose from {', '.join(ACCEPT_LISTS)})")
+        accept = ACCEPT_LISTS[named]
+    try:
+        frames = tuple(int(f) for f in (values.get("frames") or "1").split(","))
+    except ValueError:
+        fail(f"--frames {values.get('frames')!r}: give frame numbers such as 1 or 1,2,3")
     if values["timeout"] <= 0:
         fail("--timeout must be positive")
     return RetrieveOptions(
@@ -84,7 +101,8 @@ def _options(**values: Any) -> RetrieveOptions:
         kos_path=values["kos"],
         kos_uid=values["kos_uid"],
         level=values["level"],
-        accept=values.get("accept"),
+        frames=frames,
+        accept=accept,
         token=values["token"],
         cert=values["cert"],
         key=values["key"],
@@ -94,7 +112,11 @@ def _options(**values: Any) -> RetrieveOptions:
         insecure_http=values["insecure_http"],
         keep_dir=values.get("keep"),
         selection=selection(
-            values["profile"], values["select"], values["ignore"], values["severity"]
+            values["profile"],
+            values["select"],
+            values["ignore"],
+            values["severity"],
+            values.get("pixel_sample"),
         ),
         repeat=values.get("repeat", 1),
         concurrency=values.get("concurrency", 1),
@@ -166,10 +188,20 @@ def register(app: typer.Typer) -> None:
         ] = None,
         kos_uid: KosUidOption = None,
         level: Annotated[
-            str, typer.Option("--level", help="study, series (one request each) or instance.")
+            str,
+            typer.Option("--level", help="study, series (one request each), instance or frames."),
         ] = "series",
+        frames: Annotated[
+            str | None, typer.Option("--frames", help="Frame numbers at frames level (1).")
+        ] = None,
         accept: Annotated[
             str | None, typer.Option("--accept", help="Accept header (default: DRIM-M list).")
+        ] = None,
+        accept_list: Annotated[
+            str | None,
+            typer.Option(
+                "--accept-list", help="A named Accept list: lossless-first (default), lossy-first."
+            ),
         ] = None,
         token: TokenOption = None,
         cert: CertOption = None,
@@ -181,15 +213,19 @@ def register(app: typer.Typer) -> None:
         keep: Annotated[
             Path | None, typer.Option("--keep", help="Keep the received parts in this folder.")
         ] = None,
-        repeat: Annotated[int, typer.Option("--repeat", help="Run the retrieval N times.")] = 1,
+        repeat: Annotated[
+            int, typer.Option("--repeat", min=1, max=10000, help="Run the retrieval N times.")
+        ] = 1,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", help="Retrievals in flight at once.")
+            int,
+            typer.Option("--concurrency", min=1, max=64, help="Retrievals in flight at once."),
         ] = 1,
         timeout: TimeoutOption = 60.0,
         profile: ProfileOption = "drim-m",
         select: SelectOption = None,
         ignore: IgnoreOption = None,
         severity: SeverityOption = None,
+        pixel_sample: PixelSampleOption = None,
         fmt: FormatOption = "text",
         output: OutputOption = None,
     ) -> int:
@@ -233,10 +269,16 @@ def register(app: typer.Typer) -> None:
         no_whitelist_check: NoWhitelistOption = False,
         insecure_http: InsecureOption = False,
         burst: Annotated[
-            int, typer.Option("--burst", help="Concurrent retrievals in the burst (0: none).")
+            int,
+            typer.Option(
+                "--burst", min=0, max=1000, help="Concurrent retrievals in the burst (0: none)."
+            ),
         ] = 20,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", help="Connections the burst uses at once.")
+            int,
+            typer.Option(
+                "--concurrency", min=1, max=64, help="Connections the burst uses at once."
+            ),
         ] = 8,
         timeout: TimeoutOption = 60.0,
         profile: ProfileOption = "drim-m",
@@ -261,6 +303,38 @@ def register(app: typer.Typer) -> None:
         )
         emit([report], fmt, output)
         raise typer.Exit(1 if report.verdict is Verdict.FAILED else 0)
+
+    @app.command("health")
+    def health_command(
+        ctx: typer.Context,
+        url: Annotated[
+            str | None,
+            typer.Argument(help="The source's WADO-RS base URL (default: the KOS's base)."),
+        ] = None,
+        *,
+        kos: KosOption = None,
+        cert: CertOption = None,
+        key: KeyOption = None,
+        ca: CaOption = None,
+        whitelist: WhitelistOption = None,
+        no_whitelist_check: NoWhitelistOption = False,
+        insecure_http: InsecureOption = False,
+        timeout: TimeoutOption = 60.0,
+        profile: ProfileOption = "drim-m",
+        select: SelectOption = None,
+        ignore: IgnoreOption = None,
+        severity: SeverityOption = None,
+        fmt: FormatOption = "text",
+        output: OutputOption = None,
+    ) -> int:
+        """Send the ANS health check (GET {base}, Accept application/json); one report."""
+        options = _options(
+            base=url, study=None, series=None, kos_uid=None, token=None, level="series", **locals()
+        )
+        cli = state(ctx)
+        record = check_health(cli.store, cli.settings, options)
+        emit([record.report], fmt, output)
+        raise typer.Exit(1 if record.report.verdict is Verdict.FAILED else 0)
 
 
 __all__ = ["Level", "register"]

@@ -14,7 +14,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from drimlab.cli._common import console, fail, state
+from drimlab.cli._common import LangOption, console, fail, state
 from drimlab.cli.reporting import (
     IgnoreOption,
     ProfileOption,
@@ -22,6 +22,7 @@ from drimlab.cli.reporting import (
     SeverityOption,
     selection,
 )
+from drimlab.scenarios.inputs import check_evidence
 from drimlab.scenarios.junit import render_run_junit
 from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Outcome, drive_run, start_run
@@ -62,6 +63,8 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, list[Path]]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror}")
+    except UnicodeDecodeError:
+        fail(f"{path}: not a text file (expected YAML or JSON in UTF-8)")
     except yaml.YAMLError as exc:
         fail(f"{path}: not valid YAML/JSON: {str(exc).splitlines()[0]}")
     if not isinstance(data, dict) or not set(data) <= {"inputs", "evidence"}:
@@ -105,7 +108,7 @@ def _finish(scenario: Scenario, outcome: Outcome, junit: Path | None) -> None:
 @scenario_app.command("list")
 def list_command(
     ctx: typer.Context,
-    lang: Annotated[str, typer.Option("--lang", help="fr or en.")] = "en",
+    lang: LangOption = "en",
 ) -> None:
     """List the shipped scenarios and the ones in <home>/scenarios/."""
     table = Table("id", "role", "steps", "title")
@@ -120,7 +123,7 @@ def list_command(
 def show_command(
     ctx: typer.Context,
     scenario_id: Annotated[str, typer.Argument(metavar="ID", help="Scenario id.")],
-    lang: Annotated[str, typer.Option("--lang", help="fr or en.")] = "en",
+    lang: LangOption = "en",
 ) -> None:
     """Print a scenario: role, prerequisites, inputs and every step."""
     scenario = get_scenario(scenario_id, state(ctx).settings)
@@ -171,7 +174,7 @@ def run_command(
         list[str] | None,
         typer.Option("--evidence", "-e", help="STEP=FILE evidence for a PREUVE step (repeatable)."),
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the texts: fr or en.")] = "en",
+    lang: LangOption = "en",
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Write JUnit XML, one test case per step.")
     ] = None,
@@ -191,6 +194,7 @@ def run_command(
     given.update(dict(_pairs(inputs or [], "--input")))
     for step, paths in _evidence(evidence or []).items():
         files.setdefault(step, []).extend(paths)
+    check_evidence(scenario, files)
     prompter = ConsolePrompter()
     run = start_run(
         cli.store,

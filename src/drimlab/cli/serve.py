@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from drimlab.cli._common import console, err_console, state
+from drimlab.cli._common import console, drimlab_command, err_console, state
 from drimlab.cli.reporting import (
     IgnoreOption,
     ProfileOption,
@@ -20,6 +20,7 @@ from drimlab.cli.reporting import (
 from drimlab.portal.context import SimulatorLink
 from drimlab.portal.serve import DEFAULT_PORT as PORTAL_PORT
 from drimlab.portal.serve import build_portal, port_is_free, portal_in_thread
+from drimlab.simulators.address import public_origin
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FAULT_DOCS, FaultRule
 from drimlab.simulators.runner import free_port, serve_until_cancelled
@@ -30,15 +31,18 @@ from drimlab.tokens import DEFAULT_ISSUER
 
 def _portal(
     stack: ExitStack, ctx: typer.Context, setup: SourceSetup, origin: str, port: int
-) -> None:
-    """Start the portal beside the simulator (same process: it can switch its faults)."""
+) -> str:
+    """Start the portal beside the simulator (same process: it can switch its faults).
+
+    Returns its URL, printed once the simulator's ports are bound too (a busy port prints only
+    its error)."""
     cli, options = state(ctx), setup.options
     crl = f"http://{options.host}:{options.crl_port}/pki/crl" if options.crl_port else None
     link = SimulatorLink(
         base_url=f"{origin}{options.base_path}",
         insecure_http=options.insecure_http,
         crl_url=None if options.insecure_http else crl,
-        notice=notice(setup, origin),
+        notice=notice(setup, origin, drimlab_command(cli.settings)),
         handlers=setup.app[SOURCE_KEY],
     )
     if not port_is_free(options.host, port):
@@ -48,7 +52,7 @@ def _portal(
     running = stack.enter_context(
         portal_in_thread(build_portal(cli.store, cli.settings, link), options.host, port)
     )
-    typer.echo(f"drimlab portal        {running.url}")
+    return f"drimlab portal        {running.url}"
 
 
 def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> None:
@@ -60,33 +64,44 @@ def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> 
     )
     setup = build_source(cli.store, env, options)
     scheme = "http" if options.insecure_http else "https"
+    origin = public_origin(scheme, options.host, options.port, env)
     stack = ExitStack()
-    if portal_port:
-        _portal(stack, ctx, setup, f"{scheme}://{options.host}:{options.port}", portal_port)
-    typer.echo(notice(setup, f"{scheme}://{options.host}:{options.port}"))  # never wrapped
+    portal_line = _portal(stack, ctx, setup, origin, portal_port) if portal_port else None
     listeners = [(setup.app, options.host, options.port, setup.ssl_context)]
     if options.crl_port is not None and not options.insecure_http:
         listeners.append((setup.pki_app, options.host, options.crl_port, None))
-    console.print("serving; Ctrl-C to stop", markup=False)
+    listening: list[bool] = []
+
+    def announce() -> None:  # once every port is bound: a busy port prints only its error
+        listening.append(True)
+        if portal_line:
+            typer.echo(portal_line)
+        typer.echo(notice(setup, origin, drimlab_command(cli.settings)))  # never wrapped
+        console.print("serving; Ctrl-C to stop", markup=False)
+
     try:
-        asyncio.run(serve_until_cancelled(listeners))
+        asyncio.run(serve_until_cancelled(listeners, on_listening=announce))
     except KeyboardInterrupt:
         pass
     finally:
         stack.close()
         setup.recorder.close()
-        recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
-        console.print(f"stopped: {recorded} exchanges recorded", markup=False)
-        for failure in setup.recorder.failures:
-            err_console.print(f"drimlab: not recorded: {failure}", markup=False)
-        if failed:
-            raise typer.Exit(1)
+        if listening:
+            recorded, failed = len(setup.recorder.recorded), len(setup.recorder.failures)
+            console.print(f"stopped: {recorded} exchanges recorded", markup=False)
+            for failure in setup.recorder.failures:
+                err_console.print(f"drimlab: not recorded: {failure}", markup=False)
+            if failed:
+                raise typer.Exit(1)
 
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
-PortOption = Annotated[int, typer.Option(help="WADO-RS port (HTTPS with mutual TLS).")]
+PortOption = Annotated[
+    int, typer.Option(min=1, max=65535, help="WADO-RS port (HTTPS with mutual TLS).")
+]
 CrlPortOption = Annotated[
-    int, typer.Option(help="Plain-HTTP port for the CRL and CA bundle (0: none).")
+    int,
+    typer.Option(min=0, max=65535, help="Plain-HTTP port for the CRL and CA bundle (0: none)."),
 ]
 InsecureOption = Annotated[
     bool,
@@ -148,7 +163,7 @@ def start(
     port: PortOption = 8443,
     crl_port: CrlPortOption = 8080,
     portal_port: Annotated[
-        int, typer.Option(help="HTTP port of the portal (0: no portal).")
+        int, typer.Option(min=0, max=65535, help="HTTP port of the portal (0: no portal).")
     ] = PORTAL_PORT,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,

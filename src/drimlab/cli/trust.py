@@ -11,7 +11,7 @@ import typer
 from cryptography.x509.oid import NameOID
 from rich.table import Table
 
-from drimlab.cli._common import console, fail, state
+from drimlab.cli._common import check_writable, console, fail, state
 from drimlab.cli.reporting import (
     IgnoreOption,
     OutputOption,
@@ -26,6 +26,7 @@ from drimlab.cli.reporting import (
 from drimlab.store.records import save_report
 from drimlab.trust import pki as pki_module
 from drimlab.trust.pki import Pki, write_file
+from drimlab.trust.pki_files import MANIFEST
 from drimlab.trust.pki_verify import RevocationList, load_certificates
 from drimlab.trust.whitelist import (
     ANS_SIGNER,
@@ -144,7 +145,9 @@ def pki_issue(
     usage: Annotated[
         list[str] | None, typer.Option(help="server and/or client (default: both).")
     ] = None,
-    days: Annotated[int, typer.Option(help="Validity in days.")] = pki_module.LEAF_DAYS,
+    days: Annotated[
+        int, typer.Option(min=1, max=36500, help="Validity in days.")
+    ] = pki_module.LEAF_DAYS,
 ) -> None:
     """Issue an organisation certificate from the TEST organisations CA."""
     usages = tuple(usage or ("server", "client"))
@@ -307,10 +310,10 @@ def whitelist_verify(
         profile=chosen,
     ).report
     save_report(state(ctx).store, report, kind="whitelist")
-    if fmt is not None:
-        emit([report], fmt, output)
+    if fmt is not None or output is not None:
+        emit([report], fmt or "text", output)
     else:
-        _print_outcome(file, report, as_json)
+        _print_outcome(file, report, as_json, "" if bench else _bench_hint(ctx, report))
     raise typer.Exit(exit_status([report]))
 
 
@@ -321,7 +324,7 @@ def _bench_signer(pki: Pki) -> SignerExpectation:
     return SignerExpectation(str(cn), str(ou))
 
 
-def _print_outcome(file: Path, report: Report, as_json: bool) -> None:
+def _print_outcome(file: Path, report: Report, as_json: bool, hint: str = "") -> None:
     """The short summary a DRIMBox operator reads: VERIFIED or REFUSED, the signer, findings."""
     verified = report.verdict is Verdict.PASSED
     facts = report.facts.get("whitelist", {})
@@ -350,7 +353,30 @@ def _print_outcome(file: Path, report: Report, as_json: bool) -> None:
         )
     console.print(f"  domains: {facts.get('domains')}", markup=False, soft_wrap=True)
     for f in report.findings:
-        console.print(f"  {f.rule} {f.severity.value}: {f.message}", markup=False, soft_wrap=True)
+        seen = f" (expected {f.expected}; found {f.actual})" if f.expected and f.actual else ""
+        console.print(
+            f"  {f.rule} {f.severity.value}: {f.message}{seen}", markup=False, soft_wrap=True
+        )
+    if hint:
+        console.print(f"  hint: {hint}", markup=False, soft_wrap=True)
+
+
+def _bench_hint(ctx: typer.Context, report: Report) -> str:
+    """When the bench's own list is checked as the ANS one: say that --bench expects it."""
+    signer = report.facts.get("whitelist", {}).get("signer")
+    settings = state(ctx).settings
+    if not isinstance(signer, dict) or not (settings.pki_dir / MANIFEST).exists():
+        return ""
+    if not any(f.rule == "WL-005" for f in report.findings):
+        return ""
+    bench = _bench_signer(_pki(ctx))
+    subject = str(signer.get("subject", ""))
+    if f"CN={bench.common_name}" in subject and f"OU={bench.organisational_unit}" in subject:
+        return (
+            "signed by this bench's own whitelist signer: add --bench to expect that signer "
+            "(and trust the bench's CA and CRL)"
+        )
+    return ""
 
 
 @whitelist_app.command("sign")
@@ -363,6 +389,7 @@ def whitelist_sign(
     ] = "whitelist-signer",
 ) -> None:
     """Sign a list with the bench PKI: enveloped XAdES-BASELINE-B, exc-c14n, RSA-SHA256."""
+    check_writable(output)
     pki = _pki(ctx)
     data = read_bytes(source)
     signed = sign_whitelist(
@@ -391,6 +418,8 @@ def whitelist_make(
     ] = None,
 ) -> None:
     """Write the bench's own signed whitelist naming its DRIMBox certificates."""
+    if output is not None:
+        check_writable(output)
     pki = _pki(ctx)
     names = include or ["source", "consumer"]
     target = output or pki.directory / "whitelist.xml"

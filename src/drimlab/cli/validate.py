@@ -15,6 +15,7 @@ from drimlab.cli.reporting import (
     FormatOption,
     IgnoreOption,
     OutputOption,
+    PixelSampleOption,
     ProfileOption,
     SelectOption,
     SeverityOption,
@@ -121,12 +122,13 @@ def response_command(
     ignore: IgnoreOption = None,
     severity: SeverityOption = None,
     dciodvfy: DciodvfyOption = False,
+    pixel_sample: PixelSampleOption = None,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> int:
     """Validate a raw HTTP response file (status line, headers, blank line, body)."""
     check_format(fmt)
-    chosen = selection(profile, select, ignore, severity)
+    chosen = selection(profile, select, ignore, severity, pixel_sample)
     paired = load_request(request) if request is not None else None
     exchange = load_response(file, paired)
     status = _run(
@@ -154,12 +156,13 @@ def har_command(
         Path | None, typer.Option("--kos", help="The KOS the requests came from (Part 10 file).")
     ] = None,
     dciodvfy: DciodvfyOption = False,
+    pixel_sample: PixelSampleOption = None,
     fmt: FormatOption = "text",
     output: OutputOption = None,
 ) -> int:
     """Validate every entry of a HAR 1.2 capture (one report per entry)."""
     check_format(fmt)
-    chosen = selection(profile, select, ignore, severity)
+    chosen = selection(profile, select, ignore, severity, pixel_sample)
     exchanges = load_har(file)
     if not exchanges:
         fail(f"{file}: the HAR file has no entries")

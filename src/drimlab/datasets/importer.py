@@ -282,8 +282,13 @@ def import_directory(
     *,
     name: str | None = None,
     progress: Progress | None = None,
+    default_name: str | None = None,
 ) -> ImportSummary:
-    """Import every study found under `source` (recursively); returns what was done."""
+    """Import every study found under `source` (recursively); returns what was done.
+
+    Exams are named `name` (an error when taken), else `default_name` or the folder's name
+    (suffixed when taken).
+    """
     if not source.is_dir():
         raise InputError(f"{source}: no such directory")
     if name is not None and not _NAME.fullmatch(name):
@@ -299,7 +304,8 @@ def import_directory(
                 accepted.append(study)
             else:
                 refused.append(reason)
-        names = _names(store, len(accepted), name or _slug(source.name), name is not None)
+        base = name or _slug(default_name or source.name)
+        names = _names(store, len(accepted), base, name is not None)
         staged: list[StagedExam] = []
         with staging_area(settings) as stage, warnings.catch_warnings():
             # real-world headers often break their VR's rules (pydicom warns on each access);

@@ -1,7 +1,9 @@
 """Media types and the Accept header (RFC 9110 §8.3, §12.5.1; PS3.18 §8.7).
 
 Parsing is lenient and records every deviation, so a validator can report it: a parameter
-keeps whether it was quoted and whether its bare value was a valid token. `choose` is the
+keeps whether it was quoted and whether its bare value was a valid token. An Accept element
+written as parameters alone (`transfer-syntax=1.2.840.10008.1.2.4.50;q=0.9`, a form the ANS
+dry run uses) is read as a DICOM multipart range and marked `implied`. `choose` is the
 negotiation a WADO-RS server runs: the best offer by q-value, then by the client's order.
 """
 
@@ -17,6 +19,8 @@ TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
 DICOM = "application/dicom"
 MULTIPART_RELATED = "multipart/related"
+#: What an Accept element written as bare parameters is read as (PS3.18's DICOM retrieve).
+IMPLIED_RANGE = 'multipart/related; type="application/dicom"'
 
 
 class MediaTypeError(ValueError):
@@ -55,11 +59,16 @@ class Parameter:
 
 @dataclass(frozen=True)
 class MediaType:
-    """A media type or range: `type/subtype` plus ordered parameters."""
+    """A media type or range: `type/subtype` plus ordered parameters.
+
+    `implied` marks an Accept element written without its `type/subtype` (bare parameters):
+    the type is `IMPLIED_RANGE`, not what the sender wrote.
+    """
 
     type: str
     subtype: str
     parameters: tuple[Parameter, ...] = ()
+    implied: bool = False
 
     @property
     def essence(self) -> str:
@@ -205,6 +214,25 @@ class Accept:
     problems: tuple[AcceptProblem, ...] = ()
 
 
+def _bare_parameters(element: str) -> bool:
+    """True for an element that starts with `name=` instead of `type/subtype`."""
+    head = element.split(";", 1)[0]
+    name, eq, _ = head.partition("=")
+    return bool(eq) and "/" not in name and is_token(name.strip())
+
+
+def parse_range(element: str) -> MediaType:
+    """One Accept element: a media range, or bare parameters read as `IMPLIED_RANGE`."""
+    if not _bare_parameters(element):
+        return parse_media_type(element)
+    written = parse_media_type(f"{MULTIPART_RELATED}; {element}")
+    implied = parse_media_type(IMPLIED_RANGE)
+    parameters = written.parameters
+    if written.param("type") is None:
+        parameters = (*implied.parameters, *parameters)
+    return MediaType(implied.type, implied.subtype, parameters, implied=True)
+
+
 def parse_accept(values: str | Iterable[str]) -> Accept:
     """Parse one or several Accept field values (several fields combine as one list)."""
     texts = [values] if isinstance(values, str) else list(values)
@@ -218,7 +246,7 @@ def parse_accept(values: str | Iterable[str]) -> Accept:
                 empty += 1
                 continue
             try:
-                ranges.append(parse_media_type(element))
+                ranges.append(parse_range(element))
             except MediaTypeError as exc:
                 problems.append(AcceptProblem(index, element, str(exc)))
             index += 1
@@ -278,6 +306,15 @@ class AcceptedSyntaxes:
         return self.anything or uid in self.uids
 
 
+def _covers_part_type(media_range: MediaType, part_type: str) -> bool:
+    inner = media_range.param("type")
+    return media_range.essence == part_type or (
+        media_range.type == "multipart"
+        and media_range.subtype in ("related", "*")
+        and (inner is None or inner.strip().lower() in (part_type, "*/*", "application/*"))
+    )
+
+
 def accepted_transfer_syntaxes(accept: Accept | None, part_type: str = DICOM) -> AcceptedSyntaxes:
     """Which transfer syntaxes a DICOM response to this Accept may use (default when unnamed)."""
     if accept is None or not accept.ranges:
@@ -290,13 +327,7 @@ def accepted_transfer_syntaxes(accept: Accept | None, part_type: str = DICOM) ->
         if media_range.essence == "*/*":
             uids.add(transfer_syntax.DEFAULT)
             continue
-        inner = media_range.param("type")
-        covers = media_range.essence == part_type or (
-            media_range.type == "multipart"
-            and media_range.subtype in ("related", "*")
-            and (inner is None or inner.strip().lower() in (part_type, "*/*", "application/*"))
-        )
-        if not covers:
+        if not _covers_part_type(media_range, part_type):
             continue
         ts = media_range.param("transfer-syntax")
         if ts is None:
@@ -306,3 +337,41 @@ def accepted_transfer_syntaxes(accept: Accept | None, part_type: str = DICOM) ->
         else:
             uids.add(ts)
     return AcceptedSyntaxes(frozenset(uids), anything)
+
+
+@dataclass(frozen=True)
+class SyntaxWeights:
+    """The weight (q) an Accept gives each transfer syntax of a DICOM part type.
+
+    `named` maps each syntax a range names (or implies: Explicit VR Little Endian for a range
+    without transfer-syntax) to the highest q given to it; `wildcard` is the highest q of a
+    `transfer-syntax=*` range (None without one).
+    """
+
+    named: dict[str, float]
+    wildcard: float | None = None
+
+    def weight(self, uid: str) -> float:
+        """The q a response in `uid` is worth to the client (0: not accepted)."""
+        return max(self.named.get(uid, 0.0), self.wildcard or 0.0)
+
+    def preferred_to(self, uid: str) -> list[tuple[str, float]]:
+        """The named syntaxes the client weighted above `uid`, highest first."""
+        mine = self.weight(uid)
+        better = [(other, q) for other, q in self.named.items() if other != uid and q > mine]
+        return sorted(better, key=lambda item: -item[1])
+
+
+def transfer_syntax_weights(accept: Accept | None, part_type: str = DICOM) -> SyntaxWeights:
+    """The q of each transfer syntax the Accept names for `part_type` (see `SyntaxWeights`)."""
+    named: dict[str, float] = {}
+    wildcard: float | None = None
+    for media_range in accept.ranges if accept is not None else ():
+        if not _covers_part_type(media_range, part_type):
+            continue
+        ts = media_range.param("transfer-syntax") or transfer_syntax.DEFAULT
+        if ts == transfer_syntax.WILDCARD:
+            wildcard = max(wildcard or 0.0, media_range.q)
+        else:
+            named[ts] = max(named.get(ts, 0.0), media_range.q)
+    return SyntaxWeights(named, wildcard)

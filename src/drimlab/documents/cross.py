@@ -1,7 +1,9 @@
 """One exam seen from every document: the facts the cross-validation (`XVAL`) compares.
 
-The `Kos` (read by `documents.kos`), `XdsFacts` (from its DocumentEntry), the `CdaHeader` and
-one `ImageFacts` per image file form a `CrossSubject`.
+The `Kos` (read by `documents.kos`), `XdsFacts` (from its DocumentEntry), the `CdaHeader`, the
+HL7 v2 report message (`Hl7Report`, read by `documents.hl7v2`) and one `ImageFacts` per image
+file form a `CrossSubject`. Only the DocumentEntry of the XDS metadata is compared: whether it
+agrees with its own SubmissionSet is the XDS rules' business (a registry rejects it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from pydicom import Dataset, dcmread
 
 from drimlab.documents.cda import CdaHeader
+from drimlab.documents.hl7v2 import Hl7Report
 from drimlab.documents.kos import Kos
 from drimlab.documents.part10 import quiet_values
 from drimlab.documents.xds import (
@@ -45,6 +48,7 @@ class XdsFacts:
     study_instance_uid: str
     order_number: str
     service_start: str
+    confidentiality: tuple[str, ...] = ()  # the confidentialityCode codes of the entry
 
 
 def xds_facts(submission: Submission, entry_id: str | None = None) -> XdsFacts:
@@ -68,6 +72,9 @@ def xds_facts(submission: Submission, entry_id: str | None = None) -> XdsFacts:
         study_instance_uid=refs[STUDY][0] if STUDY in refs else "",
         order_number=refs[ORDER][0] if ORDER in refs else "",
         service_start=entry.first("serviceStartTime"),
+        confidentiality=tuple(
+            c.code for c in entry.classified(ENTRY_SCHEMES["confidentialityCode"]) if c.code
+        ),
     )
 
 
@@ -116,6 +123,7 @@ class CrossSubject:
     xds: XdsFacts | None
     cda: CdaHeader | None
     images: tuple[ImageFacts, ...]
+    hl7: Hl7Report | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -123,5 +131,6 @@ class CrossSubject:
             "study_instance_uid": self.kos.study_instance_uid,
             "xds": self.xds.label if self.xds else None,
             "cda": self.cda.label if self.cda else None,
+            "hl7": self.hl7.label if self.hl7 else None,
             "images": len(self.images),
         }

@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from threading import Lock
 
 from pydicom import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
+from drimlab.documents.identity import PatientIdentity, patient_identity
 from drimlab.documents.part10 import quiet_values, read_bytes, read_dataset, touch_values
 from drimlab.domain import KOS_SOP_CLASS_UID, MANIFEST_TITLE
 from drimlab.errors import InputError
@@ -104,6 +106,23 @@ class Kos:
     @property
     def instance_count(self) -> int:
         return sum(len(s.instances) for s in self.series)
+
+    @cached_property
+    def patient(self) -> PatientIdentity:
+        """The patient the manifest is about: PatientID, its issuer, other IDs, the INS."""
+        with quiet_values():
+            return patient_identity(self.dataset)
+
+    def series_of(self, sop_instance_uid: str) -> ReferencedSeries | None:
+        """The Referenced Series listing this SOP Instance UID (None when none does)."""
+        return next(
+            (
+                s
+                for s in self.series
+                if any(r.sop_instance_uid == sop_instance_uid for r in s.instances)
+            ),
+            None,
+        )
 
     @property
     def base_urls(self) -> tuple[str, ...]:

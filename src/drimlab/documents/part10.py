@@ -1,5 +1,9 @@
 """Reading a DICOM Part 10 file whole and now, so a damaged value is a one-line InputError.
 
+A file cut short or with damaged structure (see `part10_structure`) is refused first, naming
+the offset, rather than read as far as pydicom gets and judged as a document missing half its
+attributes.
+
 pydicom converts values lazily, on first access: a rule could then meet a failure deep in a
 sequence. `read_dataset` touches every value while it reads, so a document either loads
 completely or is refused at the edge.
@@ -16,6 +20,7 @@ from pathlib import Path
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
 
+from drimlab.documents.part10_structure import structure_problem
 from drimlab.errors import InputError
 
 
@@ -59,6 +64,9 @@ def read_dataset(source: Path | bytes, label: str | None = None) -> Dataset:
     """Parse a Part 10 file (path or bytes) and every nested value, or raise InputError."""
     name = label or (str(source) if isinstance(source, Path) else "<bytes>")
     data = source if isinstance(source, bytes) else read_bytes(source, name)
+    problem = structure_problem(data)
+    if problem is not None:
+        raise InputError(f"{name}: {problem}")
     with quiet_values():
         try:
             dataset = dcmread(BytesIO(data))

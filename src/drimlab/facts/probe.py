@@ -34,6 +34,7 @@ class ProbeOutcome:
     detail: str = ""
     part_transfer_syntaxes: tuple[str | None, ...] = ()
     exchange_id: str | None = None
+    accept: str = ""  # the Accept the probe sent ('' when none), for the q-negotiation check
 
     @property
     def actual(self) -> int | str:
@@ -50,6 +51,7 @@ class ProbeOutcome:
             "detail": self.detail,
             "part_transfer_syntaxes": list(self.part_transfer_syntaxes),
             "exchange_id": self.exchange_id,
+            "accept": self.accept,
         }
 
     @classmethod
@@ -64,7 +66,18 @@ class ProbeOutcome:
             detail=str(data.get("detail", "")),
             part_transfer_syntaxes=tuple(data.get("part_transfer_syntaxes", ())),
             exchange_id=data.get("exchange_id"),
+            accept=str(data.get("accept") or ""),
         )
+
+
+@dataclass(frozen=True)
+class ProbeBattery:
+    """Every outcome of one run of the battery, for the rules that compare probes (q)."""
+
+    outcomes: tuple[ProbeOutcome, ...]
+
+    def outcome(self, probe: str) -> ProbeOutcome | None:
+        return next((o for o in self.outcomes if o.probe == probe), None)
 
 
 @dataclass(frozen=True)

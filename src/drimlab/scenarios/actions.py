@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
@@ -36,6 +36,7 @@ from drimlab.validation.assess import Selection
 from drimlab.validation.report import Report
 
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+LEVELS = ("study", "series", "instance", "frames")
 Say = Callable[[str], None]
 
 
@@ -116,19 +117,23 @@ def _observe(exchange_id: str, report_id: str, report: Report, status: int | Non
 
 def _retrieve_options(ctx: RunContext, step: Step) -> Any:
     from drimlab.simulators.consumer import RetrieveOptions  # noqa: PLC0415 - heavy, on demand
+    from drimlab.simulators.retrieval import ACCEPT_LISTS  # noqa: PLC0415
 
     params = step.params
     level = str(params.get("level", "series"))
-    if level not in ("series", "instance"):
-        raise InputError(f"step {step.id}: level {level!r} must be series or instance")
+    if level not in LEVELS:
+        raise InputError(f"step {step.id}: level {level!r} must be one of {', '.join(LEVELS)}")
+    named = str(params.get("accept", "lossless-first"))
+    if named not in ACCEPT_LISTS:
+        raise InputError(f"step {step.id}: accept {named!r} must be {' or '.join(ACCEPT_LISTS)}")
     exam = ctx.exam
     series: tuple[str, ...] = ()
     instance = None
-    if level == "instance" or params.get("series", "all") == "first":
+    if level in ("instance", "frames") or params.get("series", "all") == "first":
         if not exam.series:
             raise InputError(f"step {step.id}: the exam lists no series")
         series = exam.series[:1]
-    if level == "instance":
+    if level in ("instance", "frames"):
         if exam.first_instance is None:
             raise InputError(f"step {step.id}: the exam lists no instance")
         instance = exam.first_instance
@@ -148,7 +153,9 @@ def _retrieve_options(ctx: RunContext, step: Step) -> Any:
         instance=instance,
         kos_path=exam.kos_path,
         kos_uid=kos_uid,
-        level="instance" if level == "instance" else "series",
+        level=cast(Any, level),
+        frames=tuple(int(f) for f in str(params.get("frames", "1")).split(",")),
+        accept=None if level == "frames" else ACCEPT_LISTS[named],
         cert=cert,
         key=key,
         ca=ctx.path("ca"),
@@ -185,7 +192,9 @@ def retrieve(ctx: RunContext, step: Step) -> ActionResult:
     if kind == "missing":
         # retrieve() always adds a token: build the same requests without the header.
         target = consumer.resolve_target(options)
-        requests = consumer.plan_requests(target, level=options.level, token=None)
+        requests = consumer.plan_requests(
+            target, level=options.level, accept=options.accept, token=None, frames=options.frames
+        )
         trust = consumer.client_trust(ctx.store, ctx.settings, options)
         for request in requests:
             outcome = consumer.exchange_once(
@@ -208,6 +217,18 @@ def retrieve(ctx: RunContext, step: Step) -> ActionResult:
     return ActionResult(
         tuple(observations), facts={"validated_with_kos": options.kos_path is not None}
     )
+
+
+def health(ctx: RunContext, step: Step) -> ActionResult:
+    """The client simulator sends the ANS health check (GET {base}) to the source under test."""
+    from drimlab.simulators.health import check_health  # noqa: PLC0415 - heavy, on demand
+
+    options = _retrieve_options(ctx, step)
+    record = check_health(ctx.store, ctx.settings, options)
+    shown = record.status if record.status is not None else "-"
+    ctx.say(f"  health check {record.url}: HTTP {shown}, {record.report.verdict.value}")
+    observation = _observe(record.exchange_id, record.report_id, record.report, record.status)
+    return ActionResult((observation,), facts={"validated_with_kos": options.kos_path is not None})
 
 
 def probes(ctx: RunContext, step: Step) -> ActionResult:
@@ -364,6 +385,7 @@ def whitelist(ctx: RunContext, step: Step) -> ActionResult:
 
 ACTIONS: dict[str, Callable[[RunContext, Step], ActionResult]] = {
     "retrieve": retrieve,
+    "health": health,
     "probes": probes,
     "serve": serve,
     "whitelist": whitelist,

@@ -3,8 +3,9 @@
 In order: the manifest's signature and its signer's chain; the SHA-256 of every listed file
 (and no unlisted one); each stored exchange re-validated with the current rules and compared
 with its stored report; each VALIDATION step's reports about the scenario's exam (study UID,
-KOS SOPInstanceUID) and meeting the step's expectation; each PREUVE present. The verdict is
-VERIFIED, PARTIALLY_VERIFIED (something is missing, nothing is wrong) or FAILED (with reasons).
+KOS SOPInstanceUID) and meeting the step's expectation, over TLS; each PREUVE present. The
+verdict is VERIFIED, PARTIALLY_VERIFIED (something is missing, nothing is wrong: a plain-HTTP
+debugging run lacks the TLS proof) or FAILED (with reasons).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,11 +33,11 @@ from drimlab.exchange import Exchange
 from drimlab.scenarios.actions import Observation
 from drimlab.scenarios.bundle import META_FILES
 from drimlab.scenarios.loader import load_text
+from drimlab.scenarios.revalidation import disagreements, revalidate
 from drimlab.scenarios.runner import check_expectation
 from drimlab.scenarios.schema import Scenario, Step, StepKind
 from drimlab.scenarios.signing import signature_problem
-from drimlab.validation.assess import selection_of_report
-from drimlab.validation.engine import validate_exchange
+from drimlab.scenarios.transport import ReportLine, Transport, plain_http_reason, transport_of
 from drimlab.validation.report import Report
 
 
@@ -57,6 +57,7 @@ class Verification:
     checks: tuple[str, ...]
     manifest: Mapping[str, Any] | None = None
     signer: str | None = None
+    reports: tuple[ReportLine, ...] = ()
 
     @property
     def verdict(self) -> MonitorVerdict:
@@ -74,6 +75,7 @@ class Verification:
             "failures": list(self.failures),
             "missing": list(self.missing),
             "checks": list(self.checks),
+            "reports": [r.as_dict() for r in self.reports],
         }
 
 
@@ -82,6 +84,7 @@ class _Notes:
     failures: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    reports: list[ReportLine] = field(default_factory=list)
 
 
 class _Bundle:
@@ -183,31 +186,6 @@ def _exchange(bundle: _Bundle, data: Mapping[str, Any]) -> Exchange:
     )
 
 
-def _revalidate(exchange: Exchange, stored: Report, kos: Kos | None) -> Report | None:
-    """The exchange judged again, by the same path and selection as the stored report."""
-    if not exchange.has_request and not exchange.has_response and exchange.tls is None:
-        return None  # nothing was captured: nothing to re-run
-    return validate_exchange(exchange, selection_of_report(stored), kos=kos)
-
-
-def _disagreements(stored: Report, fresh: Report) -> list[str]:
-    common = set(stored.rules_checked) & set(fresh.rules_checked)
-
-    def counts(report: Report) -> Counter[tuple[str, str]]:
-        return Counter((f.rule, f.severity.value) for f in report.findings if f.rule in common)
-
-    before, after = counts(stored), counts(fresh)
-    out = []
-    for rule in sorted({r for r, _ in before | after}):
-        was = sorted(s for (r, s), n in before.items() if r == rule for _ in range(n))
-        now = sorted(s for (r, s), n in after.items() if r == rule for _ in range(n))
-        if was != now:
-            out.append(
-                f"{rule} (stored: {', '.join(was) or 'none'}; now: {', '.join(now) or 'none'})"
-            )
-    return out
-
-
 def _study_of(exchange: Exchange | None, report: Report) -> str | None:
     request = report.facts.get("request")
     if isinstance(request, dict) and request.get("study"):
@@ -267,13 +245,15 @@ class _Checker:
             self._validation(step, state)
 
     def _preuve(self, step: Step, state: Mapping[str, Any]) -> None:
-        given = {
-            e.get("name") for e in state.get("evidence", []) if self.bundle.usable(e.get("file"))
-        }
+        evidence = state.get("evidence", [])
+        given = {e.get("name") for e in evidence if self.bundle.usable(e.get("file"))}
+        # an altered file is a failure (_check_files): it is there, so it is not also missing
+        altered = self.bundle.altered & self.bundle.names
+        reported = {e.get("name") for e in evidence if e.get("file") in altered}
         for name in step.evidence:
             if name in given:
                 self.notes.checks.append(f"step {step.id}: evidence '{name}' present")
-            elif state.get("status") == "done":
+            elif state.get("status") == "done" and name not in reported:
                 self.notes.missing.append(f"step {step.id}: evidence '{name}' is missing")
 
     def _load(self, name: str | None) -> Any:
@@ -314,6 +294,7 @@ class _Checker:
                 self._parts(step, report, exchange_data.get("parts") or [])
             if exchange is not None:
                 self._compare(step, entry, report, exchange, state)
+            self._transport(step, str(entry.get("id") or ""), report, exchange)
             observations.append(
                 Observation(
                     entry.get("exchange"),
@@ -330,6 +311,17 @@ class _Checker:
             self.notes.checks.append(
                 f"step {step.id}: {len(observations)} report(s) meet the expectation"
             )
+
+    def _transport(
+        self, step: Step, report_id: str, report: Report, exchange: Exchange | None
+    ) -> None:
+        mode = transport_of(exchange)
+        version = exchange.tls.version if exchange is not None and exchange.tls else None
+        self.notes.reports.append(
+            ReportLine(step.id, report_id, report.subject, report.verdict.value, mode, version)
+        )
+        if mode is Transport.PLAIN_HTTP:
+            self.notes.missing.append(plain_http_reason(step.id, report_id))
 
     def _parts(self, step: Step, report: Report, parts: list[Any]) -> None:
         """Each kept part must be the bytes the report describes (same SHA-256, same index)."""
@@ -395,7 +387,7 @@ class _Checker:
         else:
             kos = self.kos if facts.get("validated_with_kos") else None
         try:
-            fresh = _revalidate(exchange, stored, kos)
+            fresh = revalidate(exchange, stored, kos)
         except (DrimlabError, ValueError) as exc:
             self.notes.failures.append(
                 f"step {step.id}: exchange {entry.get('exchange')} cannot be re-validated: {exc}"
@@ -407,7 +399,7 @@ class _Checker:
                 f"step {step.id}: report {short}: no HTTP exchange to re-validate"
             )
             return
-        differences = _disagreements(stored, fresh)
+        differences = disagreements(stored, fresh)
         if differences:
             self.notes.failures.append(
                 f"step {step.id}: report {entry.get('id')} disagrees with a re-validation of its "
@@ -481,4 +473,5 @@ def verify_bundle(path: Path, anchors: Sequence[x509.Certificate]) -> Verificati
         tuple(notes.checks),
         manifest,
         signer,
+        tuple(notes.reports),
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drimlab.config import Settings
-from drimlab.datasets.catalog import get_exam, list_exams
+from drimlab.datasets.catalog import ExamInfo, get_exam, list_exams
 from drimlab.documents.kos import read_kos
 from drimlab.errors import DrimlabError, InputError
 from drimlab.scenarios import actions
@@ -27,6 +27,7 @@ from drimlab.scenarios.actions import (
     Observation,
     RunContext,
 )
+from drimlab.scenarios.inputs import check_inputs
 from drimlab.scenarios.runs import (
     EvidenceFile,
     RunState,
@@ -39,6 +40,7 @@ from drimlab.scenarios.runs import (
     update_step,
 )
 from drimlab.scenarios.schema import Expectation, Role, Scenario, Step, StepKind
+from drimlab.scenarios.serving import address_run, serves
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
 from drimlab.store import Store
 from drimlab.store.queries import first_peer
@@ -113,6 +115,18 @@ def _needs_source(scenario: Scenario) -> bool:
     return any(s.action in ("retrieve", "probes") for s in scenario.steps)
 
 
+def catalogue_exam(store: Store, scenario: Scenario, values: Mapping[str, str]) -> ExamInfo:
+    """The dataset exam a run names (input `exam`), or the first of the scenario's dataset."""
+    key = values.get("exam", "").strip()
+    if key:
+        return get_exam(store, key)
+    dataset = scenario.prerequisites.dataset
+    exams = [e for e in list_exams(store) if e.dataset == dataset]
+    if not exams:
+        raise InputError(f"dataset {dataset!r} has no exam (see: drimlab dataset list)")
+    return exams[0]
+
+
 def resolve_exam(
     store: Store, scenario: Scenario, values: Mapping[str, str]
 ) -> tuple[ExamTarget, str]:
@@ -135,18 +149,13 @@ def resolve_exam(
         return target, dataset
     if _needs_source(scenario) and not values.get("base_url"):
         raise InputError(f"{scenario.id} needs the input base_url or kos_file")
-    key = values.get("exam", "").strip()
-    if key:
-        exam = get_exam(store, key)
-    else:
-        exams = [e for e in list_exams(store) if e.dataset == dataset]
-        if not exams:
-            raise InputError(f"dataset {dataset!r} has no exam (see: drimlab dataset list)")
-        exam = exams[0]
-    manifest = exam.kos
+    exam = catalogue_exam(store, scenario, values)
+    # the catalogue's KOS of that UID when there is one (e.g. built for a run's own server)
+    wanted = values.get("kos_uid")
+    manifest = next((m for m in exam.manifests if m.sop_instance_uid == wanted), exam.kos)
     kos_path = manifest.path if manifest is not None else None
     summary = read_kos(kos_path) if kos_path is not None else None
-    kos_uid = values.get("kos_uid") or (manifest.sop_instance_uid if manifest else None)
+    kos_uid = wanted or (manifest.sop_instance_uid if manifest else None)
     target = actions.exam_target(
         store,
         study_uid=exam.study_instance_uid,
@@ -186,6 +195,7 @@ def start_run(
     if language not in ("fr", "en"):
         raise InputError(f"language {language!r} must be fr or en")
     values = resolve_inputs(scenario, given, prompter if interactive else None)
+    check_inputs(scenario, values)
     if selection is not None:
         values[RULES_VALUE] = json.dumps(selection.as_dict(), sort_keys=True)
     unaddressed = not values.get("base_url") and not values.get("kos_file")
@@ -193,7 +203,11 @@ def start_run(
         answer = prompter.ask("base_url (WADO-RS base URL of the source under test): ")
         if answer and answer.strip():
             values["base_url"] = answer.strip()
-    _prepare(store, settings, scenario)
+            check_inputs(scenario, values)
+    env = _prepare(store, settings, scenario)
+    if serves(scenario) and not values.get("kos_file"):
+        catalogued = catalogue_exam(store, scenario, values)
+        values.update(address_run(store, settings, env, catalogued, values))
     exam, _ = resolve_exam(store, scenario, values)
     return create_run(
         store,
@@ -260,6 +274,7 @@ class Driver:
                 "exam": exam.exam_name,
                 "study_uid": exam.study_uid,
                 "kos_uid": exam.kos_uid or "",
+                "kos_path": str(exam.kos_path or "-"),
                 "pki_bundle": str(env.pki.bundle_path),
                 "whitelist": str(env.whitelist_path),
                 "consumer_cert": str(env.pki.chain_path(CONSUMER_CERT)),

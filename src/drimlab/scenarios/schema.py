@@ -48,7 +48,11 @@ class Actor(StrEnum):
 
 #: Actions drimlab performs, the step kinds they belong to and the parameters they accept.
 ACTIONS: dict[str, tuple[StepKind, frozenset[str]]] = {
-    "retrieve": (StepKind.VALIDATION, frozenset({"level", "series", "kos", "token", "cert"})),
+    "retrieve": (
+        StepKind.VALIDATION,
+        frozenset({"level", "series", "kos", "token", "cert", "accept", "frames"}),
+    ),
+    "health": (StepKind.VALIDATION, frozenset()),
     "serve": (StepKind.VALIDATION, frozenset({"requests", "faults"})),
     "probes": (StepKind.VALIDATION, frozenset({"concurrency", "burst"})),
     "whitelist": (StepKind.INSTRUCTION, frozenset({"variant"})),

@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from drimlab.scenarios.transport import LABELS as TRANSPORT_LABELS
+from drimlab.scenarios.transport import Transport
 from drimlab.validation.render.labels import translator
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -24,11 +26,16 @@ def render_run_summary(manifest: Mapping[str, Any]) -> str:
     return _env.get_template("run.html.j2").render(m=manifest)
 
 
-def render_verification(verification: Any, *, language: str = "en") -> str:
-    """The monitor's page: verdict, reasons, what is missing, and each step (en or fr)."""
+def render_verification(verification: Any, language: str = "en") -> str:
+    """The monitor's page in French or English: verdict, transport, reports, reasons, steps."""
+    lang = "fr" if language == "fr" else "en"
+    modes = {line.transport for line in verification.reports}
     return _env.get_template("monitor.html.j2").render(
         v=verification,
         m=verification.manifest,
-        t=translator(language),
-        lang="fr" if language == "fr" else "en",
+        t=translator(lang),
+        lang=lang,
+        modes=[TRANSPORT_LABELS[mode].get(lang) for mode in sorted(modes)],
+        mode_of={mode.value: label.get(lang) for mode, label in TRANSPORT_LABELS.items()},
+        plain=Transport.PLAIN_HTTP in modes,
     )

@@ -45,7 +45,9 @@ def retrieve(
     if options.repeat < 1 or options.concurrency < 1:
         raise InputError("--repeat and --concurrency must be at least 1")
     target = resolve_target(options)
-    requests = plan_requests(target, level=options.level, accept=options.accept, token=None)
+    requests = plan_requests(
+        target, level=options.level, accept=options.accept, token=None, frames=options.frames
+    )
     if any(r.scheme == "http" for r in requests) and not options.insecure_http:
         raise InputError(
             "the source URL is plain http://: DRIM-M needs TLS (use --insecure-http to debug)"
@@ -54,7 +56,9 @@ def retrieve(
     token = options.token
     if token is None:
         token = trust.issuer.issue() if trust.issuer is not None else default_token(settings)
-    requests = plan_requests(target, level=options.level, accept=options.accept, token=token)
+    requests = plan_requests(
+        target, level=options.level, accept=options.accept, token=token, frames=options.frames
+    )
     if options.repeat > 1 or options.concurrency > 1:
         return measure(store, requests, trust, target.kos, options)
     records = []

@@ -20,14 +20,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drimlab.config import Settings
+from drimlab.domain import LOSSLESS_FIRST, LOSSY_FIRST
 from drimlab.errors import InputError
 from drimlab.exchange import Purpose
-from drimlab.facts.probe import ProbeOutcome, Transport
+from drimlab.facts.probe import ProbeBattery, ProbeOutcome, Transport
 from drimlab.facts.tls import TlsFacts
 from drimlab.simulators.consumer_http import HttpRequest
 from drimlab.simulators.consumer_performance import burst_summary, run_burst
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.retrieval import (
+    DRIM_M_ACCEPT,
+    FRAMES_ACCEPT,
+    LOSSY_FIRST_ACCEPT,
     ClientTrust,
     Outcome,
     RetrieveOptions,
@@ -152,10 +156,17 @@ def build_cases(
     study_url = f"{base}/studies/{t.study}"
     stamp = int(time.time())
 
+    def only(uid: str) -> str:
+        return f'multipart/related; type="application/dicom";transfer-syntax={uid}'
+
     def accepting(uid: str) -> HttpRequest:
-        return _headers(
-            good, accept=f'multipart/related; type="application/dicom";transfer-syntax={uid}'
-        )
+        return _headers(good, accept=only(uid))
+
+    instance = (
+        _at(good, f"{ctx.series_url}/instances/{ctx.known_instance}")
+        if ctx.known_instance
+        else None
+    )
 
     requests: dict[str, HttpRequest | None] = {
         "unknown-study": _at(
@@ -181,10 +192,28 @@ def build_cases(
         "no-token": _headers(good, authorization=None),
         "expired-token": _headers(good, authorization=f"Bearer {ctx.expired_token}"),
         "forged-token": _headers(good, authorization=f"Bearer {ctx.forged_token}"),
+        "study-level": _at(good, study_url),
+        "instance-level": instance,
+        "frames-level": _headers(_at(instance, f"{instance.url}/frames/1"), accept=FRAMES_ACCEPT)
+        if instance
+        else None,
+        "lossless-first": _headers(good, accept=DRIM_M_ACCEPT),
+        "lossy-first": _headers(good, accept=LOSSY_FIRST_ACCEPT),
+        "lossless-preferred-only": _headers(instance, accept=only(LOSSLESS_FIRST[0][0]))
+        if instance
+        else None,
+        "lossy-preferred-only": _headers(instance, accept=only(LOSSY_FIRST[0][0]))
+        if instance
+        else None,
     }
+    no_instance = "no instance is known: give a KOS that lists the series' instances"
     why_not = {
         "instance-of-other-series": "the KOS lists a single series",
         "kos-of-other-exam": "no KOS of another exam was given (--other-kos-uid)",
+        "instance-level": no_instance,
+        "frames-level": no_instance,
+        "lossless-preferred-only": no_instance,
+        "lossy-preferred-only": no_instance,
     }
     cases = [
         ProbeCase(probe, request, why_not=why_not.get(probe, ""))
@@ -222,6 +251,7 @@ def _outcome_of(case: ProbeCase, outcome: Outcome, exchange_id: str) -> ProbeOut
     """What the probe's exchange shows: its status, or how the transport ended."""
     exchange = outcome.exchange
     target = exchange.target or ""
+    accept = (case.request.header("Accept") if case.request is not None else None) or ""
     if exchange.status is not None:
         return ProbeOutcome(
             case.probe,
@@ -230,6 +260,7 @@ def _outcome_of(case: ProbeCase, outcome: Outcome, exchange_id: str) -> ProbeOut
             target=target,
             part_transfer_syntaxes=tuple(p.transfer_syntax_uid for p in outcome.report.parts),
             exchange_id=exchange_id,
+            accept=accept,
         )
     handshake = exchange.tls.handshake if exchange.tls is not None else None
     if handshake is not None:
@@ -322,7 +353,10 @@ def run_probes(
         outcomes.append(_outcome_of(case, outcome, record.exchange_id))
         if connection is None and case.context is None:
             connection = outcome.exchange.tls  # the battery's own connection to the source
-    subjects: list[tuple[Kind, list[object]]] = [(Kind.PROBE, list(outcomes))]
+    subjects: list[tuple[Kind, list[object]]] = [
+        (Kind.PROBE, list(outcomes)),
+        (Kind.BATTERY, [ProbeBattery(tuple(outcomes))]),
+    ]
     facts: dict[str, Any] = {"started_at": started}
     if burst > 0:
         bursting = run_burst(good, probe_trust, burst, max(1, concurrency), options.timeout)

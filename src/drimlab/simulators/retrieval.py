@@ -22,7 +22,7 @@ from drimlab.config import Settings
 from drimlab.dicomweb.multipart import Event
 from drimlab.dicomweb.uids import uid_problem
 from drimlab.documents.kos import Kos, read_kos
-from drimlab.domain import KOS_HEADER
+from drimlab.domain import KOS_HEADER, LOSSLESS_FIRST, LOSSY_FIRST
 from drimlab.errors import InputError
 from drimlab.exchange import Exchange, Purpose
 from drimlab.facts.tls import Role, TlsFacts, plain
@@ -41,24 +41,27 @@ from drimlab.version import __version__
 
 # The Accept list of the ANS sample request (request-series.txt), same media ranges, same
 # order and q-values, without its `boundary=**` parameters and trailing comma (docs/consumer.md).
-DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
-    ("1.2.840.10008.1.2.4.70", "0.9"),
-    ("1.2.840.10008.1.2.4.80", "0.8"),
-    ("1.2.840.10008.1.2.4.91", "0.6"),
-    ("1.2.840.10008.1.2.4.50", "0.5"),
-    ("1.2.840.10008.1.2.4.51", "0.5"),
-    ("1.2.840.10008.1.2.4.100", "0.5"),
-    ("1.2.840.10008.1.2.4.101", "0.5"),
-    ("1.2.840.10008.1.2.4.102", "0.5"),
-    ("1.2.840.10008.1.2.4.103", "0.5"),
-    ("1.2.840.10008.1.2.1", "0.4"),
-)
-DRIM_M_ACCEPT = ",".join(
-    f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
-    for uid, q in DRIM_M_TRANSFER_SYNTAXES
+DRIM_M_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = LOSSLESS_FIRST
+
+
+def accept_list(preferences: tuple[tuple[str, str], ...]) -> str:
+    """The Accept value of a DICOM retrieve naming each (transfer syntax UID, q) in order."""
+    return ",".join(
+        f'multipart/related; type="application/dicom";transfer-syntax={uid};q={q}'
+        for uid, q in preferences
+    )
+
+
+DRIM_M_ACCEPT = accept_list(LOSSLESS_FIRST)
+LOSSY_FIRST_ACCEPT = accept_list(LOSSY_FIRST)
+#: The Accept lists a user picks by name (`--accept-list`): the two orders of the ANS dry run.
+ACCEPT_LISTS = {"lossless-first": DRIM_M_ACCEPT, "lossy-first": LOSSY_FIRST_ACCEPT}
+#: What a frames request asks: uncompressed frames (PS3.18 §8.7.3.3), any syntax else.
+FRAMES_ACCEPT = (
+    'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'
 )
 USER_AGENT = f"drimlab/{__version__} (DRIM-M client simulator)"
-Level = Literal["study", "series", "instance"]
+Level = Literal["study", "series", "instance", "frames"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class RetrieveOptions:
     kos_path: Path | None = None
     kos_uid: str | None = None
     level: Level = "series"
+    frames: tuple[int, ...] = (1,)  # the frame numbers a frames-level retrieval asks
     accept: str | None = None
     token: str | None = None
     cert: Path | None = None
@@ -195,10 +199,26 @@ def _netloc(url: str) -> str:
 
 
 def plan_requests(
-    target: Target, *, level: Level = "series", accept: str | None = None, token: str | None
+    target: Target,
+    *,
+    level: Level = "series",
+    accept: str | None = None,
+    token: str | None,
+    frames: tuple[int, ...] = (1,),
 ) -> tuple[HttpRequest, ...]:
-    """The requests a DRIM-M consumer sends for the target (one per series at series level)."""
-    accept = DRIM_M_ACCEPT if accept is None else accept
+    """The requests a DRIM-M consumer sends for the target (one per series at series level).
+
+    At frames level, one request per instance (`.../frames/1,2`) asking uncompressed frames
+    (`FRAMES_ACCEPT`) unless `accept` says otherwise.
+    """
+    if accept is None:
+        accept = FRAMES_ACCEPT if level == "frames" else DRIM_M_ACCEPT
+    if level == "frames":
+        if not frames or any(f < 1 for f in frames):
+            raise InputError("frame numbers start at 1")
+        suffix = "/frames/" + ",".join(str(f) for f in frames)
+        per_instance = plan_requests(target, level="instance", accept=accept, token=token)
+        return tuple(replace(r, url=r.url + suffix) for r in per_instance)
     urls: list[str] = []
     kos = target.kos
     if target.instance is not None:
@@ -272,14 +292,17 @@ class Outcome:
     kept: dict[int, Path] = field(default_factory=dict)
 
 
-def _connection_facts(request: HttpRequest, stream: ResponseStream, trust: ClientTrust) -> TlsFacts:
+def connection_facts_of(
+    request: HttpRequest, stream: ResponseStream, trust: ClientTrust
+) -> TlsFacts:
+    """The TLS facts of the connection a response came on, with the source's lookups."""
     if request.scheme != "https" or stream.peer is None:
         return plain(Role.CLIENT, f"{request.host}:{request.port}")
     facts = replace(stream.peer, trust_hint=trust.trust_hint)
     return add_server_lookups(facts, stream.peer_der, request.host, trust.whitelist)
 
 
-def _refused(
+def refused_exchange(
     request: HttpRequest, error: TransportError, trust: ClientTrust, exchange: Exchange
 ) -> Exchange:
     """The exchange that ended before a response: a TLS refusal, or a dropped connection."""
@@ -318,7 +341,7 @@ def exchange_once(
     try:
         stream = open_http(request, trust.context, timeout=timeout)
     except TransportError as error:
-        exchange = _refused(
+        exchange = refused_exchange(
             request, error, trust, replace(base, timings={"started_at": started_wall})
         )
         return Outcome(exchange, validate_exchange(exchange, chosen))
@@ -361,7 +384,7 @@ def exchange_once(
             response_headers=head.headers,
             response_body=bytes(small_body) if keep_body and small_body else None,
             response_body_encoded=stream.encoded and keep_body,
-            tls=_connection_facts(request, stream, trust),
+            tls=connection_facts_of(request, stream, trust),
             timings=timings,
             response_problems=head.problems,
             transport_error="; ".join(stream.problems) or None,

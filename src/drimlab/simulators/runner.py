@@ -5,10 +5,11 @@ a background thread with its own event loop (tests, benchmarks, scenarios).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -67,7 +68,11 @@ async def listen(
         return Listener(runner, await serve_tls(server, host, port, ssl_context))
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        reason = os.strerror(exc.errno) if exc.errno else exc.strerror
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from exc
+    except OverflowError:  # a port outside 0-65535
+        await runner.cleanup()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: not a TCP port") from None
 
 
 @contextmanager
@@ -115,12 +120,18 @@ def serve_in_thread(
 
 async def serve_until_cancelled(
     listeners: list[tuple[web.Application, str, int, ssl.SSLContext | None]],
+    on_listening: Callable[[], None] | None = None,
 ) -> None:
-    """Serve every (app, host, port, tls) until the task is cancelled (Ctrl-C), then stop."""
+    """Serve every (app, host, port, tls) until the task is cancelled (Ctrl-C), then stop.
+
+    `on_listening` runs once every socket is bound, so nothing is announced before then.
+    """
     started: list[Listener] = []
     try:
         for app, host, port, context in listeners:
             started.append(await listen(app, host, port, context))
+        if on_listening is not None:
+            on_listening()
         await asyncio.Event().wait()
     finally:
         for listener in reversed(started):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 
 from aiohttp import web
 
@@ -133,8 +134,12 @@ def source_in_thread(
         yield setup, server
 
 
-def notice(setup: SourceSetup, origin: str) -> str:
-    """The interoperability notice a vendor needs to point a consumer at the simulator."""
+def notice(setup: SourceSetup, origin: str, drimlab: str = "drimlab") -> str:
+    """The interoperability notice a vendor needs to point a consumer at the simulator.
+
+    `drimlab` is how the printed commands call drimlab (an absolute path and `--home`, so they
+    work from any directory on the same data home).
+    """
     env, options = setup.env, setup.options
     pki = env.pki
     base = f"{origin}{options.base_path}"
@@ -142,6 +147,7 @@ def notice(setup: SourceSetup, origin: str) -> str:
         "drimlab server simulator — plays the DRIMBox source"
         + (" (DRIM-M mode)" if options.drim_mode else " (plain DICOMweb mode)"),
         f"  WADO-RS base URL      {base}",
+        f"  data home             {env.settings.home}",
     ]
     if options.insecure_http:
         lines.append(
@@ -161,7 +167,7 @@ def notice(setup: SourceSetup, origin: str) -> str:
             )
     if options.jwks_path is None:
         lines.append(
-            f"  token issuer JWKS     {origin}/.well-known/jwks.json  (drimlab token issue)"
+            f"  token issuer JWKS     {origin}/.well-known/jwks.json  ({drimlab} token issue)"
         )
     else:
         lines.append(f"  token issuer JWKS     {options.jwks_path} (issuer {options.issuer_url})")
@@ -179,14 +185,15 @@ def notice(setup: SourceSetup, origin: str) -> str:
             ""
             if options.insecure_http
             else (
-                f"--cacert {pki.bundle_path} --cert {pki.chain_path(CONSUMER_CERT)} "
-                f"--key {pki.key_path(CONSUMER_CERT)} "
+                f"--cacert {quote(str(pki.bundle_path))} "
+                f"--cert {quote(str(pki.chain_path(CONSUMER_CERT)))} "
+                f"--key {quote(str(pki.key_path(CONSUMER_CERT)))} "
             )
         )
         kos_uid = first.kos.sop_instance_uid if first.kos else ""
         lines += [
             "  example request:",
-            f'    curl {tls}-H "Authorization: Bearer $(drimlab token issue)" '
+            f'    curl {tls}-H "Authorization: Bearer $({drimlab} token issue)" '
             f"-H '{KOS_HEADER}: {kos_uid}' "
             "-H 'Accept: multipart/related; type=\"application/dicom\"' "
             f"{base}/studies/{first.study_instance_uid}/series/{series.series_instance_uid}"

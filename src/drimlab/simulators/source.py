@@ -32,6 +32,7 @@ from drimlab.simulators.faults import (
     ResponsePlan,
     apply_fault,
 )
+from drimlab.simulators.health import HealthEndpoint, register_health
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.recording import Outcome, Recorder
 from drimlab.simulators.refusals import HSTS, Refusal, error_response
@@ -326,6 +327,8 @@ def make_app(
     app = web.Application()
     base = config.base_path.rstrip("/")
     app.router.add_route("*", base + "/studies/{tail:.*}", handlers.wado)
+    health = HealthEndpoint(recorder, config.whitelist, config.revocation, config.trust_hint)
+    register_health(app, config.base_path, health)
     app.router.add_get("/.well-known/jwks.json", handlers.jwks)
     app.router.add_post("/token/introspect", handlers.introspect)
     app.router.add_get("/pki/crl", handlers.crl)

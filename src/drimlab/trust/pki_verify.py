@@ -202,4 +202,9 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
             certs = [x509.load_der_x509_certificate(data)]
     except ValueError:
         raise InputError(f"{path} holds no readable X.509 certificate") from None
+    end = b"-----END CERTIFICATE-----"
+    tail = data[data.rfind(end) + len(end) :].strip() if end in data else b""
+    if data.count(b"-----BEGIN CERTIFICATE-----") != data.count(end) or tail.startswith(b"-"):
+        # the PEM reader keeps the whole blocks and drops a cut one without a word
+        raise InputError(f"{path}: truncated PEM (a certificate without its END line)")
     return certs

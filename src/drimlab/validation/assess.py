@@ -65,6 +65,7 @@ class Selection:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     severities: Mapping[str, Severity] = field(default_factory=dict)
+    pixel_sample: int | None = None  # parts whose pixels are decoded per response (None: all)
 
     @classmethod
     def of(
@@ -74,15 +75,20 @@ class Selection:
         select: Iterable[str] = (),
         ignore: Iterable[str] = (),
         severities: Iterable[str] | Mapping[str, Severity] = (),
+        pixel_sample: int | None = None,
     ) -> Selection:
         """A checked selection (unknown profile, code or level: InputError / UnknownRuleError)."""
         if isinstance(profile, Selection):
             return profile
+        if pixel_sample is not None and pixel_sample < 0:
+            raise InputError(f"--pixel-sample {pixel_sample}: give 0 (off) or a number of parts")
         chosen = get_profile(profile)
         levels = (
             dict(severities) if isinstance(severities, Mapping) else parse_severities(severities)
         )
-        selection = cls(chosen, tuple(split_codes(select)), tuple(split_codes(ignore)), levels)
+        selection = cls(
+            chosen, tuple(split_codes(select)), tuple(split_codes(ignore)), levels, pixel_sample
+        )
         _ = selection.rules  # resolve now: an unknown code fails here, not in the middle
         return selection
 
@@ -95,20 +101,25 @@ class Selection:
         return self.severities.get(rule.code) or self.profile.severity_of(rule)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "profile": self.profile.name,
             "select": list(self.select),
             "ignore": list(self.ignore),
             "severities": {code: level.value for code, level in sorted(self.severities.items())},
         }
+        if self.pixel_sample is not None:
+            data["pixel_sample"] = self.pixel_sample
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Selection:
+        sample = data.get("pixel_sample")
         return cls.of(
             str(data.get("profile", "drim-m")),
             select=data.get("select", ()),
             ignore=data.get("ignore", ()),
             severities={str(k): Severity(v) for k, v in (data.get("severities") or {}).items()},
+            pixel_sample=None if sample is None else int(sample),
         )
 
 

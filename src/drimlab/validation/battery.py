@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from drimlab.dicomweb.media import parse_accept, transfer_syntax_weights
+from drimlab.domain import LOSSLESS_FIRST, LOSSY_FIRST
 from drimlab.exchange import Exchange, Purpose
-from drimlab.facts.probe import BurstOutcome, ProbeOutcome, Transport
+from drimlab.facts.probe import BurstOutcome, ProbeBattery, ProbeOutcome, Transport
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE, CheckFunction, Rule
 from drimlab.validation.subjects import NotApplicable
@@ -31,6 +33,7 @@ class Expectation:
     expected: frozenset[int | str]
     tolerated: frozenset[int | str] = frozenset()
     default_syntax_only: bool = False  # a 200 must be in Explicit VR Little Endian
+    asked_syntax: str | None = None  # a 200 must be in this syntax, the only one asked
 
     @property
     def rule(self) -> Rule:
@@ -48,6 +51,12 @@ def _shown(values: frozenset[int | str]) -> str:
 NOT_FOUND: frozenset[int | str] = frozenset({404})
 BAD_REQUEST: frozenset[int | str] = frozenset({400})
 REFUSED: frozenset[int | str] = frozenset({TLS_REFUSED, 400, 401, 403})
+SERVED: frozenset[int | str] = frozenset({200})
+PARTIAL: frozenset[int | str] = frozenset({206})
+SERVED_OR_NOT_ACCEPTABLE: frozenset[int | str] = frozenset({200, 406})
+#: The probes whose Accept lists rank transfer syntaxes, and those showing what the source can.
+Q_LISTS = ("lossless-first", "lossy-first")
+Q_CAPABILITIES = ("lossless-preferred-only", "lossy-preferred-only")
 
 #: The battery, in the order it runs: probe id -> what it must get.
 EXPECTATIONS: dict[str, Expectation] = {
@@ -81,6 +90,25 @@ EXPECTATIONS: dict[str, Expectation] = {
         Expectation("no-token", "PROBE-032", "no token", frozenset({401})),
         Expectation("expired-token", "PROBE-033", "expired token", frozenset({401})),
         Expectation("forged-token", "PROBE-034", "badly signed token", frozenset({401})),
+        Expectation("study-level", "PROBE-060", "study retrieve", SERVED, PARTIAL),
+        Expectation("instance-level", "PROBE-061", "instance retrieve", SERVED, PARTIAL),
+        Expectation("frames-level", "PROBE-062", "frames retrieve", SERVED, PARTIAL),
+        Expectation("lossless-first", "PROBE-063", "lossless-first Accept list", SERVED, PARTIAL),
+        Expectation("lossy-first", "PROBE-064", "lossy-first Accept list", SERVED, PARTIAL),
+        Expectation(
+            "lossless-preferred-only",
+            "PROBE-066",
+            "only the preferred lossless syntax asked",
+            SERVED_OR_NOT_ACCEPTABLE,
+            asked_syntax=LOSSLESS_FIRST[0][0],
+        ),
+        Expectation(
+            "lossy-preferred-only",
+            "PROBE-067",
+            "only the preferred lossy syntax asked",
+            SERVED_OR_NOT_ACCEPTABLE,
+            asked_syntax=LOSSY_FIRST[0][0],
+        ),
         Expectation(
             "expired-client-certificate", "PROBE-040", "expired client certificate", REFUSED
         ),
@@ -125,14 +153,21 @@ def probe_check(code: str) -> CheckFunction:
 
 
 def _success_problem(expectation: Expectation, outcome: ProbeOutcome) -> str | None:
-    if not expectation.default_syntax_only or outcome.status != 200:
+    wanted = EXPLICIT_VR_LE if expectation.default_syntax_only else expectation.asked_syntax
+    if wanted is None or outcome.status != 200:
         return None
     syntaxes = set(outcome.part_transfer_syntaxes)
     if not syntaxes:
         return "200 without any part"
-    if syntaxes != {EXPLICIT_VR_LE}:
+    if syntaxes != {wanted}:
         return f"200 with parts in {', '.join(sorted(s or '?' for s in syntaxes))}"
     return None
+
+
+def _success_expected(expectation: Expectation) -> str:
+    if expectation.default_syntax_only:
+        return "200 in Explicit VR Little Endian, 400 or 406"
+    return f"200 in {expectation.asked_syntax} or 406"
 
 
 def _judge(expectation: Expectation, outcome: ProbeOutcome) -> Iterator[Finding]:
@@ -144,7 +179,7 @@ def _judge(expectation: Expectation, outcome: ProbeOutcome) -> Iterator[Finding]
             yield rule.finding(
                 f"{label}: {problem}",
                 at,
-                expected="200 in Explicit VR Little Endian, 400 or 406",
+                expected=_success_expected(expectation),
                 actual=problem,
             )
         return
@@ -205,6 +240,37 @@ def not_served(exchange: Exchange) -> Iterator[Finding]:
         actual=str(status),
         severity=Severity.WARNING if status == 503 else None,
     )
+
+
+def _served(outcome: ProbeOutcome | None) -> set[str]:
+    if outcome is None or outcome.status != 200:
+        return set()
+    return {uid for uid in outcome.part_transfer_syntaxes if uid}
+
+
+def q_weights_ignored(battery: ProbeBattery) -> Iterator[Finding]:
+    """PROBE-065: a source that could send a syntax the list weighted higher, and did not."""
+    lists = [o for o in map(battery.outcome, Q_LISTS) if o is not None and o.status == 200]
+    if not lists:
+        raise NotApplicable
+    can = set().union(*(_served(o) for o in battery.outcomes if o.probe in Q_CAPABILITIES))
+    can |= set().union(*(_served(o) for o in lists))
+    rule = CATALOGUE["PROBE-065"]
+    for outcome in lists:
+        weights = transfer_syntax_weights(parse_accept(outcome.accept))
+        label = EXPECTATIONS[outcome.probe].label
+        for sent in sorted(_served(outcome)):
+            better = [(c, weights.weight(c)) for c in sorted(can) if c != sent]
+            better = [(c, q) for c, q in better if q > weights.weight(sent)]
+            if better:
+                best, q = max(better, key=lambda item: item[1])
+                yield rule.finding(
+                    f"{label}: the source sent {sent} (q={weights.weight(sent):g}) although it "
+                    f"can send {best} (q={q:g}), which the list preferred: it ignores q",
+                    Location(path="probe: q negotiation"),
+                    expected=f"{best} (q={q:g})",
+                    actual=f"{sent} (q={weights.weight(sent):g})",
+                )
 
 
 def burst_failed(burst: BurstOutcome) -> Iterator[Finding]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from drimlab.documents.cda import CdaHeader, read_cda
 from drimlab.documents.cross import CrossSubject, ImageFacts, read_image, xds_facts
+from drimlab.documents.hl7v2 import read_hl7
 from drimlab.documents.kos import Kos, read_kos
 from drimlab.documents.part10 import quiet_values, read_bytes
 from drimlab.documents.xdm import XdmArchive, read_xdm
@@ -107,6 +108,7 @@ def cross_subject(
     cda: Path | None = None,
     images: Sequence[Path] = (),
     kos_label: str | None = None,
+    hl7: Path | None = None,
 ) -> CrossSubject:
     """Gather one exam's facts from the KOS and the other documents given."""
     data = kos if isinstance(kos, bytes) else read_bytes(kos)
@@ -119,6 +121,7 @@ def cross_subject(
         xds=xds_facts(submission) if submission is not None else None,
         cda=header,
         images=tuple(found),
+        hl7=read_hl7(read_bytes(hl7), str(hl7)) if hl7 is not None else None,
     )
 
 
@@ -141,9 +144,11 @@ def validate_cross(
     cda: Path | None = None,
     images: Sequence[Path] = (),
     profile: Chosen = "drim-m",
+    hl7: Path | None = None,
 ) -> Report:
-    """Check that the KOS, the XDS metadata, the CDA and the images tell the same exam."""
-    subject = cross_subject(kos, xds=xds, cda=cda, images=images)
+    """Check that the KOS, the XDS metadata, the CDA, the HL7 v2 report message and the
+    images tell the same exam."""
+    subject = cross_subject(kos, xds=xds, cda=cda, images=images, hl7=hl7)
     return validate_cross_subject(subject, profile)
 
 

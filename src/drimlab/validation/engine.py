@@ -20,13 +20,13 @@ from drimlab.dicomweb.media import MediaType, MediaTypeError, parse_media_type
 from drimlab.dicomweb.multipart import Event, MultipartDecoder, PartData, PartEnd, PartStart
 from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange, iter_body
-from drimlab.facts.tls import TlsFacts
-from drimlab.facts.whitelist import WhitelistFacts
 from drimlab.validation.assess import Selection, assess
-from drimlab.validation.partstate import PartState, part_record
+from drimlab.validation.health import health_subject, is_health_check
+from drimlab.validation.partstate import PartState, part_record, pixel_sampler, pixel_summary
 from drimlab.validation.profiles import Profile
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Kind
+from drimlab.validation.standalone import validate_connection, validate_whitelist
 from drimlab.validation.subjects import (
     BodyFacts,
     CheckerStream,
@@ -37,9 +37,7 @@ from drimlab.validation.subjects import (
     RequestSubject,
     ResponseSubject,
     TlsSubject,
-    ToolMessage,
     exchange_time,
-    read_part10_header,
     request_subject,
 )
 
@@ -91,6 +89,26 @@ def _request_facts(subject: RequestSubject) -> dict[str, Any]:
     return facts
 
 
+def _health_check(
+    exchange: Exchange, selection: Selection, kos: Kos | None, sides: tuple[bool, bool]
+) -> Report:
+    """A health check (`GET {base}`), judged by the HEALTH rules instead of the retrieve ones."""
+    subject = health_subject(exchange, kos)
+    judged = [
+        (kind, [subject])
+        for kind, side in ((Kind.HEALTH_CHECK, sides[0]), (Kind.HEALTH_ANSWER, sides[1]))
+        if side
+    ]
+    facts = {"health_check": {"target": exchange.target, "status": exchange.status}}
+    return assess(
+        exchange.subject,
+        [*judged, *fact_subjects(exchange)],
+        selection,
+        kind="health-check",
+        facts={**facts, "validated_with_kos": kos is not None},
+    )
+
+
 def validate_request(
     exchange: Exchange,
     profile: Chosen = "drim-m",
@@ -101,6 +119,8 @@ def validate_request(
 ) -> Report:
     """Validate the request side of an Exchange (and its TLS, decision and transport facts)."""
     selection = Selection.of(profile, select=select, ignore=ignore)
+    if is_health_check(exchange, kos):
+        return _health_check(exchange, selection, kos, (True, False))
     subject = request_subject(exchange, kos)
     return assess(
         exchange.subject,
@@ -154,6 +174,7 @@ class ResponseValidator:
         self._size = 0
         self._inflater: Any = None
         self._coding_problems: list[str] = []
+        self._sampler = pixel_sampler(self.selection)
 
     def feed_headers(
         self,
@@ -241,7 +262,8 @@ class ResponseValidator:
             self._streams.append(stream)
         if self._sink is not None:
             self._sink(PartStart(index, headers))
-        return PartState(index, headers, stream)
+        spool = self._sampler is not None and self._sampler.wants(index)
+        return PartState(index, headers, stream, spool=spool)
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
@@ -261,24 +283,7 @@ class ResponseValidator:
                 self._current = None
 
     def _finish(self, part: PartState, *, complete: bool) -> None:
-        dicom = read_part10_header(bytes(part.prefix), truncated=part.capped)
-        errors: tuple[ToolMessage, ...] | None = None
-        warnings: tuple[ToolMessage, ...] = ()
-        if part.checker is not None:
-            verdict = part.checker.finish()
-            errors, warnings = verdict.errors, verdict.warnings
-        self._parts.append(
-            PartFacts(
-                index=part.index,
-                headers=part.headers,
-                size=part.size,
-                sha256=part.hasher.hexdigest(),
-                dicom=dicom,
-                complete=complete,
-                checker_errors=errors,
-                checker_warnings=warnings,
-            )
-        )
+        self._parts.append(part.finish(complete=complete))
 
     def close(self, exchange: Exchange | None = None) -> Report:
         """End of the response: judge what was seen and return the Report.
@@ -291,6 +296,9 @@ class ResponseValidator:
         finally:
             for stream in self._streams:
                 stream.discard()
+            for state in (self._current, self._single):
+                if state is not None:
+                    state.discard()
 
     def _close(self, exchange: Exchange | None) -> Report:
         if self._status is None:
@@ -338,6 +346,8 @@ class ResponseValidator:
         }
         if self._request is not None:
             facts["request"] = _request_facts(self._request)
+        if self._sampler is not None:
+            facts["pixels"] = pixel_summary(body.parts if body else (), self._sampler)
         judged = self._judge_request and self._request is not None
         return assess(
             self._subject,
@@ -445,6 +455,8 @@ def validate_exchange(
     """
     selection = Selection.of(profile, select=select, ignore=ignore)
     judge_request, judge_response = judged_sides(exchange)
+    if is_health_check(exchange, kos):
+        return _health_check(exchange, selection, kos, (judge_request, judge_response))
     if judge_response:
         return _stream(exchange, selection, kos=kos, judge_request=judge_request, checker=checker)
     subjects: list[tuple[Kind, list[object]]] = []
@@ -463,36 +475,14 @@ def validate_exchange(
     )
 
 
-def validate_whitelist(facts: WhitelistFacts, profile: Chosen = "drim-m") -> Report:
-    """Judge a whitelist's facts with the WL rules: one Report, like any other validation."""
-    summary: dict[str, Any] = {
-        "whitelist": {
-            "source": facts.source,
-            "validation_time": facts.at.isoformat(),
-            "domains": facts.domains,
-            "signer": None if facts.signer is None else facts.signer.as_dict(),
-            "signing_time": facts.signing_time,
-        },
-        "whitelist_facts": facts.as_dict(),
-    }
-    return assess(
-        facts.source,
-        [(Kind.WHITELIST, [facts])],
-        Selection.of(profile),
-        kind="whitelist",
-        facts=summary,
-    )
-
-
-def validate_connection(
-    facts: TlsFacts, profile: Chosen = "drim-m", *, at: datetime | None = None
-) -> Report:
-    """Judge one connection's TLS facts alone (a handshake refusal, or a peer's certificate)."""
-    when = at or datetime.now(UTC)
-    return assess(
-        f"TLS connection ({facts.role.value} side)",
-        [(Kind.TLS, [TlsSubject(facts, when)])],
-        Selection.of(profile),
-        kind="connection",
-        facts={"tls": facts.as_dict()},
-    )
+__all__ = [
+    "PartSink",
+    "ResponseValidator",
+    "fact_subjects",
+    "judged_sides",
+    "validate_connection",
+    "validate_exchange",
+    "validate_request",
+    "validate_response",
+    "validate_whitelist",
+]

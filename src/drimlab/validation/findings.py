@@ -6,6 +6,7 @@ Findings, built whole and frozen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -91,3 +92,14 @@ class Finding:
             actual=data.get("actual"),
             references=tuple(data.get("references", ())),
         )
+
+
+def part_ranges(indexes: Iterable[int]) -> str:
+    """Part indexes as ranges: [0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8'."""
+    spans: list[list[int]] = []
+    for index in sorted(set(indexes)):
+        if spans and index == spans[-1][1] + 1:
+            spans[-1][1] = index
+        else:
+            spans.append([index, index])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -23,6 +23,7 @@ class Profile:
     families: tuple[str, ...]
     description: str
     overrides: Mapping[str, Severity] = field(default_factory=dict)
+    decode_pixels: bool = False  # decode every part's pixel data unless --pixel-sample says
 
     def includes(self, code: str) -> bool:
         return any(code == f or code.startswith(f + "-") for f in self.families)
@@ -34,7 +35,7 @@ class Profile:
 
 DICOMWEB = Profile(
     name="dicomweb",
-    families=("WADO-RQ", "WADO-RS", "DICOM", "REFUSAL"),
+    families=("WADO-RQ", "WADO-RS", "DICOM", "HEALTH", "REFUSAL"),
     description="PS3.18 WADO-RS and PS3.10 part content, without DRIM-M specifics",
 )
 
@@ -44,6 +45,7 @@ DRIM_M = Profile(
         "WADO-RQ",
         "WADO-RS",
         "DICOM",
+        "HEALTH",
         "DRIM",
         "REFUSAL",
         "TLS",
@@ -52,6 +54,7 @@ DRIM_M = Profile(
         "PROBE",
         "XDS",
         "XVAL",
+        "ORU",
         "XDM",
     ),
     description="DICOMweb plus the DRIM-M headers, KOS consistency, TLS and whitelist facts",
@@ -59,7 +62,13 @@ DRIM_M = Profile(
         # The ANS reference requests carry both; DRIM-M tolerates them (see the rule docs).
         "WADO-RQ-013": Severity.INFO,
         "WADO-RQ-014": Severity.INFO,
+        # Forms of the ANS dry run that PS3.18 does not define: warnings naming the deviation.
+        "WADO-RQ-018": Severity.WARNING,
+        "WADO-RQ-019": Severity.WARNING,
+        # A source that does not honour the consumer's q: a warning in DRIM-M (info in dicomweb).
+        "WADO-RS-036": Severity.WARNING,
     },
+    decode_pixels=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (DICOMWEB, DRIM_M)}

@@ -30,12 +30,15 @@ class Kind(StrEnum):
 
     REQUEST = "request"
     RESPONSE = "response"
+    HEALTH_CHECK = "health-check"  # the request of a health check (GET {base})
+    HEALTH_ANSWER = "health-answer"  # the source's answer to it
     BODY = "body"
     PART = "part"
     EXCHANGE = "exchange"
     TLS = "tls"
     DECISION = "decision"
     PROBE = "probe"
+    BATTERY = "battery"  # every probe outcome of one run, compared with each other
     BURST = "burst"
     WHITELIST = "whitelist"
     KOS = "kos"
@@ -261,10 +264,14 @@ def declare(
 #: Every rule family module, in catalogue order (a table, not import side effects).
 RULESETS = (
     "request",
+    "request_forms",
+    "health",
     "response",
     "body",
     "part",
+    "pixels",
     "drim",
+    "identity",
     "drim_response",
     "refusal",
     "trust",
@@ -275,6 +282,7 @@ RULESETS = (
     "xds",
     "xds_structure",
     "cross",
+    "cross_hl7",
     "xdm",
 )
 

@@ -23,10 +23,12 @@ from pydicom import dcmread
 from drimlab.dicomweb.http import RawHeaders, header_value, header_values
 from drimlab.dicomweb.media import Accept, MediaType, MediaTypeError, parse_accept, parse_media_type
 from drimlab.dicomweb.paths import PathError, Resource, parse_target
+from drimlab.documents.identity import ObjectIdentity, PatientIdentity, patient_identity
 from drimlab.documents.kos import Kos
 from drimlab.exchange import Exchange
 from drimlab.facts.decision import Decision
 from drimlab.facts.tls import CertificateFacts, TlsFacts
+from drimlab.validation.pixels import PixelFacts
 
 PART10_PREAMBLE = 128
 
@@ -101,10 +103,22 @@ class DicomFacts:
     parse_error: str | None = None
     header_truncated: bool = False
     notes: tuple[str, ...] = ()
+    patient: PatientIdentity | None = None
 
     @property
     def transfer_syntax_uid(self) -> str | None:
         return self.meta.get("TransferSyntaxUID")
+
+    @property
+    def identity(self) -> ObjectIdentity:
+        """What the data set says it is: patient, study, series, SOP class and instance."""
+        return ObjectIdentity(
+            self.patient,
+            self.study_instance_uid or "",
+            self.series_instance_uid or "",
+            self.sop_class_uid or "",
+            self.sop_instance_uid or "",
+        )
 
 
 _META_KEYWORDS = (
@@ -146,6 +160,7 @@ def read_part10_header(prefix: bytes, *, truncated: bool) -> DicomFacts:
     meta: dict[str, str] = {}
     found: dict[str, str | None] = dict.fromkeys(_DATASET_KEYWORDS)
     error: str | None = None
+    patient: PatientIdentity | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -158,6 +173,7 @@ def read_part10_header(prefix: bytes, *, truncated: bool) -> DicomFacts:
             for keyword in _DATASET_KEYWORDS:
                 if keyword in dataset:
                     found[keyword] = _text(dataset[keyword].value)
+            patient = patient_identity(dataset)
             if stream.short:
                 error = "the data ends inside a data element (truncated part)"
         except Exception as exc:  # a corrupt part may break the parser in any way
@@ -173,6 +189,7 @@ def read_part10_header(prefix: bytes, *, truncated: bool) -> DicomFacts:
         parse_error=error,
         header_truncated=truncated,
         notes=notes,
+        patient=patient,
     )
 
 
@@ -231,6 +248,7 @@ class PartFacts:
     complete: bool = True
     checker_errors: tuple[ToolMessage, ...] | None = None
     checker_warnings: tuple[ToolMessage, ...] = ()
+    pixels: PixelFacts | None = None  # None: not decoded (off, not sampled, or no pixel data)
 
     @property
     def content_type_text(self) -> str | None:

@@ -10,7 +10,7 @@ import jinja2
 
 from drimlab.validation.findings import Severity
 from drimlab.validation.render.labels import translator
-from drimlab.validation.render.outcomes import RuleOutcome, rule_outcomes
+from drimlab.validation.render.outcomes import RuleOutcome, grouped, rule_outcomes
 from drimlab.validation.render.sanitize import xml_text
 from drimlab.validation.report import Report, Verdict
 from drimlab.validation.rules import Catalogue
@@ -69,7 +69,9 @@ def render_html(report: Report, catalogue: Catalogue | None = None, *, language:
     `language` (en or fr) is the language of the page's own words; findings stay as made.
     """
     t = translator(language)
-    findings = sorted(report.findings, key=lambda f: f.severity.rank)
+    findings = grouped(sorted(report.findings, key=lambda f: f.severity.rank))
+    probes = report.facts.get("probes")
+    burst = report.facts.get("burst")
     seconds = (report.finished_at - report.started_at).total_seconds()
     facts = [
         (str(key), json.dumps(value, ensure_ascii=False, default=str))
@@ -85,6 +87,8 @@ def render_html(report: Report, catalogue: Catalogue | None = None, *, language:
         counters=report.counters,
         duration=f"{seconds:.3f} s",
         findings=findings,
+        probes=[p for p in probes if isinstance(p, dict)] if isinstance(probes, list) else [],
+        burst=burst if isinstance(burst, dict) else None,
         outcomes=[_row(o, catalogue) for o in rule_outcomes(report, catalogue)],
         facts=facts,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from drimlab.validation.findings import Finding, Severity
+from drimlab.validation.findings import Finding, Severity, part_ranges
 from drimlab.validation.report import Report
 from drimlab.validation.rules import Catalogue
 
@@ -77,3 +77,67 @@ def describe(finding: Finding) -> str:
     if finding.actual is not None:
         extra.append(f"actual: {finding.actual}")
     return f"{finding.message} ({'; '.join(extra)})" if extra else finding.message
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Identical findings on several parts, shown once with the part ranges.
+
+    Findings are identical when only their part differs (same rule, severity, message,
+    header, tag path, path, expected and actual). A finding without a part is a group alone.
+    """
+
+    finding: Finding
+    parts: tuple[int, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return max(1, len(self.parts))
+
+    @property
+    def rule(self) -> str:
+        return self.finding.rule
+
+    @property
+    def severity(self) -> Severity:
+        return self.finding.severity
+
+    @property
+    def message(self) -> str:
+        return self.finding.message
+
+    @property
+    def expected(self) -> str | None:
+        return self.finding.expected
+
+    @property
+    def actual(self) -> str | None:
+        return self.finding.actual
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return self.finding.references
+
+    @property
+    def location(self) -> str:
+        """Where: the finding's location, with `parts 0-9, 12 (11 parts)` when grouped."""
+        if len(self.parts) < 2:
+            return str(self.finding.location)
+        where = replace(self.finding.location, part=None)
+        rest = "" if str(where) == "message" else f", {where}"
+        return f"parts {part_ranges(self.parts)} ({len(self.parts)} parts){rest}"
+
+
+def grouped(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """The findings, identical ones on several parts merged, in order of first appearance."""
+    groups: dict[object, list[Finding]] = {}
+    for index, found in enumerate(findings):
+        loc = found.location
+        same = (found.rule, found.severity, found.message, loc.header, loc.tag_path, loc.path)
+        key: object = (*same, found.expected, found.actual) if loc.part is not None else index
+        groups.setdefault(key, []).append(found)
+    out = []
+    for members in groups.values():
+        parts = tuple(m.location.part for m in members if m.location.part is not None)
+        out.append(FindingGroup(members[0], parts if len(members) > 1 else ()))
+    return out

@@ -1,13 +1,18 @@
 """A Report as terminal text: verdict, counters, findings grouped by severity, parts.
 
+Identical findings on several parts are shown once with the part ranges; a probe report also
+shows its whole battery (each probe, expected, actual, result) and the burst's figures.
+
 Colours are ANSI SGR sequences, written only when asked; untrusted text is escaped so a
 hostile message cannot drive the terminal.
 """
 
 from __future__ import annotations
 
-from drimlab.validation.findings import Finding, Severity
-from drimlab.validation.render.outcomes import SEVERITY_ORDER
+from typing import Any
+
+from drimlab.validation.findings import Severity
+from drimlab.validation.render.outcomes import SEVERITY_ORDER, FindingGroup, grouped
 from drimlab.validation.render.sanitize import one_line
 from drimlab.validation.report import PartRecord, Report, Verdict
 
@@ -74,8 +79,18 @@ def render_text(report: Report, *, color: bool = False) -> str:
         if group:
             lines.append("")
             lines.append(paint(f"{_HEADINGS[severity]} ({len(group)})", "bold"))
-            for finding in group:
-                lines.extend(_finding_lines(finding, paint))
+            for item in grouped(group):
+                lines.extend(_finding_lines(item, paint))
+    probes = report.facts.get("probes")
+    if isinstance(probes, list) and probes:
+        lines.append("")
+        lines.append(paint(f"Probes ({len(probes)})", "bold"))
+        lines.extend(_probe_table(probes))
+    burst = report.facts.get("burst")
+    if isinstance(burst, dict) and burst:
+        lines.append("")
+        lines.append(paint("Burst", "bold"))
+        lines.extend(burst_lines(burst))
     if report.parts:
         lines.append("")
         lines.append(paint(f"Parts ({len(report.parts)})", "bold"))
@@ -88,11 +103,11 @@ def _duration(report: Report) -> str:
     return f"{seconds:.3f} s"
 
 
-def _finding_lines(finding: Finding, paint: _Painter) -> list[str]:
+def _finding_lines(finding: FindingGroup, paint: _Painter) -> list[str]:
     severity = finding.severity
     out = [
         f"  {paint(_LABELS[severity], severity.value)} {paint(one_line(finding.rule), 'bold')}"
-        f"  {one_line(str(finding.location))}",
+        f"  {one_line(finding.location)}",
         f"        {one_line(finding.message)}",
     ]
     if finding.expected is not None:
@@ -128,3 +143,54 @@ def _part_table(parts: tuple[PartRecord, ...]) -> list[str]:
         return ("  " + "  ".join(cells)).rstrip()
 
     return [fmt(header), *(fmt(r) for r in rows)]
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return ("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row))).rstrip()
+
+    return [fmt(header), *(fmt(r) for r in rows)]
+
+
+def _probe_table(probes: list[Any]) -> list[str]:
+    rows = []
+    for row in probes:
+        if not isinstance(row, dict):
+            continue
+        result = str(row.get("result", ""))
+        if result == "not applicable" and row.get("why"):
+            result += f" ({row['why']})"
+        rows.append(
+            tuple(
+                one_line(str(v))[:90]
+                for v in (
+                    row.get("rule", ""),
+                    row.get("probe", ""),
+                    row.get("expected", ""),
+                    row.get("actual", "-"),
+                    result,
+                )
+            )
+        )
+    return _table(("rule", "probe", "expected", "actual", "result"), rows)
+
+
+def _ms(stats: Any, key: str) -> str:
+    value = stats.get(key) if isinstance(stats, dict) else None
+    return f"{value * 1000:.1f}" if isinstance(value, int | float) else "-"
+
+
+def burst_lines(burst: dict[str, Any]) -> list[str]:
+    """The burst's figures: counts, wall time, latency percentiles (ms)."""
+    ttfb, total = burst.get("time_to_first_byte_seconds"), burst.get("total_seconds")
+    return [
+        f"  {burst.get('requests', 0)} retrievals over {burst.get('concurrency', '?')} "
+        f"connections in {float(burst.get('wall_seconds') or 0):.2f} s: {burst.get('ok', 0)} ok, "
+        f"{burst.get('busy', 0)} busy (503), {burst.get('failed', 0)} failed",
+        "  time to first byte (ms)  "
+        + "  ".join(f"{k} {_ms(ttfb, k)}" for k in ("p50", "p90", "p99", "max")),
+        "  total time (ms)          "
+        + "  ".join(f"{k} {_ms(total, k)}" for k in ("p50", "p90", "p99", "max")),
+    ]

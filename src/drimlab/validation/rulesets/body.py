@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from drimlab.validation.findings import Finding, Location, Severity
+from drimlab.dicomweb import transfer_syntax
+from drimlab.dicomweb.media import transfer_syntax_weights
+from drimlab.dicomweb.paths import Kind
+from drimlab.validation.findings import Finding, Location, Severity, part_ranges
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.rulesets.response import BODY, success_only
 from drimlab.validation.subjects import NotApplicable, ResponseSubject
@@ -219,3 +222,62 @@ def instance_duplicated(response: ResponseSubject) -> Iterator[Finding]:
             yield CATALOGUE["WADO-RS-024"].finding(
                 f"SOP Instance {uid} appears {count} times (parts {indexes})", BODY, actual=uid
             )
+
+
+def _q(value: float) -> str:
+    return f"{value:g}"
+
+
+@CATALOGUE.rule(
+    "WADO-RS-036",
+    "transfer-syntax-not-preferred",
+    severity=INFO,
+    summary="The source should send the transfer syntax the request weighted highest",
+    what="Each part's transfer syntax has the highest q the request's Accept gives among the "
+    "syntaxes it names for application/dicom: no part comes in a syntax weighted below "
+    "another one the request preferred. One finding per syntax served, naming its parts. "
+    "A part in a syntax the request did not accept at all is WADO-RS-033's.",
+    why="RFC 9110 §12.5.1 and PS3.18 §8.7 make q the client's preference: a DRIM-M consumer "
+    "asks lossless first (or lossy first, for speed) and a source that ignores the weights "
+    "sends what the viewer wanted least. A source may lack the preferred syntax (it cannot "
+    "transcode to it), so this is info in dicomweb and a warning in drim-m; the probe "
+    "battery tells a source that cannot from one that ignores q (PROBE-065).",
+    bad="Accept: ...transfer-syntax=1.2.840.10008.1.2.4.70;q=0.9, "
+    "...transfer-syntax=1.2.840.10008.1.2.1;q=0.4\n(parts in 1.2.840.10008.1.2.1, the source "
+    "can send 4.70)",
+    good="Accept: ...transfer-syntax=1.2.840.10008.1.2.4.70;q=0.9, ...;q=0.4\n"
+    "(parts in 1.2.840.10008.1.2.4.70)",
+    references=("RFC 9110 §12.5.1", "RFC 9110 §12.4.2", "PS3.18 §8.7.3.5"),
+    subject="body",
+)
+def transfer_syntax_not_preferred(response: ResponseSubject) -> Iterator[Finding]:
+    request = response.require_request()
+    body = response.require_body()
+    success_only(response)
+    if request.resource is None or request.resource.kind is not Kind.INSTANCES:
+        raise NotApplicable
+    weights = transfer_syntax_weights(request.accept)
+    served: dict[str, list[int]] = {}
+    for part in body.parts:
+        media = part.content_type
+        if media is not None and media.essence != "application/dicom":
+            continue
+        uid = part.dicom.transfer_syntax_uid
+        if uid:
+            served.setdefault(uid, []).append(part.index)
+    if not served or not weights.named:
+        raise NotApplicable
+    for uid, indexes in sorted(served.items()):
+        better = weights.preferred_to(uid)
+        if not better or weights.weight(uid) <= 0:  # not accepted at all: WADO-RS-033's
+            continue
+        shown = ", ".join(f"{transfer_syntax.name_of(b)} ({b}, q={_q(q)})" for b, q in better[:3])
+        more = f" and {len(better) - 3} more" if len(better) > 3 else ""
+        yield CATALOGUE["WADO-RS-036"].finding(
+            f"{'part' if len(indexes) == 1 else 'parts'} {part_ranges(indexes)} in "
+            f"{transfer_syntax.name_of(uid)} "
+            f"(q={_q(weights.weight(uid))}) although the request preferred {shown}{more}",
+            BODY,
+            expected=f"{better[0][0]} (q={_q(better[0][1])})",
+            actual=f"{uid} (q={_q(weights.weight(uid))})",
+        )

@@ -21,7 +21,7 @@ XDSI = "IHE RAD TF-3 §4.68.4.1.2.3 (XDS-I.b manifest metadata)"
 
 def _others(subject: CrossSubject) -> None:
     if subject.xds is None and subject.cda is None and not subject.images:
-        raise NotApplicable
+        raise NotApplicable  # (the HL7 v2 message has rules of its own: rulesets/cross_hl7.py)
 
 
 def _disagree(

@@ -15,9 +15,10 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from drimlab.dicomweb.paths import Kind, Level
+from drimlab.dicomweb.paths import Kind
 from drimlab.dicomweb.uids import uid_problem
 from drimlab.documents.kos import Kos
 from drimlab.domain import KOS_HEADER
@@ -126,7 +127,8 @@ def _claims(token: str) -> tuple[dict[str, Any] | None, str | None]:
     "judge a token offline anyway (the source's 401 is the real check), and captured "
     "messages routinely carry a truncated or redacted token so as not to leak a live "
     "credential - the ANS reference requests themselves carry the truncated "
-    "`eyJhbGciOiJSUzI1NiIsInR5cCIgO`.",
+    "`eyJhbGciOiJSUzI1NiIsInR5cCIgO`, and its dry run uses placeholders such as "
+    "`OK_Study_token`, since the ANS validator does not judge a token offline either.",
     bad="Authorization: Bearer eyJhbGciOiJSUzI1NiIsInR5cCIgO",
     good="Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln",
     references=(DRIM_M, "RFC 7519 §3", "RFC 7515 §7.1"),
@@ -138,31 +140,79 @@ def bearer_token_malformed(subject: RequestSubject) -> Iterator[Finding]:
         yield CATALOGUE["DRIM-003"].finding(f"token is not a JWT: {problem}", AUTH)
 
 
+def _capture_time(subject: RequestSubject) -> tuple[float | None, str]:
+    """When the request was captured: its Date header, else the capture's own time."""
+    date = subject.header("Date")
+    if date is not None:
+        try:
+            return parsedate_to_datetime(date.strip()).timestamp(), "its Date header"
+        except (TypeError, ValueError, IndexError):
+            pass
+    if subject.when is not None:
+        return subject.when, "the capture time"
+    return None, ""
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 @CATALOGUE.rule(
     "DRIM-004",
     "bearer-token-expired",
-    severity=WARNING,
-    summary="The bearer token should not be expired when the request is sent",
-    what="When the JWT has an `exp` claim, it is later than the time of the exchange (or "
-    "now, when the capture has no time).",
-    why="The source refuses an expired token (401). A warning only: a capture validated "
-    "later legitimately holds an expired token.",
-    bad='(token claims {"exp": 1600000000}, request sent in 2026)',
-    good='(token claims {"exp": 4102444800})',
-    references=(DRIM_M, "RFC 7519 §4.1.4"),
+    severity=ERROR,
+    summary="The bearer token must not be expired when the request is sent",
+    what="When the token is a JWT with an `exp` claim, `exp` is later than the time the request "
+    "was captured (its `Date` header, else the capture's time) and not earlier than its `iat`. "
+    "A capture that says neither when it was made gets an info finding when the token is "
+    "expired now. A placeholder token that is not a JWT (the ANS dry run's "
+    "`OK_Study_token`) is DRIM-003's, not this rule's.",
+    why="The source refuses an expired token (401): a consumer that sends one cannot retrieve "
+    "anything. A token that expires before it is issued can never be valid. Judging at the "
+    "capture time, not now, keeps a stored capture's verdict stable.",
+    bad='Date: Tue, 01 Dec 2026 10:00:00 GMT\n(token claims {"exp": 1600000000})',
+    good='Date: Tue, 01 Dec 2026 10:00:00 GMT\n(token claims {"exp": 4102444800})',
+    references=(DRIM_M, "RFC 7519 §4.1.4", "RFC 7519 §4.1.6", "RFC 9110 §6.6.1"),
     subject="request",
 )
 def bearer_token_expired(subject: RequestSubject) -> Iterator[Finding]:
     claims, problem = _claims(_token(subject))
     if claims is None or problem is not None:
         raise NotApplicable
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    exp, iat = _number(claims, "exp"), _number(claims, "iat")
+    if exp is None:
         raise NotApplicable
-    when = subject.when if subject.when is not None else time.time()
+    rule = CATALOGUE["DRIM-004"]
+    if iat is not None and exp < iat:
+        yield rule.finding(
+            f"token expires at {_utc(exp)}, before it was issued ({_utc(iat)})",
+            AUTH,
+            expected=f"exp after iat {_utc(iat)}",
+            actual=f"exp {_utc(exp)}",
+        )
+    when, source = _capture_time(subject)
+    if when is None:
+        if exp < time.time():
+            yield rule.finding(
+                f"token expired at {_utc(exp)}; the capture has no Date header nor capture "
+                "time, so whether it was expired when sent is unknown",
+                AUTH,
+                severity=INFO,
+            )
+        return
     if exp < when:
-        yield CATALOGUE["DRIM-004"].finding(
-            f"token expired at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(exp))}", AUTH
+        yield rule.finding(
+            f"token expired at {_utc(exp)}, before the request was sent ({source}: {_utc(when)})",
+            AUTH,
+            expected=f"exp after {_utc(when)}",
+            actual=f"exp {_utc(exp)}",
         )
 
 
@@ -321,23 +371,24 @@ def instance_not_in_kos(subject: RequestSubject) -> Iterator[Finding]:
 
 @CATALOGUE.rule(
     "DRIM-011",
-    "resource-not-series-or-instance",
+    "resource-not-a-drim-m-retrieve",
     severity=WARNING,
-    summary="DRIM-M retrieves series or instances",
-    what="The target is a Retrieve Series or Retrieve Instance resource (not a study, "
-    "metadata, frames, rendered or bulkdata).",
-    why="DRIM-M consumers retrieve what the KOS lists, series by series (or instance by "
-    "instance); sources are only required to serve those resources.",
+    summary="DRIM-M retrieves studies, series, instances or frames",
+    what="The target is a Retrieve Study, Series, Instance or Frames resource (not metadata, "
+    "rendered, thumbnail or bulkdata).",
+    why="DRIM-M consumers retrieve what the KOS lists (series by series in the b<>com PoC); the "
+    "ANS dry run also sends study, instance and frames requests and labels them OK. Sources "
+    "are not required to serve the other resources between DRIMBoxes.",
     bad="GET .../studies/1.2.3/metadata",
     good="GET .../studies/1.2.3/series/1.2.3.4",
     references=(DRIM_M,),
     subject="request",
 )
-def resource_not_series_or_instance(subject: RequestSubject) -> Iterator[Finding]:
+def resource_not_a_drim_retrieve(subject: RequestSubject) -> Iterator[Finding]:
     resource = subject.resource
     if resource is None:
         raise NotApplicable
-    if resource.kind is not Kind.INSTANCES or resource.level is Level.STUDY:
+    if resource.kind not in (Kind.INSTANCES, Kind.FRAMES):
         yield CATALOGUE["DRIM-011"].finding(
             f"{resource.level.value} {resource.kind.value} is not a DRIM-M retrieve",
             Location(path="request-target"),
@@ -368,4 +419,33 @@ def base_url_not_the_kos_base(subject: RequestSubject) -> Iterator[Finding]:
             Location(path="request-target"),
             expected=kos.base_url,
             actual=resource.base,
+        )
+
+
+@CATALOGUE.rule(
+    "DRIM-013",
+    "request-target-not-https",
+    severity=ERROR,
+    summary="A DRIM-M request must not target an http:// URL",
+    what="When the request target is an absolute URL (as in the ANS samples), its scheme is https.",
+    why="DRIM-M exchanges between DRIMBoxes are mutual TLS: only ACME, CRL, CA and OCSP "
+    "downloads may travel in plain HTTP. A consumer that sends image requests in clear "
+    "exposes the patient's identity and its token. A debugging run over plain HTTP still "
+    "runs and its report keeps the error. (A KOS Retrieve URL in http:// stays a warning, "
+    "KOS-013: the ANS's own KOS samples point at http://localhost:4200.)",
+    bad="GET http://source.example/dicom-web/studies/1.2.3/series/1.2.3.4 HTTP/1.1",
+    good="GET https://source.example/dicom-web/studies/1.2.3/series/1.2.3.4 HTTP/1.1",
+    references=(DRIM_M, "DRIM-M: TLS between DRIMBoxes (only ACME, CRL, CA, OCSP in HTTP)"),
+    subject="request",
+)
+def request_target_not_https(subject: RequestSubject) -> Iterator[Finding]:
+    target = subject.target.strip()
+    if "://" not in target:
+        raise NotApplicable
+    if not target.lower().startswith("https://"):
+        yield CATALOGUE["DRIM-013"].finding(
+            f"the request targets {target.split('://', 1)[0]}://, not https://",
+            Location(path="request-target"),
+            expected="https://",
+            actual=target[:120],
         )

@@ -12,7 +12,8 @@ from drimlab.domain import KOS_HEADER
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.rulesets.drim import DRIM_M
-from drimlab.validation.subjects import NotApplicable, ResponseSubject
+from drimlab.validation.rulesets.identity import expected_identity
+from drimlab.validation.subjects import NotApplicable, PartSubject, ResponseSubject
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
@@ -165,6 +166,6 @@ def sop_class_differs_from_kos(response: ResponseSubject) -> Iterator[Finding]:
             yield CATALOGUE["DRIM-024"].finding(
                 f"instance {uid} is {part.dicom.sop_class_uid}, the KOS says {wanted}",
                 Location(part=part.index),
-                expected=wanted,
-                actual=part.dicom.sop_class_uid,
+                expected=f"KOS: {expected_identity(PartSubject(part, response))}",
+                actual=f"part: {part.dicom.identity}",
             )

@@ -14,6 +14,7 @@ from drimlab.dicomweb.media import accepted_transfer_syntaxes
 from drimlab.dicomweb.uids import uid_problem
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
+from drimlab.validation.rulesets.identity import expected_identity
 from drimlab.validation.rulesets.response import type_covers
 from drimlab.validation.subjects import DicomFacts, NotApplicable, PartSubject
 
@@ -223,8 +224,8 @@ def instance_outside_resource(subject: PartSubject) -> Iterator[Finding]:
             yield CATALOGUE["WADO-RS-035"].finding(
                 f"part belongs to {label} {got}, the request asked for {wanted}",
                 _at(subject),
-                expected=wanted,
-                actual=got,
+                expected=f"request: {expected_identity(subject)}",
+                actual=f"part: {dicom.identity}",
             )
 
 
@@ -305,14 +306,22 @@ def file_meta_sop_mismatch(subject: PartSubject) -> Iterator[Finding]:
     )
     if not dicom.meta:
         raise NotApplicable
+    in_meta = (
+        f"File Meta: SOP class {dicom.meta.get('MediaStorageSOPClassUID') or '(none)'} | "
+        f"instance {dicom.meta.get('MediaStorageSOPInstanceUID') or '(none)'}"
+    )
+    in_dataset = (
+        f"data set: SOP class {dicom.sop_class_uid or '(none)'} | "
+        f"instance {dicom.sop_instance_uid or '(none)'}"
+    )
     for keyword, meta_tag, value, tag in pairs:
         meta_value = dicom.meta.get(keyword)
         if meta_value and value and meta_value != value:
             yield CATALOGUE["DICOM-003"].finding(
                 f"{meta_tag} {meta_value} differs from {tag} {value}",
                 Location(part=subject.part.index, tag_path=meta_tag),
-                expected=value,
-                actual=meta_value,
+                expected=in_dataset,
+                actual=in_meta,
             )
 
 

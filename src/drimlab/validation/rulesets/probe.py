@@ -17,6 +17,7 @@ from drimlab.validation.battery import (
     not_served,
     probe_check,
     probe_not_applicable,
+    q_weights_ignored,
 )
 from drimlab.validation.findings import Severity
 from drimlab.validation.references import DRIMM_TRUST, RFC8996
@@ -301,6 +302,106 @@ TLS11 = _probe(
     bad="handshake completes in TLSv1.1",
     good="handshake refused with a protocol_version alert",
     references=(DRIMM_TRUST, RFC8996),
+)
+_SERVED = "200 multipart/related with the instances asked (206 with a Warning: a warning)"
+STUDY_LEVEL = _probe(
+    "PROBE-060",
+    "study-retrieve-not-served",
+    "A Retrieve Study of the KOS's exam must be served",
+    what="GET {base}/studies/{study} with the DRIM-M Accept list, token and KOS header.",
+    why="The ANS dry run retrieves at study level too; a source that only routes series "
+    "cannot be read by such a consumer.",
+    bad="GET .../studies/S -> 404 or 405",
+    good=_SERVED,
+    references=(PS318_RESOURCES, "DRIM-M: ANS dry run, study-level request"),
+)
+INSTANCE_LEVEL = _probe(
+    "PROBE-061",
+    "instance-retrieve-not-served",
+    "A Retrieve Instance of an image the KOS lists must be served",
+    what="GET .../series/{series}/instances/{instance} of the first instance the KOS lists.",
+    why="Consumers that fetch image by image (the ANS instance sample) need it.",
+    bad="GET .../instances/I -> 404",
+    good=_SERVED,
+    references=(PS318_RESOURCES, "DRIM-M: ANS sample request-instance"),
+)
+FRAMES_LEVEL = _probe(
+    "PROBE-062",
+    "frames-retrieve-not-served",
+    "A Retrieve Frames of an image the KOS lists must be served",
+    what="GET .../instances/{instance}/frames/1 asking uncompressed frames "
+    '(`multipart/related; type="application/octet-stream"`).',
+    why="A viewer that streams frames (cine loops, large images) asks for them one by one; the "
+    "ANS dry run sends a frames request.",
+    bad="GET .../frames/1 -> 404",
+    good='200 multipart/related; type="application/octet-stream" with the frame',
+    references=(PS318_RESOURCES, "PS3.18 §10.4.1.1.4"),
+)
+LOSSLESS_FIRST_LIST = _probe(
+    "PROBE-063",
+    "lossless-first-list-not-served",
+    "A series retrieve with the lossless-first Accept list must be served",
+    what="The series retrieve with the ANS sample's list: JPEG Lossless, JPEG-LS, JPEG 2000 "
+    "first, then lossy syntaxes, Explicit VR Little Endian last (q 0.9 down to 0.4).",
+    why="A source must answer a consumer that ranks syntaxes; which syntax it picks is "
+    "PROBE-065's to judge.",
+    bad="-> 406 although Explicit VR Little Endian is in the list",
+    good=_SERVED,
+    references=(PS318_ACCEPT, "RFC 9110 §12.5.1"),
+)
+LOSSY_FIRST_LIST = _probe(
+    "PROBE-064",
+    "lossy-first-list-not-served",
+    "A series retrieve with the lossy-first Accept list must be served",
+    what="The series retrieve with baseline and extended JPEG first (q=1.0, a tie), JPEG 2000, "
+    "lossless syntaxes after, Explicit VR Little Endian last: the ANS dry run's second order.",
+    why="As PROBE-063, with the weights the other way round.",
+    bad="-> 500 while picking a syntax it cannot transcode to",
+    good=_SERVED,
+    references=(PS318_ACCEPT, "RFC 9110 §12.5.1"),
+)
+Q_IGNORED = _probe(
+    "PROBE-065",
+    "q-weights-ignored",
+    "The source must pick the transfer syntax the Accept list weighted highest",
+    what="Across the battery: with the lossless-first and the lossy-first lists, each part is in "
+    "the syntax of highest q among those the source showed it can send (in the other list's "
+    "answer, or when asked one syntax alone: PROBE-066, PROBE-067).",
+    why="q is the consumer's preference (RFC 9110 §12.5.1): lossless for diagnosis, lossy for "
+    "speed. Orthanc ignores it (the last range it can serve wins); a DRIMBox built on it "
+    "sends what the viewer wanted least. A warning: the images still arrive.",
+    bad="lossless-first list -> parts in Explicit VR LE (q=0.4), although JPEG Lossless "
+    "(q=0.9) is sent when asked alone",
+    good="lossless-first list -> parts in JPEG Lossless (q=0.9)",
+    references=(PS318_ACCEPT, "RFC 9110 §12.5.1", "PS3.18 §8.7.3.5"),
+    severity=Severity.WARNING,
+    check=q_weights_ignored,
+    subject=Kind.BATTERY,
+)
+_ONLY = "200 in the syntax asked, or 406 when the source cannot send it"
+LOSSLESS_ONLY = _probe(
+    "PROBE-066",
+    "preferred-lossless-syntax-mishandled",
+    "Asked JPEG Lossless alone, the source sends it or answers 406",
+    what="An instance retrieve whose Accept names only the top syntax of the lossless-first "
+    "list (JPEG Lossless, 1.2.840.10008.1.2.4.70).",
+    why="It shows whether the source can send that syntax (PROBE-065 uses it); a 500 or parts "
+    "in another syntax are faults of their own.",
+    bad="-> 500, or 200 with parts in Explicit VR Little Endian",
+    good=_ONLY,
+    references=(PS318_TS, PS318_STATUS),
+)
+LOSSY_ONLY = _probe(
+    "PROBE-067",
+    "preferred-lossy-syntax-mishandled",
+    "Asked baseline JPEG alone, the source sends it or answers 406",
+    what="An instance retrieve whose Accept names only the top syntax of the lossy-first list "
+    "(JPEG Baseline, 1.2.840.10008.1.2.4.50).",
+    why="As PROBE-066. Baseline JPEG holds 8 bits: a source with 12- or 16-bit images must "
+    "answer 406 (Orthanc answers 500).",
+    bad="-> 500 Internal Server Error",
+    good=_ONLY,
+    references=(PS318_TS, PS318_STATUS),
 )
 BURST = _probe(
     "PROBE-050",

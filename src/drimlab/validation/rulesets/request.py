@@ -165,7 +165,9 @@ def _allowed_for(kind: Kind, level: Level, media: MediaType) -> bool:
             essence == "multipart/related" and inner_type in ("application/dicom+xml", "")
         )
     if kind in (Kind.FRAMES, Kind.BULKDATA):
-        return essence == "multipart/related" and (inner is None or pixel)
+        # Frames asked as application/dicom (the ANS dry run) are WADO-RQ-019's to judge.
+        dicom_frames = kind is Kind.FRAMES and inner_type == "application/dicom"
+        return essence == "multipart/related" and (inner is None or pixel or dicom_frames)
     return media.type in ("image", "video", "text") or essence == "application/pdf"
 
 

@@ -69,7 +69,7 @@ class Lab:
 
 
 @contextmanager
-def served_lab(settings: Settings) -> Iterator[Lab]:
+def served_lab(settings: Settings, *, accounts: bool = False) -> Iterator[Lab]:
     store = open_store(settings)
     env = BenchEnvironment.prepare(store, settings)
     with ExitStack() as stack:
@@ -84,6 +84,7 @@ def served_lab(settings: Settings) -> Iterator[Lab]:
             handlers=setup.app[SOURCE_KEY],
         )
         portal = build_portal(store, settings, link)
+        portal.accounts = accounts
         running = stack.enter_context(portal_in_thread(portal, "127.0.0.1", free_port()))
         yield Lab(store, settings, env, setup, server, running)
 

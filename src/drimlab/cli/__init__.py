@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from drimlab.cli import (
+    admin,
     dataset,
     documents,
     evidence,
@@ -110,6 +111,7 @@ def _usage_line(exc: Exception) -> str:
 
 
 portal.register(app)
+admin.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

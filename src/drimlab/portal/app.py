@@ -7,7 +7,7 @@ store queries); no page decides a verdict.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -16,13 +16,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drimlab.errors import DrimlabError
 from drimlab.portal import (
+    admin,
+    api,
+    auth,
     client,
     datasets,
     exchanges,
@@ -30,6 +33,7 @@ from drimlab.portal import (
     i18n,
     monitor,
     reports,
+    reviews,
     rules,
     scenarios,
     validators,
@@ -72,24 +76,43 @@ def switch_language(request: Request) -> Response:
     return response
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _api_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     detail = exc.detail if isinstance(exc, HTTPException) else ""
+    if _is_api(request):
+        headers = exc.headers if isinstance(exc, HTTPException) else None
+        return _api_error(status, detail or "not found", headers)
     return page(request, "error.html.j2", status_code=status, reason=detail)
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
+    if _is_api(request):
+        return _api_error(400, (str(exc).splitlines() or ["bad input"])[0])
     return page(request, "error.html.j2", status_code=400, reason=str(exc))
 
 
 async def _too_large(request: Request, exc: Exception) -> Response:
+    if _is_api(request):
+        return _api_error(413, str(exc))
     return PlainTextResponse(str(exc), status_code=413)
 
 
 def _lifespan(portal: Portal) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
+        if portal.queue is not None:
+            async with portal.queue.open_async():
+                yield
+        else:
+            yield
         portal.jobs.close()
 
     return lifespan
@@ -107,12 +130,20 @@ def create_app(portal: Portal) -> Starlette:
         *scenarios.routes,
         *monitor.routes,
         *rules.routes,
+        *auth.routes,
+        *admin.routes,
+        *reviews.routes,
+        *api.routes,
         Route("/lang/{language}", switch_language),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Language), Middleware(BodyLimit, limit=portal.upload_limit)],
+        middleware=[
+            Middleware(Language),
+            Middleware(auth.Accounts, portal=portal),
+            Middleware(BodyLimit, limit=portal.upload_limit),
+        ],
         exception_handlers={
             HTTPException: _not_found,
             DrimlabError: _input_error,

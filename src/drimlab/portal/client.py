@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from drimlab.datasets import catalog
 from drimlab.errors import DrimlabError, InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
@@ -26,8 +27,10 @@ from drimlab.portal.reports import rule_catalogue
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, save_upload
 from drimlab.portal.validators import selection_of
+from drimlab.portal.viewer import viewer
 from drimlab.simulators.consumer import DRIM_M_ACCEPT, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.retrieval import resolve_target
+from drimlab.store.ownership import claim
 from drimlab.store.queries import stored_exchange
 from drimlab.store.records import load_report
 
@@ -147,6 +150,13 @@ def options_of(portal: Portal, values: dict[str, str], kos_path: Path | None) ->
 
 
 def _run(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None:
+    try:
+        _work(portal, options, mode, job)
+    finally:  # what it stored belongs to the organisation it ran for, even when it failed
+        claim(portal.store, job.owner, exchange_ids=job.exchange_ids, report_ids=job.report_ids)
+
+
+def _work(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None:
     target = resolve_target(options)
     if target.kos is not None:
         job.steps_total = sum(
@@ -176,7 +186,7 @@ def _run(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None:
 
 async def start(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form(max_files=2, max_fields=30)
+    form = await read_form(request, max_files=2, max_fields=30)
     values = {**_defaults(portal), **{k: str(v) for k, v in form.items() if isinstance(v, str)}}
     values["insecure_http"] = "on" if form.get("insecure_http") == "on" else ""
     try:
@@ -198,7 +208,8 @@ async def start(request: Request) -> Response:
     if mode not in MODES:
         mode = "retrieve"
     label = f"{mode} {options.base_url or ''}".strip()
-    job = portal.jobs.submit(mode, label, lambda job: _run(portal, options, mode, job))
+    owner = viewer(request).organisation_id
+    job = portal.jobs.submit(mode, label, lambda job: _run(portal, options, mode, job), owner)
     return RedirectResponse(f"/client/jobs/{job.id}", status_code=303)
 
 
@@ -223,6 +234,8 @@ def _results(portal: Portal, job: Job) -> list[dict[str, Any]]:
 async def job_page(request: Request) -> Response:
     portal = portal_of(request)
     job = portal.jobs.get(request.path_params["job_id"])
+    if job is not None and not viewer(request).sees_everything:
+        job = job if job.owner == viewer(request).organisation_id else None
     if job is None:
         raise HTTPException(404, _("No such run (runs are forgotten when the portal restarts)"))
     if "application/json" in request.headers.get("accept", ""):

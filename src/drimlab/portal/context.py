@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -21,7 +22,11 @@ from drimlab.simulators.faults import FaultRule
 from drimlab.simulators.source import SourceApp
 from drimlab.store import Store
 
+if TYPE_CHECKING:
+    import procrastinate
+
 DEFAULT_UPLOAD_LIMIT = 512 * 1024 * 1024
+DEFAULT_BACKGROUND_ABOVE = 16 * 1024 * 1024
 
 
 @dataclass
@@ -91,6 +96,11 @@ class Portal:
     jobs: Jobs = field(default_factory=Jobs)
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
     origin: str = ""  # where the portal itself is reachable, once known
+    accounts: bool = False  # a shared environment: logins, organisations, isolation
+    cookie_secure: bool = True  # session cookies only over HTTPS (the proxy in front)
+    # the task queue (procrastinate on PostgreSQL): API validations of larger inputs go there
+    queue: procrastinate.App | None = None
+    background_above: int = DEFAULT_BACKGROUND_ABOVE
 
     @property
     def uploads_dir(self) -> Path:

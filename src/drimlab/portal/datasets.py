@@ -21,11 +21,13 @@ from drimlab.datasets import catalog
 from drimlab.datasets.importer import ImportSummary, import_directory
 from drimlab.dicomweb.transfer_syntax import name_of
 from drimlab.errors import DrimlabError, InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
 from drimlab.portal.thumbnails import thumbnail_png
 from drimlab.portal.uploads import is_file, safe_name, save_upload, upload_folder
+from drimlab.portal.viewer import viewer
 
 MAX_ZIP_MEMBERS = 20000
 
@@ -166,7 +168,10 @@ def _import(portal: Portal, folder: Path, name: str | None) -> ImportSummary:
 
 async def import_exam(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form(max_files=MAX_ZIP_MEMBERS, max_fields=20)
+    form = await read_form(request, max_files=MAX_ZIP_MEMBERS, max_fields=20)
+    if not viewer(request).sees_everything:  # the datasets are every vendor's
+        await form.close()
+        raise HTTPException(403, _("your role may not do this"))
     name = str(form.get("name") or "").strip()
     error: str | None = None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +20,12 @@ from starlette.routing import Route
 
 from drimlab.datasets import catalog
 from drimlab.errors import InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.reports import rule_catalogue
 from drimlab.portal.templating import fragment, page
+from drimlab.portal.viewer import organisation_scope, require_role, require_visible
 from drimlab.simulators.faults import FAULT_DOCS, Fault
 from drimlab.store.listings import (
     Cursor,
@@ -33,6 +36,7 @@ from drimlab.store.listings import (
     latest_exchange_cursor,
     page_exchanges,
 )
+from drimlab.store.ownership import owner_of_exchange
 from drimlab.store.queries import StoredExchange, report_ids_of, stored_exchange
 from drimlab.store.records import load_report
 from drimlab.validation.report import Report
@@ -77,17 +81,21 @@ def filters_of(portal: Portal, params: Any, origin: str | None = "server") -> Ex
     )
 
 
-def _list_context(portal: Portal, params: Any) -> dict[str, Any]:
-    wanted = filters_of(portal, params)
+def _list_context(portal: Portal, params: Any, scope: int | None) -> dict[str, Any]:
+    wanted = replace(filters_of(portal, params), organisation_id=scope)
     before = Cursor.parse(params.get("before"))
     listing = page_exchanges(portal.store, wanted, before=before)
-    newest = listing.items[0].cursor if listing.items else latest_exchange_cursor(portal.store)
+    newest = (
+        listing.items[0].cursor
+        if listing.items
+        else latest_exchange_cursor(portal.store, ExchangeFilter(organisation_id=scope))
+    )
     return {
         "items": listing.items,
         "next_cursor": listing.next_cursor.token() if listing.next_cursor else None,
         "live_from": newest.token() if newest else "",
         "paged": before is not None,
-        "clients": client_subjects(portal.store),
+        "clients": client_subjects(portal.store, organisation_id=scope),
         "exams": catalog.list_exams(portal.store),
     }
 
@@ -95,12 +103,13 @@ def _list_context(portal: Portal, params: Any) -> dict[str, Any]:
 async def server_page(request: Request) -> Response:
     portal = portal_of(request)
     params = request.query_params
+    scope = organisation_scope(request)
     error = None
     try:
-        context = await run_in_threadpool(_list_context, portal, params)
+        context = await run_in_threadpool(_list_context, portal, params, scope)
     except InputError as exc:
         error = str(exc)
-        context = await run_in_threadpool(_list_context, portal, {})
+        context = await run_in_threadpool(_list_context, portal, {}, scope)
     return page(
         request,
         "server.html.j2",
@@ -137,6 +146,7 @@ async def stream(request: Request) -> Response:
     """Server-sent events: every new exchange matching the filters, as a table row."""
     portal = portal_of(request)
     wanted = await run_in_threadpool(filters_of, portal, request.query_params)
+    wanted = replace(wanted, organisation_id=organisation_scope(request))
     start = Cursor.parse(request.headers.get("last-event-id")) or Cursor.parse(
         request.query_params.get("after")
     )
@@ -164,7 +174,8 @@ async def stream(request: Request) -> Response:
 
 async def set_faults(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form()
+    form = await read_form(request)
+    require_role(request, "admin")  # the faults change what every vendor receives
     chosen = [str(v) for v in form.getlist("fault") if str(v) in {f.value for f in Fault}]
     match = str(form.get("match") or "").strip()
     specs = tuple(f"{name}:{match}" if match else name for name in chosen)
@@ -186,6 +197,8 @@ def _exchange(
 
 async def exchange_page(request: Request) -> Response:
     portal = portal_of(request)
+    exchange_id = request.path_params["exchange_id"]
+    require_visible(request, await run_in_threadpool(owner_of_exchange, portal.store, exchange_id))
     stored, report_ids, report_id, report = await run_in_threadpool(
         _exchange, portal, request.path_params["exchange_id"], request.query_params.get("report")
     )

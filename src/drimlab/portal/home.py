@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
@@ -79,6 +80,7 @@ async def jwks(request: Request) -> Response:
 
 async def issue_token(request: Request) -> Response:
     portal = portal_of(request)
+    await read_form(request, max_files=0, max_fields=2)
     token = await run_in_threadpool(portal.env.issuer.issue)
     simulator = portal.simulator
     listening = await run_in_threadpool(simulator.listening)

@@ -43,6 +43,7 @@ class Job:
     error: str = ""
     exchange_ids: list[str] = field(default_factory=list)
     report_ids: list[str] = field(default_factory=list)
+    owner: int | None = None  # the organisation it runs for (accounts on)
     verdict: str = ""
     started_at: float = field(default_factory=time.time)
 
@@ -81,9 +82,11 @@ class Jobs:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def submit(self, kind: str, label: str, work: Callable[[Job], None]) -> Job:
+    def submit(
+        self, kind: str, label: str, work: Callable[[Job], None], owner: int | None = None
+    ) -> Job:
         """Queue `work(job)`; it fills the job's progress and results. An exception fails it."""
-        job = Job(id=uuid.uuid4().hex, kind=kind, label=label)
+        job = Job(id=uuid.uuid4().hex, kind=kind, label=label, owner=owner)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEPT_JOBS:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
 from drimlab.portal import i18n
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
@@ -34,7 +35,7 @@ async def form_page(request: Request) -> Response:
 
 async def verify(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form(max_files=1, max_fields=5)
+    form = await read_form(request, max_files=1, max_fields=5)
     folder = portal.uploads_dir / "monitor" / uuid.uuid4().hex
     try:
         upload = form.get("bundle")

@@ -17,6 +17,8 @@ from drimlab.portal import i18n
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
+from drimlab.portal.viewer import require_visible
+from drimlab.store.ownership import owner_of_report
 from drimlab.store.queries import ReportRow, report_row
 from drimlab.store.records import load_report
 from drimlab.validation.render import FORMATS, render
@@ -52,6 +54,7 @@ def stored_report(portal: Portal, report_id: str) -> tuple[ReportRow, Report]:
 async def report_page(request: Request) -> Response:
     portal = portal_of(request)
     report_id = request.path_params["report_id"]
+    require_visible(request, await run_in_threadpool(owner_of_report, portal.store, report_id))
     row, report = await run_in_threadpool(stored_report, portal, report_id)
     if row.exchange_id is not None and request.query_params.get("alone") != "1":
         return RedirectResponse(f"/exchanges/{row.exchange_id}?report={row.id}", status_code=303)
@@ -70,7 +73,9 @@ async def report_download(request: Request) -> Response:
     fmt = request.path_params["fmt"]
     if fmt not in FORMATS:
         raise HTTPException(404, _("Unknown report format"))
-    row, report = await run_in_threadpool(stored_report, portal, request.path_params["report_id"])
+    report_id = request.path_params["report_id"]
+    require_visible(request, await run_in_threadpool(owner_of_report, portal.store, report_id))
+    row, report = await run_in_threadpool(stored_report, portal, report_id)
     language = i18n.current()
     text = await run_in_threadpool(
         lambda: render(report, fmt, catalogue=rule_catalogue(), language=language)

@@ -20,17 +20,22 @@ from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
 from drimlab.portal import i18n
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, save_upload
 from drimlab.portal.validators import selection_of
+from drimlab.portal.viewer import organisation_scope, require_visible, viewer
 from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Driver, drive_run, fill, start_run
 from drimlab.scenarios.runs import RunState, RunStatus, list_runs, load_run
 from drimlab.scenarios.schema import Scenario, StepKind
 from drimlab.scenarios.signing import Signer
+from drimlab.store.ownership import claim, owner_of_run, run_ids_of
+from drimlab.store.reviews import STATUSES, reviews_of
+from drimlab.store.scenario_runs import find_run_row
 
 
 class WebPrompter:
@@ -58,6 +63,10 @@ async def list_page(request: Request) -> Response:
     portal = portal_of(request)
     scenarios = await run_in_threadpool(load_all, portal.settings)
     runs = await run_in_threadpool(list_runs, portal.store)
+    scope = organisation_scope(request)
+    if scope is not None:
+        mine = await run_in_threadpool(run_ids_of, portal.store, scope)
+        runs = [run for run in runs if run.id in mine]
     return page(request, "scenarios.html.j2", scenarios=scenarios.values(), runs=runs[:50])
 
 
@@ -78,6 +87,26 @@ async def detail_page(request: Request) -> Response:
         values=_defaults(portal, scenario),
         error=None,
     )
+
+
+def claim_run(portal: Portal, run_id: str, organisation_id: int | None) -> None:
+    """Give a run, and the exchanges and reports of its steps so far, to an organisation."""
+    row = find_run_row(portal.store, run_id)
+    if row is None or organisation_id is None:
+        return
+    claim(
+        portal.store,
+        organisation_id,
+        exchange_ids=[i for step in row.steps for i in step.exchange_ids],
+        report_ids=[i for step in row.steps for i in step.report_ids],
+        run_id=run_id,
+    )
+
+
+async def visible_run(request: Request, run_id: str) -> None:
+    """404 unless the run exists and the viewer may see it."""
+    portal = portal_of(request)
+    require_visible(request, await run_in_threadpool(owner_of_run, portal.store, run_id))
 
 
 def _start(portal: Portal, scenario: Scenario, values: dict[str, str]) -> RunState:
@@ -101,11 +130,12 @@ def _start(portal: Portal, scenario: Scenario, values: dict[str, str]) -> RunSta
 
 async def start(request: Request) -> Response:
     portal = portal_of(request)
+    form = await read_form(request, max_files=0, max_fields=50)
     scenario = _scenario(portal, request.path_params["scenario_id"])
-    form = await request.form(max_files=0, max_fields=50)
     values = {k: str(v) for k, v in form.items()}
     try:
         run = await run_in_threadpool(_start, portal, scenario, values)
+        await run_in_threadpool(claim_run, portal, run.id, viewer(request).organisation_id)
     except DrimlabError as exc:
         return page(
             request,
@@ -140,11 +170,19 @@ def _run_view(portal: Portal, run_id: str) -> dict[str, Any]:
         for step, state in zip(scenario.steps, run.steps, strict=False)
     ]
     waiting = run.next_waiting()
-    return {"run": run, "scenario": scenario, "steps": steps, "waiting": waiting}
+    return {
+        "run": run,
+        "scenario": scenario,
+        "steps": steps,
+        "waiting": waiting,
+        "reviews": reviews_of(portal.store, run.id),
+        "review_statuses": STATUSES,
+    }
 
 
 async def run_page(request: Request) -> Response:
     portal = portal_of(request)
+    await visible_run(request, request.path_params["run_id"])
     view = await run_in_threadpool(_run_view, portal, request.path_params["run_id"])
     return page(request, "run.html.j2", error=request.query_params.get("error"), **view)
 
@@ -167,7 +205,12 @@ async def settle_step(request: Request) -> Response:
     """Settle the run's next waiting step with what the page gave (done, skip, files)."""
     portal = portal_of(request)
     run_id = request.path_params["run_id"]
-    form = await request.form(max_files=20, max_fields=20)
+    form = await read_form(request, max_files=20, max_fields=20)
+    try:
+        await visible_run(request, run_id)
+    except HTTPException:
+        await form.close()
+        raise
     folder = portal.uploads_dir / "evidence" / uuid.uuid4().hex
     error = ""
     try:
@@ -193,6 +236,8 @@ async def settle_step(request: Request) -> Response:
                 saved = await save_upload(upload, folder, portal.upload_limit, what=name)
                 answers.append(str(saved))
         await run_in_threadpool(_settle, portal, run_id, answers)
+        owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
+        await run_in_threadpool(claim_run, portal, run_id, owner)
     except DrimlabError as exc:
         error = str(exc).splitlines()[0]
     finally:
@@ -206,7 +251,8 @@ async def settle_step(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _export(portal: Portal, run_id: str) -> Path:
+def export_run_bundle(portal: Portal, run_id: str) -> Path:
+    """Export a finished run's signed evidence bundle; return the zip's path."""
     run = load_run(portal.store, run_id)
     folder = portal.settings.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,8 +263,9 @@ def _export(portal: Portal, run_id: str) -> Path:
 
 async def export(request: Request) -> Response:
     portal = portal_of(request)
+    await visible_run(request, request.path_params["run_id"])
     try:
-        path = await run_in_threadpool(_export, portal, request.path_params["run_id"])
+        path = await run_in_threadpool(export_run_bundle, portal, request.path_params["run_id"])
     except InputError as exc:
         raise HTTPException(404, str(exc)) from None
     return FileResponse(path, media_type="application/zip", filename=path.name)

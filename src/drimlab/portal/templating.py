@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from drimlab.portal import i18n
+from drimlab.portal.viewer import account_of, csrf_of
 from drimlab.version import __version__
 
 
@@ -98,6 +99,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             here=here,
             path=request.url.path,
             query=lambda **changes: query(request, **changes),
+            account=account_of(request),
+            accounts=bool(getattr(request.app.state.portal, "accounts", False)),
+            csrf=csrf_of(request),
             **context,
         )
     )

@@ -7,6 +7,7 @@ chunks, under a name made safe from whatever the browser sent.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -47,7 +48,7 @@ class BodyLimit:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _too_large(send, self.limit)
+                await _too_large(send, self.limit, api=scope["path"].startswith("/api/"))
                 return
         seen = 0
         limit = self.limit
@@ -64,16 +65,15 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = f"the upload is larger than the portal's limit ({limit // (1024 * 1024)} MB)\n"
+async def _too_large(send: Send, limit: int, *, api: bool) -> None:
+    reason = f"the upload is larger than the portal's limit ({limit // (1024 * 1024)} MB)"
+    body, media = (reason + "\n").encode(), b"text/plain; charset=utf-8"
+    if api:  # the API answers every error as JSON
+        body, media = json.dumps({"error": reason}).encode(), b"application/json"
     await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
-        }
+        {"type": "http.response.start", "status": 413, "headers": [(b"content-type", media)]}
     )
-    await send({"type": "http.response.body", "body": body.encode()})
+    await send({"type": "http.response.body", "body": body})
 
 
 @contextmanager

@@ -26,11 +26,13 @@ from starlette.routing import Route
 from drimlab.dciodvfy import checker
 from drimlab.documents.kos import read_kos
 from drimlab.errors import DrimlabError, InputError
+from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, save_upload
+from drimlab.portal.viewer import organisation_scope, viewer
 from drimlab.store.listings import Cursor, page_reports
 from drimlab.store.records import save_exchange, save_report
 from drimlab.trust.pki_verify import RevocationList
@@ -100,12 +102,18 @@ def selection_of(form: FormData | dict[str, str]) -> Selection:
         raise InputError(str(exc)) from None
 
 
-def _exchanges(portal: Portal, exchanges: list[Any], chosen: Selection, kos: Path | None) -> Done:
+def _exchanges(
+    portal: Portal,
+    exchanges: list[Any],
+    chosen: Selection,
+    kos: Path | None,
+    organisation_id: int | None,
+) -> Done:
     manifest = read_kos(kos) if kos is not None else None
     ids = []
     for exchange in exchanges:
         report = validate_exchange(exchange, chosen, kos=manifest, checker=None)
-        exchange_id = save_exchange(portal.store, exchange)
+        exchange_id = save_exchange(portal.store, exchange, organisation_id=organisation_id)
         ids.append(save_report(portal.store, report, exchange_id=exchange_id))
     return Done(tuple(ids))
 
@@ -118,22 +126,33 @@ def _bench_signer(portal: Portal) -> SignerExpectation:
 
 
 def run_validation(
-    portal: Portal, kind: str, files: dict[str, list[Path]], chosen: Selection, bench: bool
+    portal: Portal,
+    kind: str,
+    files: dict[str, list[Path]],
+    chosen: Selection,
+    bench: bool,
+    *,
+    organisation_id: int | None = None,
 ) -> Done:
-    """Validate the saved uploads as `drimlab validate KIND` would; store every Report."""
+    """Validate the saved uploads as `drimlab validate KIND` would; store every Report (for
+    `organisation_id` when given)."""
     from drimlab.validation import documents  # noqa: PLC0415 - pydicom-heavy
 
     one = {name: paths[0] for name, paths in files.items() if paths}
     if kind == "request":
-        return _exchanges(portal, [load_request(one["file"])], chosen, one.get("kos"))
+        return _exchanges(
+            portal, [load_request(one["file"])], chosen, one.get("kos"), organisation_id
+        )
     if kind == "response":
         paired = load_request(one["request"]) if "request" in one else None
-        return _exchanges(portal, [load_response(one["file"], paired)], chosen, one.get("kos"))
+        return _exchanges(
+            portal, [load_response(one["file"], paired)], chosen, one.get("kos"), organisation_id
+        )
     if kind == "har":
         entries = load_har(one["file"])
         if not entries:
             raise InputError(_("the HAR file has no entries"))
-        return _exchanges(portal, entries, chosen, None)
+        return _exchanges(portal, entries, chosen, None, organisation_id)
     if kind == "kos":
         report = documents.validate_kos(one["file"], chosen, checker=checker())
     elif kind == "xds":
@@ -165,7 +184,7 @@ def run_validation(
         ).report
     else:
         raise InputError(_("unknown validation") + f": {kind!r}")
-    return Done((save_report(portal.store, report, kind=kind),))
+    return Done((save_report(portal.store, report, kind=kind, organisation_id=organisation_id),))
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -186,7 +205,7 @@ async def form_page(request: Request) -> Response:
 
 async def validate(request: Request) -> Response:
     portal = portal_of(request)
-    form = await request.form(max_files=2000, max_fields=50)
+    form = await read_form(request, max_files=2000, max_fields=50)
     values = _form_values(form)
     kind = values.get("kind", "")
     error: str | None = None
@@ -209,7 +228,10 @@ async def validate(request: Request) -> Response:
                 saved = await save_upload(upload, target, portal.upload_limit, what=_(label))
                 files.setdefault(field, []).append(saved)
         bench = values.get("bench") == "on"
-        done = await run_in_threadpool(run_validation, portal, kind, files, chosen, bench)
+        owner = viewer(request).organisation_id
+        done = await run_in_threadpool(
+            run_validation, portal, kind, files, chosen, bench, organisation_id=owner
+        )
     except DrimlabError as exc:
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         error = re.sub(re.escape(str(folder)) + r"/[^/]+/", "", error)  # the upload's own name
@@ -235,8 +257,9 @@ async def validate(request: Request) -> Response:
 async def history(request: Request) -> Response:
     portal = portal_of(request)
     before = Cursor.parse(request.query_params.get("before"))
+    scope = organisation_scope(request)
     listing = await run_in_threadpool(
-        lambda: page_reports(portal.store, uploads_only=True, before=before)
+        lambda: page_reports(portal.store, uploads_only=True, before=before, organisation_id=scope)
     )
     return page(
         request,

@@ -59,6 +59,7 @@ class ExchangeFilter:
     study_instance_uid: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    organisation_id: int | None = None  # one organisation's exchanges (`store.ownership`)
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,13 @@ class Page(Generic[T]):
 
 def _filtered(query: AnySelect, wanted: ExchangeFilter) -> AnySelect:
     record = ExchangeRecord
+    if wanted.organisation_id is not None:
+        query = query.where(record.organisation_id == wanted.organisation_id)
     if wanted.origin is not None:
-        if wanted.study_instance_uid or wanted.client_subject:
+        if wanted.organisation_id is not None:
+            # an organisation's own index orders its rows by time already
+            query = query.where(func.coalesce(record.origin, "") == wanted.origin)
+        elif wanted.study_instance_uid or wanted.client_subject:
             # an exam or a client is far more selective than the origin: keep the planner
             # (SQLite has no statistics by default) on their indexes, not on the origin's
             query = query.where(func.coalesce(record.origin, "") == wanted.origin)
@@ -208,7 +214,9 @@ def latest_exchange_cursor(store: Store, wanted: ExchangeFilter | None = None) -
         return None if row is None else Cursor(row[0], row[1])
 
 
-def client_subjects(store: Store, *, limit: int = 50) -> list[str]:
+def client_subjects(
+    store: Store, *, limit: int = 50, organisation_id: int | None = None
+) -> list[str]:
     """The distinct client certificate subjects seen, in order, for a filter menu.
 
     One index lookup per subject (a skip scan of `ix_exchanges_client_subject`), so the cost
@@ -221,6 +229,8 @@ def client_subjects(store: Store, *, limit: int = 50) -> list[str]:
             query = select(func.min(record.client_subject)).where(
                 record.client_subject.is_not(None)
             )
+            if organisation_id is not None:
+                query = query.where(record.organisation_id == organisation_id)
             if found:
                 query = query.where(record.client_subject > found[-1])
             subject = session.execute(query).scalar()
@@ -247,7 +257,9 @@ class ReportItem:
         return Cursor(self.created_at, self.id)
 
 
-def _report_query(before: Cursor | None, verdict: str | None) -> AnySelect:
+def _report_query(
+    before: Cursor | None, verdict: str | None, organisation_id: int | None = None
+) -> AnySelect:
     record = ReportRecord
     query: AnySelect = select(
         record.id,
@@ -260,6 +272,8 @@ def _report_query(before: Cursor | None, verdict: str | None) -> AnySelect:
     )
     if verdict:
         query = query.where(record.verdict == verdict)
+    if organisation_id is not None:
+        query = query.where(record.organisation_id == organisation_id)
     if before is not None:
         query = query.where(
             or_(
@@ -278,26 +292,30 @@ def page_reports(
     verdict: str | None = None,
     before: Cursor | None = None,
     limit: int = PAGE_SIZE,
+    organisation_id: int | None = None,
 ) -> Page[ReportItem]:
     """The newest reports, older than `before`.
 
     `uploads_only`: the reports of validations of files (documents, uploaded or loaded
     messages), not those of the simulators' own exchanges. Two indexed queries, merged.
+    `organisation_id`: only that organisation's reports.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     record = ReportRecord
     newest = (record.created_at.desc(), record.id.desc())
     queries = []
     if uploads_only:
-        documents = _report_query(before, verdict).where(record.exchange_id.is_(None))
+        documents = _report_query(before, verdict, organisation_id).where(
+            record.exchange_id.is_(None)
+        )
         files = (
-            _report_query(before, verdict)
+            _report_query(before, verdict, organisation_id)
             .join(ExchangeRecord, ExchangeRecord.id == record.exchange_id)
             .where(ExchangeRecord.origin == "file")
         )
         queries = [documents, files]
     else:
-        queries = [_report_query(before, verdict)]
+        queries = [_report_query(before, verdict, organisation_id)]
     rows: list[ReportItem] = []
     with store.session() as session:
         for query in queries:

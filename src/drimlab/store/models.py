@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -162,6 +163,7 @@ class ExchangeRecord(Base):
     __table_args__ = (
         Index("ix_exchanges_origin_created", "origin", "created_at", "id"),
         Index("ix_exchanges_study_created", "study_instance_uid", "created_at", "id"),
+        Index("ix_exchanges_organisation_created", "organisation_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -184,6 +186,10 @@ class ExchangeRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # the whole Exchange as `Exchange.as_dict()` gives it (TLS facts, decision, problems...)
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    # who it belongs to in a shared environment (None: the lab's own, or not attributed)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
 
     reports: Mapped[list[ReportRecord]] = relationship(back_populates="exchange")
 
@@ -192,7 +198,10 @@ class ReportRecord(Base):
     """A validation Report, kept whole as JSON plus the columns queries need."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_exchange_verdict", "exchange_id", "verdict"),)
+    __table_args__ = (
+        Index("ix_reports_exchange_verdict", "exchange_id", "verdict"),
+        Index("ix_reports_organisation_created", "organisation_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
@@ -206,6 +215,9 @@ class ReportRecord(Base):
     study_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
 
     exchange: Mapped[ExchangeRecord | None] = relationship(back_populates="reports")
 
@@ -226,6 +238,9 @@ class ScenarioRun(Base):
     kos_sop_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
     steps: Mapped[list[ScenarioStepState]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ScenarioStepState.position"
@@ -255,6 +270,114 @@ class ScenarioStepState(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     run: Mapped[ScenarioRun] = relationship(back_populates="steps")
+
+
+class Organisation(Base):
+    """A vendor (or the programme's own team) in a shared environment.
+
+    `identities` are what attributes a client certificate to it: a subject DN, matched
+    exactly, or a DNS domain (`example.com` matches a CN or SAN of `example.com` and of its
+    subdomains), as a DRIM-M whitelist names a consumer.
+    """
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    identities: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class UserAccount(Base):
+    """A person who logs in: a vendor member, a monitor or an admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # vendor | monitor | admin
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2id, never the password
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LoginSession(Base):
+    """A logged-in browser: the SHA-256 of its cookie's token (the token is never stored)."""
+
+    __tablename__ = "login_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiToken(Base):
+    """A personal API token: its SHA-256 and the first characters shown to tell it apart."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per key (`login:NAME`, `address:IP`) in a window."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class RunReview(Base):
+    """A monitor's verdict on a scenario run (the Gazelle statuses) with a comment."""
+
+    __tablename__ = "run_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("scenario_runs.id", ondelete="CASCADE"), index=True
+    )
+    monitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(24))  # VERIFIED | PARTIALLY_VERIFIED | FAILED
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class BackgroundJob(Base):
+    """Work handed to the task queue (procrastinate) and what came of it.
+
+    The queue itself is procrastinate's tables; this row holds what the job works on (its
+    inputs under the shared data directory, the form values) and its outcome (the reports it
+    stored, or the one-line reason it failed), which the API shows.
+    """
+
+    __tablename__ = "background_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # validation
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued|running|done|failed
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    report_ids: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 def over_long_values(row: Base) -> list[str]:

@@ -20,6 +20,7 @@ from drimlab.errors import InputError, StoreError
 from drimlab.exchange import BodySource, Exchange, Origin, PartRecord, iter_body
 from drimlab.store.db import Store
 from drimlab.store.models import ExchangeRecord, ReportRecord
+from drimlab.store.ownership import attribute
 from drimlab.validation.report import Report
 
 
@@ -61,9 +62,17 @@ def _study_of(exchange: Exchange) -> str | None:
 
 
 def save_exchange(
-    store: Store, exchange: Exchange, *, note: str = "", exchange_id: str | None = None
+    store: Store,
+    exchange: Exchange,
+    *,
+    note: str = "",
+    exchange_id: str | None = None,
+    organisation_id: int | None = None,
 ) -> str:
     """Store an Exchange (bodies to disk, `Exchange.as_dict()` and query columns as a row).
+
+    The server simulator's exchanges belong to the organisation of the client certificate
+    that made them (`ownership.attribute`); others to `organisation_id` when given.
 
     The exchange's part manifest says what the response held when the body itself is not
     kept (the server simulator sends catalogue files: it records which, with sizes and SHA-256).
@@ -72,8 +81,17 @@ def save_exchange(
     """
     record = exchange_row(store, exchange, note=note, exchange_id=exchange_id)
     with store.session() as session:
+        _own(session, record, exchange, organisation_id)
         session.add(record)
     return record.id
+
+
+def _own(session: Any, record: ExchangeRecord, exchange: Exchange, given: int | None) -> None:
+    """The organisation an exchange row belongs to: `given`, else for the server simulator's
+    exchanges the organisation of the client certificate that made them."""
+    if given is None and exchange.origin == "server":
+        given = attribute(session, exchange.tls.peer if exchange.tls else None)
+    record.organisation_id = given
 
 
 def exchange_row(
@@ -117,8 +135,11 @@ def save_exchange_and_report(
     *,
     exchange_id: str | None = None,
     kind: str | None = None,
+    organisation_id: int | None = None,
 ) -> tuple[str, str]:
     """Store an exchange and its report in one transaction: both are kept, or neither.
+
+    Both belong to the exchange's organisation (see `save_exchange`).
 
     Return (exchange id, report id). Bodies are written first (named by their SHA-256, a body
     left by a failed transaction is only an unreferenced copy).
@@ -129,6 +150,8 @@ def save_exchange_and_report(
         exchange_record.facts = {**(exchange_record.facts or {}), "parts": exchange_record.parts}
     report_record = report_row(report, exchange_id=exchange_record.id, kind=kind)
     with store.session() as session:
+        _own(session, exchange_record, exchange, organisation_id)
+        report_record.organisation_id = exchange_record.organisation_id
         session.add(exchange_record)
         session.flush()  # the exchange row first: the report refers to it
         session.add(report_record)
@@ -175,18 +198,28 @@ def load_exchange(store: Store, exchange_id: str) -> Exchange:
 
 
 def save_report(
-    store: Store, report: Report, *, exchange_id: str | None = None, kind: str | None = None
+    store: Store,
+    report: Report,
+    *,
+    exchange_id: str | None = None,
+    kind: str | None = None,
+    organisation_id: int | None = None,
 ) -> str:
-    """Store a Report (whole, as JSON) linked to its exchange; return its id."""
+    """Store a Report (whole, as JSON) linked to its exchange; return its id.
+
+    It belongs to `organisation_id` when given, else to its exchange's organisation.
+    """
     record = report_row(report, exchange_id=exchange_id, kind=kind)
+    record.organisation_id = organisation_id
     with store.session() as session:
+        row = session.get(ExchangeRecord, exchange_id) if exchange_id is not None else None
+        if organisation_id is None and row is not None:
+            record.organisation_id = row.organisation_id
         session.add(record)
-        if exchange_id is not None and report.parts:
-            row = session.get(ExchangeRecord, exchange_id)
-            # a manifest given with the exchange (e.g. where each part was kept) wins
-            if row is not None and not row.parts:
-                row.parts = [p.as_dict() for p in report.parts]
-                row.facts = {**(row.facts or {}), "parts": row.parts}
+        # a manifest given with the exchange (e.g. where each part was kept) wins
+        if report.parts and row is not None and not row.parts:
+            row.parts = [p.as_dict() for p in report.parts]
+            row.facts = {**(row.facts or {}), "parts": row.parts}
     return record.id
 
 

@@ -1,0 +1,143 @@
+"""`drimlab admin`: the accounts of a shared environment (organisations, users, API tokens).
+
+The first admin is made here; the others can then be made in the portal's Accounts page.
+A password is never taken from the command line (it would stay in the shell's history and
+the process list): it is asked twice on a terminal, or read as one line from standard input
+with `--password-stdin`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from drimlab.cli._common import console, fail, state
+from drimlab.store import accounts
+
+admin_app = typer.Typer(help="Organisations, users and API tokens of a shared environment.")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            fail("no password on standard input")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        fail("no terminal to ask the password on: give it on standard input with --password-stdin")
+    first = typer.prompt("Password", hide_input=True)
+    if typer.prompt("Again", hide_input=True) != first:
+        fail("the two passwords differ")
+    return str(first)
+
+
+@admin_app.command("create-organisation")
+def create_organisation(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Its name, as users see it.")],
+    identity: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--identity",
+            help="A client certificate's subject DN, or a DNS domain (its CN/SAN), that "
+            "attributes exchanges to it (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Create an organisation (a vendor, or the programme's team)."""
+    row = accounts.create_organisation(state(ctx).store, name, tuple(identity or ()))
+    console.print(f"organisation {row.name!r} created ({len(row.identities)} identities)")
+
+
+@admin_app.command("set-identities")
+def set_identities(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The organisation.")],
+    identity: Annotated[
+        list[str] | None, typer.Option("--identity", help="Subject DN or DNS domain (repeatable).")
+    ] = None,
+) -> None:
+    """Replace the client certificate identities of an organisation."""
+    row = accounts.set_identities(state(ctx).store, name, tuple(identity or ()))
+    console.print(f"organisation {row.name!r}: {len(row.identities)} identities")
+
+
+@admin_app.command("create-user")
+def create_user(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The login (letters, digits, . _ @ -).")],
+    role: Annotated[str, typer.Option(help="vendor | monitor | admin.")] = "vendor",
+    organisation: Annotated[
+        str | None, typer.Option(help="Their organisation (required for a vendor member).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user account."""
+    account = accounts.create_user(
+        state(ctx).store, login, _password(password_stdin), role, organisation
+    )
+    where = f" of {account.organisation!r}" if account.organisation else ""
+    console.print(f"user {account.login!r} created: {account.role}{where}")
+
+
+@admin_app.command("set-password")
+def set_password(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The user.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Change a user's password (their sessions are closed)."""
+    accounts.set_password(state(ctx).store, login, _password(password_stdin))
+    console.print(f"password of {login!r} changed")
+
+
+@admin_app.command("disable")
+def disable(ctx: typer.Context, login: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Disable an account: no login, its sessions and API tokens stop working."""
+    accounts.set_active(state(ctx).store, login, False)
+    console.print(f"user {login!r} disabled")
+
+
+@admin_app.command("enable")
+def enable(ctx: typer.Context, login: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Enable a disabled account again."""
+    accounts.set_active(state(ctx).store, login, True)
+    console.print(f"user {login!r} enabled")
+
+
+@admin_app.command("create-token")
+def create_token(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The user the token acts for.")],
+    name: Annotated[str, typer.Option(help="What the token is for (e.g. 'CI').")] = "token",
+) -> None:
+    """Print a new personal API token of a user (shown once; only its digest is kept)."""
+    store = state(ctx).store
+    found = [a for a in accounts.users(store) if a.login == login]
+    if not found:
+        fail(f"no user {login!r}")
+    token, _row = accounts.create_api_token(store, found[0], name)
+    typer.echo(token)
+
+
+@admin_app.command("list")
+def list_accounts(ctx: typer.Context) -> None:
+    """List the organisations and the users."""
+    store = state(ctx).store
+    for row in accounts.organisations(store):
+        console.print(f"organisation {row.name}: {', '.join(row.identities) or '-'}", markup=False)
+    for account in accounts.users(store):
+        status = "" if account.active else " (disabled)"
+        where = f" {account.organisation}" if account.organisation else ""
+        console.print(f"user {account.login}: {account.role}{where}{status}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `drimlab admin` to the root app."""
+    app.add_typer(admin_app, name="admin")

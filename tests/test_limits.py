@@ -193,3 +193,14 @@ def test_dataset_import_skips_a_file_over_its_cap(
     assert out.err.strip().splitlines() == [
         f"drimlab: error: nothing imported from {folder}: no usable DICOM file found"
     ]
+
+
+def test_a_zip_bomb_given_to_dataset_import_is_refused_and_nothing_is_left(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    home = tmp_path / "h"
+    bomb = _overlapping(tmp_path / "exam.zip", 50)
+    line = _one_line_refusal(capsys, "--home", str(home), "dataset", "import", str(bomb))
+    assert "overlap (a zip bomb?)" in line
+    staging = home / ".staging"
+    assert not staging.exists() or list(staging.iterdir()) == []

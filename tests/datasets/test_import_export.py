@@ -98,7 +98,7 @@ def test_import_a_zip_names_its_members_as_given(
     reasons = {str(s.path): s.reason for s in summary.skipped}
     assert reasons[f"{archive}!../escape.dcm"] == "a path outside the archive"
     assert f"{archive}!LISEZMOI.txt" in reasons
-    assert not any(p.name.startswith(".import-") for p in settings.home.iterdir())
+    assert list((settings.home / ".staging").iterdir()) == []  # the unpacked copy is gone
 
 
 def test_import_refuses_a_damaged_zip_or_a_missing_path_in_one_line(

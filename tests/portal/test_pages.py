@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -88,6 +89,38 @@ def test_import_of_a_zip_registers_the_exam_and_a_corrupt_one_says_why(
     )
     assert corrupt.status_code == 400
     assert "not a readable zip archive" in corrupt.text
+
+
+def test_a_zip_bomb_given_to_the_import_is_refused_before_unpacking(
+    portal: PortalUnderTest,
+) -> None:
+    # the central directory names one compressed entry fifty times (overlapping entries)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        out.writestr("A0000", b"DICM" * 4096)
+    data = archive.getvalue()
+    cd_at, eocd_at = data.index(b"PK\x01\x02"), data.index(b"PK\x05\x06")
+    entries = []
+    for index in range(50):
+        entry = bytearray(data[cd_at:eocd_at])
+        entry[46:51] = f"A{index:04d}".encode()
+        struct.pack_into("<I", entry, 42, index)
+        entries.append(bytes(entry))
+    directory = b"".join(entries)
+    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 50, 50, len(directory), cd_at, 0)
+    before = len(list_exams(portal.store))
+    for language, message in (
+        ("en", "its entries overlap"),
+        ("fr", "ses entrées se chevauchent"),
+    ):
+        portal.client.cookies.set("drimlab_lang", language)
+        refused = portal.client.post(
+            "/datasets/import",
+            files={"archive": ("bomb.zip", data[:cd_at] + directory + eocd, "application/zip")},
+        )
+        assert refused.status_code == 400
+        assert message in refused.text
+    assert len(list_exams(portal.store)) == before
 
 
 def test_hostile_file_names_and_contents_are_escaped(portal: PortalUnderTest) -> None:

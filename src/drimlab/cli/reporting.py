@@ -120,9 +120,10 @@ def emit(reports: list[Report], fmt: str, output: Path | None, *, folder: bool =
         else:
             text = "\n".join(render(r, fmt, catalogue=catalogue) for r in reports)
         if output is None:
-            console.print(
-                text, markup=False, soft_wrap=True, end="" if text.endswith("\n") else "\n"
-            )
+            # written as it is: the renderers made it safe for a terminal, and going through
+            # rich's layout would hold many times the text in memory (a HAR of thousands)
+            console.file.write(text if text.endswith("\n") else text + "\n")
+            console.file.flush()
             return
         write_atomic(output, text)
         for report in reports:

@@ -1,8 +1,9 @@
 """What `drimlab dataset import` takes: a DICOM file, a folder of them, or a zip archive.
 
 A folder is imported as it is (`importer.import_directory`). A single file and the members of
-a zip archive are first placed in a private folder under the home (a link for the file; the
-archive's members copied out one by one, never to a path the archive chooses), then imported
+a zip archive are first placed in a staging folder under the home (a link for the file; the
+archive's members copied out one by one, never to a path the archive chooses; an archive is
+first held to `drimlab.limits.check_archive`, so a zip bomb is refused in one line), then imported
 from there; the summary names them as the user gave them (`archive.zip!folder/file.dcm`).
 
     import_path(store, settings, Path("exam.zip"))   # the studies inside, named "exam"
@@ -12,15 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from drimlab.config import Settings
 from drimlab.datasets.importer import ImportSummary, SkippedFile, import_directory
-from drimlab.datasets.staging import Progress
+from drimlab.datasets.staging import Progress, staging_area
 from drimlab.errors import InputError
+from drimlab.limits import check_archive
 from drimlab.store import Store
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -56,6 +57,7 @@ def _extract(archive: Path, into: Path) -> tuple[dict[Path, str], list[SkippedFi
     skipped: list[SkippedFile] = []
     try:
         with zipfile.ZipFile(archive) as zipped:
+            check_archive(zipped, str(archive))  # entries, inflated size, ratio, overlaps
             members = [m for m in zipped.infolist() if not m.is_dir()]
             needed = sum(m.file_size for m in members)
             free = shutil.disk_usage(into).free
@@ -98,8 +100,9 @@ def import_path(
     if kind == "folder":
         return import_directory(store, settings, source, name=name, progress=progress)
     settings.home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".import-", dir=settings.home) as work:
-        folder = Path(work) / "files"
+    # a staging folder: held while this import lives, swept by the next writer if it is killed
+    with staging_area(settings) as work:
+        folder = work / "files"
         folder.mkdir()
         skipped: list[SkippedFile] = []
         if kind == "zip":

@@ -21,6 +21,7 @@ from drimlab.datasets import catalog
 from drimlab.datasets.importer import ImportSummary, import_directory
 from drimlab.dicomweb.transfer_syntax import name_of
 from drimlab.errors import DrimlabError, InputError
+from drimlab.limits import check_archive
 from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
@@ -142,6 +143,15 @@ def _extract_zip(archive: Path, target: Path, limit: int) -> None:
             members = opened.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
                 raise InputError(_("the zip holds too many files"))
+            try:
+                check_archive(opened, archive.name)  # overlapping entries, inflation ratio
+            except InputError:
+                raise InputError(
+                    _(
+                        "the zip is refused: its entries overlap or it inflates far more than "
+                        "DICOM files do (a zip bomb?)"
+                    )
+                ) from None
             total = 0
             for number, member in enumerate(members):
                 if member.is_dir():

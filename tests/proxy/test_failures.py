@@ -229,3 +229,25 @@ def test_an_unreachable_source_and_a_consumer_speaking_no_http_are_recorded(
     assert second.exchange.relay is not None
     assert second.exchange.relay.ended is RelayEnd.CONSUMER_NOT_HTTP
     assert "RELAY-005" in _rules(second)
+
+
+def test_a_source_certificate_the_proxy_does_not_trust_is_refused_and_recorded(
+    bench: ProxyBench,
+) -> None:
+    pki = bench.env.pki
+    wrong_anchor = Identity(
+        pki.chain_path(CONSUMER_CERT), pki.key_path(CONSUMER_CERT), pki.chain_path("rogue-root")
+    )
+    with bench.source(), bench.proxy(client=wrong_anchor) as running:
+        with _consumer(bench) as conn:
+            conn.sendall(_get("/dicom-web/studies/1.2.3"))
+            answer = _read_all(conn)
+        assert running.recorder.wait_for(1, timeout=60)
+        item = running.recorder.recorded[0]
+    assert answer.startswith(b"HTTP/1.1 502 Bad Gateway")
+    upstream = item.exchange.upstream_tls
+    assert upstream is not None and upstream.handshake is not None
+    assert upstream.handshake.refused_by is RefusedBy.BENCH  # the proxy said no
+    assert item.exchange.relay is not None
+    assert item.exchange.relay.ended is RelayEnd.SOURCE_TLS_FAILED
+    assert item.report is not None and item.report.verdict is Verdict.FAILED

@@ -3,10 +3,10 @@ proxy as it would directly, and the proxy's own reports judge what passed."""
 
 from __future__ import annotations
 
-import hashlib
-
+from drimlab.proxy.config import Upstream
 from drimlab.proxy.recording import Recorded
 from drimlab.simulators.consumer import RetrieveOptions, retrieve
+from drimlab.simulators.serve import SourceOptions, source_in_thread
 from drimlab.store.records import load_exchange, load_report
 from drimlab.validation.report import Verdict
 
@@ -54,7 +54,6 @@ def test_no_fault_passes_on_both_sides_with_byte_exact_relay(bench: ProxyBench) 
         sha = {p.sha256 for p in client.parts}
         proxied = {p.sha256 for r in recorded for p in r.exchange.parts}
         assert sha <= proxied
-    assert hashlib  # (parts are compared by their SHA-256)
 
 
 def test_validation_that_cannot_keep_up_gives_up_and_the_relay_goes_on(bench: ProxyBench) -> None:
@@ -72,3 +71,20 @@ def test_validation_that_cannot_keep_up_gives_up_and_the_relay_goes_on(bench: Pr
         rules = {f.rule for f in item.report.findings}
         assert "RELAY-007" in rules
         assert item.report.verdict is not Verdict.FAILED  # a warning: nothing was judged wrong
+
+
+def test_a_plain_http_source_is_relayed_and_its_leg_reported(bench: ProxyBench) -> None:
+    options = SourceOptions(port=bench.source_port, crl_port=None, insecure_http=True)
+    upstream = Upstream("http", "localhost", bench.source_port)
+    with (
+        source_in_thread(bench.store, bench.env, options),
+        bench.proxy(upstream=upstream, client=None) as running,
+    ):
+        result = retrieve(bench.store, bench.settings, RetrieveOptions(kos_path=bench.kos.path))
+        assert running.recorder.wait_for(len(result.records), timeout=60)
+        recorded = list(running.recorder.recorded)
+    assert result.verdict is Verdict.PASSED  # the consumer's own leg is mutual TLS
+    for item in recorded:
+        assert item.report is not None
+        assert item.exchange.relay is not None and item.exchange.relay.response.identical
+        assert "TLS-013" in {f.rule for f in item.report.findings}

@@ -149,7 +149,12 @@ def test_the_monitor_records_a_verdict_the_vendor_then_sees(shared: SharedPortal
 
 
 def test_a_vendor_may_not_change_what_every_vendor_shares(shared: SharedPortal) -> None:
-    alice = shared.login("alice")
+    alice, monica = shared.login("alice"), shared.login("monica")
+    assert "consumer-key.pem" not in alice.get("/").text
+    assert alice.get("/downloads/consumer-key.pem").status_code == 403
+    assert alice.get("/downloads/source-key.pem").status_code == 403
+    assert alice.get("/downloads/consumer-cert.pem").status_code == 200
+    assert monica.get("/downloads/consumer-key.pem").status_code == 200
     csrf = csrf_of(alice.get("/"))
     assert alice.post("/server/faults", data={"csrf": csrf, "fault": "slow"}).status_code == 403
     assert alice.post("/datasets/import", data={"csrf": csrf}).status_code == 403

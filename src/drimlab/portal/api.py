@@ -29,7 +29,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
-from drimlab.portal.context import Portal, portal_of
+from drimlab.portal.context import QUEUE, VALIDATE_UPLOAD, Portal, portal_of
 from drimlab.portal.reports import MEDIA, rule_catalogue, stored_report
 from drimlab.portal.scenarios import export_run_bundle
 from drimlab.portal.uploads import is_file, safe_name, save_upload
@@ -249,7 +249,8 @@ async def _defer(
         create_job, portal.store, "validation", account.organisation_id, inputs
     )
     assert portal.queue is not None
-    await portal.queue.configure_task("drimlab:validate_upload").defer_async(job_id=job_id)
+    task = portal.queue.configure_task(VALIDATE_UPLOAD, queue=QUEUE)
+    await task.defer_async(job_id=job_id)
     return job_id
 
 

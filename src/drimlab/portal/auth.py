@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.templating import page
-from drimlab.portal.viewer import LAB, account_of, csrf_of
+from drimlab.portal.viewer import LAB, csrf_of
 from drimlab.store.accounts import (
     SESSION_LIFETIME,
     Throttled,
@@ -202,10 +202,6 @@ async def logout(request: Request) -> Response:
         SESSION_COOKIE, httponly=True, samesite="lax", secure=portal.cookie_secure
     )
     return response
-
-
-def logged_in(request: Request) -> bool:
-    return account_of(request) not in {None, LAB}
 
 
 routes = [

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 DEFAULT_UPLOAD_LIMIT = 512 * 1024 * 1024
 DEFAULT_BACKGROUND_ABOVE = 16 * 1024 * 1024
+QUEUE = "drimlab"  # the task queue's queue, and the name of its validation task
+VALIDATE_UPLOAD = "drimlab:validate_upload"
 
 
 @dataclass

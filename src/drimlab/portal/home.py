@@ -18,6 +18,7 @@ from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
 from drimlab.portal.templating import page
+from drimlab.portal.viewer import viewer
 from drimlab.simulators.environment import CONSUMER_CERT, SOURCE_CERT
 
 # name in the URL -> (label msgid, media type, is a private key)
@@ -30,6 +31,13 @@ DOWNLOADS: dict[str, tuple[str, str, bool]] = {
     "whitelist.xml": (mark("Signed whitelist"), "application/xml", False),
     "crl.der": (mark("Certificate revocation list"), "application/pkix-crl", False),
 }
+
+
+def offered(request: Request) -> dict[str, tuple[str, str, bool]]:
+    """The downloads this viewer gets: in a shared environment, the bench's private keys
+    only for monitors and admins (a vendor presents their own certificate)."""
+    sees_everything = viewer(request).sees_everything
+    return {k: v for k, v in DOWNLOADS.items() if sees_everything or not v[2]}
 
 
 def download_path(portal: Portal, name: str) -> Path | None:
@@ -55,7 +63,7 @@ async def environment(request: Request) -> Response:
         "home.html.j2",
         simulator=simulator,
         listening=listening,
-        downloads=DOWNLOADS,
+        downloads=offered(request),
         portal_origin=portal.origin or f"{request.url.scheme}://{request.url.netloc}",
         token=None,
     )
@@ -66,6 +74,8 @@ async def download(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in DOWNLOADS:
         raise HTTPException(404, _("No such download"))
+    if name not in offered(request):
+        raise HTTPException(403, _("the bench's private keys are for monitors and admins"))
     path = download_path(portal, name)
     if path is None or not path.exists():
         raise HTTPException(404, _("This file is not in the test environment"))
@@ -89,7 +99,7 @@ async def issue_token(request: Request) -> Response:
         "home.html.j2",
         simulator=simulator,
         listening=listening,
-        downloads=DOWNLOADS,
+        downloads=offered(request),
         portal_origin=portal.origin or f"{request.url.scheme}://{request.url.netloc}",
         token=token,
     )

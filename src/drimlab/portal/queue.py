@@ -21,13 +21,11 @@ from sqlalchemy import make_url
 
 from drimlab.config import Settings
 from drimlab.errors import ConfigurationError, DrimlabError
-from drimlab.portal.context import Portal
+from drimlab.portal.context import QUEUE, Portal
 from drimlab.portal.validators import run_validation, selection_of
 from drimlab.store.background import finish_job, start_job
 
-QUEUE = "drimlab"
 STALLED_SECONDS = 60  # a running job whose worker has not beaten for this long is retried
-tasks = procrastinate.Blueprint()
 
 
 def conninfo(settings: Settings) -> str:
@@ -43,7 +41,8 @@ def conninfo(settings: Settings) -> str:
 def queue_app(settings: Settings) -> procrastinate.App:
     """The procrastinate application over the store's database, with drimlab's tasks."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(settings)))
-    app.add_tasks_from(tasks, namespace="drimlab")
+    # a blueprint of its own: adding one to an app renames its tasks in place
+    app.add_tasks_from(_tasks(), namespace="drimlab")
     return app
 
 
@@ -83,23 +82,31 @@ def validate_inputs(portal: Portal, job_id: str) -> None:
     finish_job(portal.store, job_id, report_ids=done.report_ids)
 
 
-@tasks.task(name="validate_upload", queue=QUEUE, pass_context=True)
-def validate_upload(context: procrastinate.JobContext, job_id: str) -> None:
-    portal = context.additional_context["portal"]
-    assert isinstance(portal, Portal)
-    validate_inputs(portal, job_id)
+def _tasks() -> procrastinate.Blueprint:
+    """drimlab's tasks: the background validation, and the retry of stalled jobs."""
+    tasks = procrastinate.Blueprint()
 
+    @tasks.task(name="validate_upload", queue=QUEUE, pass_context=True)
+    def validate_upload(context: procrastinate.JobContext, job_id: str) -> None:
+        portal = context.additional_context["portal"]
+        assert isinstance(portal, Portal)
+        validate_inputs(portal, job_id)
 
-@tasks.periodic(cron="* * * * * */15", periodic_id="retry-stalled")  # every 15 s
-@tasks.task(
-    name="retry_stalled_jobs", queue=QUEUE, queueing_lock="retry_stalled_jobs", pass_context=True
-)
-async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Put back in the queue the jobs whose worker stopped beating (killed, lost)."""
-    manager = context.app.job_manager
-    after = float(context.additional_context.get("stalled_after", STALLED_SECONDS))
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
-        await manager.retry_job(job)
+    @tasks.periodic(cron="* * * * * */15", periodic_id="retry-stalled")  # every 15 s
+    @tasks.task(
+        name="retry_stalled_jobs",
+        queue=QUEUE,
+        queueing_lock="retry_stalled_jobs",
+        pass_context=True,
+    )
+    async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+        """Put back in the queue the jobs whose worker stopped beating (killed, lost)."""
+        manager = context.app.job_manager
+        after = float(context.additional_context.get("stalled_after", STALLED_SECONDS))
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
+            await manager.retry_job(job)
+
+    return tasks
 
 
 def run_worker(

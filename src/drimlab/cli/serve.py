@@ -92,7 +92,7 @@ def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> 
         if portal_line:
             typer.echo(portal_line)
         typer.echo(notice(setup, origin, drimlab_command(cli.settings)))  # never wrapped
-        console.print("serving; Ctrl-C or SIGTERM to stop", markup=False)
+        console.print("serving; Ctrl-C to stop", markup=False)  # SIGTERM stops the same way
 
     def stopping(signal_name: str) -> None:
         recorder.stopping = True  # new requests: 503 shutting-down

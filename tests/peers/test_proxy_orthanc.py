@@ -9,6 +9,7 @@ each direction's count and SHA-256 are the same as received and as sent.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 from dicomweb_client.api import DICOMwebClient
@@ -55,8 +56,8 @@ def recording(proxy: MtlsProxy, test_pki: PeerPki, store: Store) -> Iterator[Run
         yield running
 
 
-def _client(base: str, pki: PeerPki) -> DICOMwebClient:
-    session = create_session()
+def _client(base: str, pki: PeerPki, sessions: ExitStack) -> DICOMwebClient:
+    session = sessions.enter_context(create_session())
     session.trust_env = False
     session.verify = str(pki.ca)
     session.cert = (str(pki.client_cert), str(pki.client_key))
@@ -70,9 +71,16 @@ def test_retrieval_through_the_proxy_is_the_direct_retrieval_recorded(
     test_pki: PeerPki,
     store: Store,
 ) -> None:
-    direct = _client(f"{proxy.url}/dicom-web", test_pki)
-    proxied = _client(f"https://localhost:{recording.port}/dicom-web", test_pki)
-    before = len(recording.recorder.recorded)
+    with ExitStack() as sessions:
+        direct = _client(f"{proxy.url}/dicom-web", test_pki, sessions)
+        proxied = _client(f"https://localhost:{recording.port}/dicom-web", test_pki, sessions)
+        _retrieve_both(direct, proxied, orthanc_study)
+    _check_recorded(recording, orthanc_study, store)
+
+
+def _retrieve_both(
+    direct: DICOMwebClient, proxied: DICOMwebClient, orthanc_study: LoadedStudy
+) -> None:
     for series_uid, sops in orthanc_study.series.items():
         mine = list(direct.retrieve_series(orthanc_study.study_uid, series_uid))
         relayed = list(proxied.retrieve_series(orthanc_study.study_uid, series_uid))
@@ -84,9 +92,12 @@ def test_retrieval_through_the_proxy_is_the_direct_retrieval_recorded(
     series_uid = next(iter(orthanc_study.series))
     instance = proxied.retrieve_instance(orthanc_study.study_uid, series_uid, sop)
     assert instance.SOPInstanceUID == sop
+
+
+def _check_recorded(recording: RunningProxy, orthanc_study: LoadedStudy, store: Store) -> None:
     count = len(orthanc_study.series) + 1
-    assert recording.recorder.wait_for(before + count, timeout=60)
-    recorded = recording.recorder.recorded[before:]
+    assert recording.recorder.wait_for(count, timeout=60)
+    recorded = recording.recorder.recorded
     assert len(recorded) == count
     for item in recorded:
         assert item.report is not None and item.exchange_id is not None, item.failure

@@ -43,7 +43,7 @@ class Recorded:
 RecordedSink = Callable[[Recorded], None]
 
 
-class KosBook:
+class ExchangeKos:
     """The KOS of an exchange: one given to the proxy, else the catalogue's (read once)."""
 
     def __init__(self, given: tuple[Kos, ...], store: Store | None) -> None:

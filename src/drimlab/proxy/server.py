@@ -21,7 +21,7 @@ from drimlab.facts.tls import TlsFacts
 from drimlab.proxy.config import ProxyConfig
 from drimlab.proxy.connections import READ_LIMIT, Relay
 from drimlab.proxy.live import ValidationPool
-from drimlab.proxy.recording import KosBook, ProxyRecorder, RecordedSink
+from drimlab.proxy.recording import ExchangeKos, ProxyRecorder, RecordedSink
 from drimlab.proxy.relay import ConsumerConnection
 from drimlab.store import Store
 from drimlab.trust.enforce import HandshakeRefusals
@@ -43,7 +43,7 @@ class RecordingProxy:
         self.recorder = ProxyRecorder(store, on_recorded=on_recorded, keep=keep)
         self.pool = ValidationPool(
             config.selection,
-            kos_for=KosBook(config.kos, store),
+            kos_for=ExchangeKos(config.kos, store),
             on_report=self.recorder.report,
             on_failure=self.recorder.failure,
             budget=config.validation_buffer,

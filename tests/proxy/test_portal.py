@@ -1,5 +1,5 @@
-"""A proxied exchange is stored through the normal path: the portal's exchange and report
-pages show it, in English and in French."""
+"""A proxied exchange is stored through the normal path: the portal's live list (captured by
+the recording proxy), its exchange page and its report show it, in English and in French."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ def test_the_portal_shows_a_proxied_exchange_and_its_report(bench: ProxyBench) -
             assert "PASSED" in page.text
             report = client.get(f"/reports/{item.report_id}", follow_redirects=True)
             assert report.status_code == 200
+            listed = client.get("/server", params={"origin": "proxy"})
+            assert listed.status_code == 200
+            assert f"/exchanges/{item.exchange_id}" in listed.text
+            assert (
+                "recording proxy" if language == "en" else "proxy d’enregistrement"
+            ) in listed.text
+            assert f"/exchanges/{item.exchange_id}" not in client.get("/server").text
+            live = listed.text.split('data-live="', 1)[1].split('"', 1)[0]
+            assert "origin=proxy" in live  # the live feed keeps the capture
+            assert client.get("/server", params={"origin": "elsewhere"}).status_code == 400

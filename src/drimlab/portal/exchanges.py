@@ -57,8 +57,18 @@ def _time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-def filters_of(portal: Portal, params: Any, origin: str | None = "server") -> ExchangeFilter:
-    """The filter a list's query string describes (an exam by name or Study Instance UID)."""
+#: Who captured the exchanges a live list shows: the server simulator or the recording proxy.
+CAPTURED_BY = ("server", "proxy")
+
+
+def filters_of(portal: Portal, params: Any, origin: str | None = None) -> ExchangeFilter:
+    """The filter a list's query string describes (an exam by name or Study Instance UID).
+
+    `origin` is the list's capture: given, or the query's `origin` (the server simulator's
+    exchanges by default, the recording proxy's with `origin=proxy`)."""
+    chosen = origin or (params.get("origin") or "").strip() or "server"
+    if chosen not in CAPTURED_BY:
+        raise InputError(_("unknown capture") + f": {chosen!r}")
     status = (params.get("status") or "").strip()
     if status and not status.isdigit():
         raise InputError(_("the status must be a number") + f": {status!r}")
@@ -71,7 +81,7 @@ def filters_of(portal: Portal, params: Any, origin: str | None = "server") -> Ex
         found = catalog.find_exam(portal.store, exam)
         study = found.study_instance_uid if found is not None else exam
     return ExchangeFilter(
-        origin=origin,
+        origin=chosen,
         verdict=verdict,
         status=int(status) if status else None,
         client_subject=(params.get("client") or "").strip() or None,
@@ -117,6 +127,7 @@ async def server_page(request: Request) -> Response:
         error=error,
         params=params,
         verdicts=VERDICTS,
+        captured_by=CAPTURED_BY,
         simulator=portal.simulator,
         faults=FAULT_DOCS,
         active_faults=portal.simulator.faults(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -36,8 +37,17 @@ from drimlab.tokens import DEFAULT_ISSUER
 from drimlab.trust.live import StalePolicy
 
 
+@dataclass(frozen=True)
+class PortalChoice:
+    """The portal `drimlab start` runs beside the simulator (port 0: none)."""
+
+    port: int = 0
+    accounts: bool = False  # a shared environment: logins, organisations, isolation
+    cookie_secure: bool = True
+
+
 def _portal(
-    stack: ExitStack, ctx: typer.Context, setup: SourceSetup, origin: str, port: int
+    stack: ExitStack, ctx: typer.Context, setup: SourceSetup, origin: str, choice: PortalChoice
 ) -> str:
     """Start the portal beside the simulator (same process: it can switch its faults).
 
@@ -52,17 +62,18 @@ def _portal(
         notice=notice(setup, origin, drimlab_command(cli.settings)),
         handlers=setup.app[SOURCE_KEY],
     )
+    port = choice.port
     if not port_is_free(options.host, port):
         chosen = free_port(options.host)
         err_console.print(f"portal: port {port} is in use, using {chosen}", markup=False)
         port = chosen
-    running = stack.enter_context(
-        portal_in_thread(build_portal(cli.store, cli.settings, link), options.host, port)
-    )
+    portal = build_portal(cli.store, cli.settings, link)
+    portal.accounts, portal.cookie_secure = choice.accounts, choice.cookie_secure
+    running = stack.enter_context(portal_in_thread(portal, options.host, port))
     return f"drimlab portal        {running.url}"
 
 
-def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> None:
+def _serve(ctx: typer.Context, options: SourceOptions, portal: PortalChoice | None = None) -> None:
     cli = state(ctx)
     for spec in options.faults:
         FaultRule.parse(spec)  # an unknown fault is a one-line error before anything starts
@@ -79,7 +90,9 @@ def _serve(ctx: typer.Context, options: SourceOptions, portal_port: int = 0) -> 
     scheme = "http" if options.insecure_http else "https"
     origin = public_origin(scheme, options.host, options.port, env)
     stack = ExitStack()
-    portal_line = _portal(stack, ctx, setup, origin, portal_port) if portal_port else None
+    portal_line = (
+        _portal(stack, ctx, setup, origin, portal) if portal is not None and portal.port else None
+    )
     listeners: list[Serving] = [
         (setup.app, options.host, options.port, setup.ssl_context, setup.guard)
     ]
@@ -207,6 +220,23 @@ def start(
     portal_port: Annotated[
         int, typer.Option(min=0, max=65535, help="HTTP port of the portal (0: no portal).")
     ] = PORTAL_PORT,
+    accounts: Annotated[
+        bool,
+        typer.Option(
+            "--accounts/--no-accounts",
+            envvar="DRIMLAB_ACCOUNTS",
+            help="The portal as a shared environment: logins, organisations, isolation (see "
+            "`drimlab admin`).",
+        ),
+    ] = False,
+    cookie_secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies/--plain-http-cookies",
+            help="With --accounts: session cookies only over HTTPS (a TLS proxy in front, or "
+            "localhost); plain HTTP for a test on another address.",
+        ),
+    ] = True,
     profile: ProfileOption = "drim-m",
     select: SelectOption = None,
     ignore: IgnoreOption = None,
@@ -218,7 +248,7 @@ def start(
     _serve(
         ctx,
         SourceOptions(host=host, port=port, crl_port=crl_port or None, selection=chosen),
-        portal_port,
+        PortalChoice(portal_port, accounts, cookie_secure),
     )
 
 

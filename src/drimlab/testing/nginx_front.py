@@ -122,13 +122,10 @@ class PortalFront(ManagedPeer):
 
     def _write_conf(self, port: int) -> Path:
         cert_file, key_file = self._files
-        servers = "".join(
-            f"        server {u} max_fails=1 fail_timeout=5s;\n" for u in self._upstreams
-        )
-        text = _CONF.format(
+        text = front_conf(
             prefix=self.workdir,
             port=port,
-            servers=servers,
+            upstreams=self._upstreams,
             cert_file=cert_file,
             key_file=key_file,
             body_limit=self._body_limit,
@@ -136,3 +133,24 @@ class PortalFront(ManagedPeer):
         path = self.workdir / "nginx.conf"
         path.write_text(text)
         return path
+
+
+def front_conf(
+    *,
+    prefix: Path,
+    port: int,
+    upstreams: Sequence[str],
+    cert_file: Path,
+    key_file: Path,
+    body_limit: str = "600m",
+) -> str:
+    """The nginx configuration of the front (docs/deploy.md shows the same directives)."""
+    servers = "".join(f"        server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
+    return _CONF.format(
+        prefix=prefix,
+        port=port,
+        servers=servers,
+        cert_file=cert_file,
+        key_file=key_file,
+        body_limit=body_limit,
+    )

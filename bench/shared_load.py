@@ -54,8 +54,8 @@ def main() -> int:
     parser.add_argument("--retrievals", type=int, default=5)
     parser.add_argument("--browsers", type=int, default=10)
     parser.add_argument("--submitters", type=int, default=5)
-    parser.add_argument("--pages", type=int, default=10)
-    parser.add_argument("--submissions", type=int, default=4)
+    parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--submissions", type=int, default=8)
     args = parser.parse_args()
     plan = LoadPlan(
         organisations=args.organisations,

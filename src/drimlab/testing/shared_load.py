@@ -58,8 +58,8 @@ class LoadPlan:
     retrievals: int = 5  # concurrent, per organisation
     browsers: int = 10
     submitters: int = 5
-    pages_each: int = 10  # pages one browser reads
-    submissions_each: int = 4  # validations one submitter posts
+    pages_each: int = 20  # pages one browser reads
+    submissions_each: int = 8  # validations one submitter posts
 
 
 @dataclass

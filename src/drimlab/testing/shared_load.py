@@ -34,13 +34,12 @@ import httpx
 import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.uid import ExplicitVRLittleEndian
-from sqlalchemy import select
+from sqlalchemy import text
 
 from drimlab.config import Settings
 from drimlab.datasets.catalog import exam_series, list_exams
 from drimlab.simulators.environment import SOURCE_CERT, BenchEnvironment
 from drimlab.store import accounts, open_store
-from drimlab.store.models import ExchangeRecord
 from drimlab.testing.nginx_front import PortalFront
 from drimlab.testing.process import ChildProcess, free_port, port_accepts
 from drimlab.trust.pki import write_file
@@ -331,11 +330,10 @@ class LoadedEnvironment:
                 with store.session() as session:
                     rows = list(
                         session.execute(
-                            select(
-                                ExchangeRecord.id,
-                                ExchangeRecord.client_subject,
-                                ExchangeRecord.organisation_id,
-                            ).where(ExchangeRecord.origin == "server")
+                            text(  # plain SQL: the ORM models stay inside drimlab.store
+                                "SELECT id, client_subject, organisation_id FROM exchanges"
+                                " WHERE origin = 'server'"
+                            )
                         )
                     )
                 if len(rows) >= expected:

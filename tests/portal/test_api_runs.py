@@ -18,7 +18,7 @@ from drimlab.simulators.serve import SourceOptions, source_in_thread
 from drimlab.store import accounts
 from drimlab.store.ownership import owner_of_exchange, owner_of_run
 
-from .conftest import SharedPortal, csrf_of
+from .conftest import PortalUnderTest, SharedPortal, csrf_of
 from .test_api import _check
 
 SCENARIO = "DRIM-M_SO_REPONSE_WADO"
@@ -143,14 +143,27 @@ def test_a_run_waiting_for_evidence_refuses_bad_uploads_and_other_organisations(
         answer = api.post(url, content=body, headers={**auth["alice"], **extra})
         assert answer.status_code == status, (url, answer.text)
         assert "\n" not in answer.json()["error"], url
+    two = api.post(
+        f"{evidence}/source-log",
+        files=[("source-log", ("a.txt", b"a")), ("source-log", ("b.txt", b"b"))],
+        headers=auth["alice"],
+    )
+    none = api.post(f"{evidence}/source-log", files={"x": ("", b"")}, headers=auth["alice"])
+    for answer in (two, none):
+        assert answer.status_code == 400 and "\n" not in answer.json()["error"], answer.text
     raw = api.post(
         f"{evidence}/source-log?filename=../../etc/passwd",
         content=b"a raw log\n",
         headers={**auth["alice"], "Content-Type": "text/plain"},
     )
     assert raw.status_code == 201 and raw.json()["file"] == "passwd"
+    replaced = api.post(
+        f"{evidence}/source-log?filename=second.log", content=b"2", headers=auth["alice"]
+    )
+    assert replaced.status_code == 201
+    assert _step(replaced.json()["run"], "source-log")["uploaded"] == {"source-log": ["second.log"]}
     stored = shared.portal.uploads_dir / "run-evidence" / run_id / "source-log" / "source-log"
-    assert [p.name for p in stored.iterdir()] == ["passwd"]
+    assert [p.name for p in stored.iterdir()] == ["second.log"]
 
     bad_bodies: list[tuple[str, Any, int]] = [
         ("/api/runs", b"not json", 400),
@@ -182,3 +195,23 @@ def test_a_run_waiting_for_evidence_refuses_bad_uploads_and_other_organisations(
     )
     assert with_csrf.status_code == 201
     assert api.post("/api/runs", json={"scenario": SCENARIO}).status_code == 401
+
+
+def test_without_accounts_the_lab_drives_runs_through_the_api(portal: PortalUnderTest) -> None:
+    started = portal.client.post("/api/runs", json={"scenario": SCENARIO, "language": "fr"})
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+    named = portal.client.post(
+        f"/api/runs/{run_id}/evidence/source-log",
+        files={"file": ("log.txt", b"a log")},
+        params={"name": "source-log"},
+    )
+    assert named.status_code == 201 and named.json()["name"] == "source-log"
+    wrong = portal.client.post("/api/runs", json={"scenario": SCENARIO, "language": "de"})
+    assert wrong.status_code == 400 and "language" in wrong.json()["error"]
+    # skip settles INSTRUCTION steps as skipped; the VALIDATION step fails (nothing listens)
+    # and the PREUVE step keeps the uploaded file: the run is finished, failed
+    done = portal.client.post(f"/api/runs/{run_id}/resume", json={"skip": True}).json()
+    assert [s["status"] for s in done["steps"]] == ["skipped", "skipped", "failed", "done"]
+    assert done["status"] == "failed" and _step(done, "retrieve-series")["detail"]
+    assert portal.client.get(f"/api/runs/{run_id}/bundle").status_code == 200

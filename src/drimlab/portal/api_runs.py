@@ -224,7 +224,7 @@ async def _raw_upload(request: Request, folder: Path, limit: int, name: str) -> 
             async for chunk in request.stream():  # bounded by the portal's BodyLimit too
                 written += len(chunk)
                 if written > limit:
-                    raise InputError(f"larger than the limit of {limit // (1024 * 1024)} MB")
+                    raise HTTPException(413, f"larger than the limit of {limit >> 20} MB")
                 handle.write(chunk)
         if written == 0:
             raise InputError("the request body is empty: send the evidence file")
@@ -235,7 +235,8 @@ async def _raw_upload(request: Request, folder: Path, limit: int, name: str) -> 
 
 
 async def upload_evidence(request: Request) -> Response:
-    """POST /api/runs/{id}/evidence/{step}: a file for a PREUVE step, kept at the next resume."""
+    """POST /api/runs/{id}/evidence/{step}: a file for a PREUVE step, kept at the next resume
+    (one file per evidence name: a new upload replaces the one before)."""
     run_id = await _visible_run(request, changes=True)
     portal = portal_of(request)
     step_id = str(request.path_params["step"])
@@ -265,13 +266,14 @@ async def upload_evidence(request: Request) -> Response:
             original = safe_name(request.query_params.get("filename"), default=name)
             saved = await _raw_upload(request, scratch, portal.upload_limit, original)
         target = _pending(portal, run_id) / safe_name(step) / safe_name(name)
-        target.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # a new upload replaces the one before
+        target.mkdir(parents=True)
         final = target / saved.name
         saved.replace(final)
     except DrimlabError as exc:
         if saved is not None:
             saved.unlink(missing_ok=True)
-        raise HTTPException(400 if "limit" not in str(exc) else 413, _one_line(exc)) from None
+        raise HTTPException(400, _one_line(exc)) from None
     answer = await run_in_threadpool(_run, portal, run_id)
     return JSONResponse(
         {

@@ -183,6 +183,10 @@ def test_a_run_waiting_for_evidence_refuses_bad_uploads_and_other_organisations(
         assert answer.status_code == status, (url, body, answer.text)
         assert answer.json()["error"] and "\n" not in answer.json()["error"]
 
+    # the bundle of a run still running is exported as it stands (its steps waiting)
+    running = api.get(f"/api/runs/{run_id}/bundle", headers=auth["alice"])
+    assert running.status_code == 200 and running.headers["content-type"] == "application/zip"
+
     # one step at a time, as the portal's run page does
     one = api.post(f"/api/runs/{run_id}/resume", json={"maxSteps": 1}, headers=auth["alice"])
     assert [s["status"] for s in one.json()["steps"]][:2] == ["done", "waiting"]

@@ -258,6 +258,22 @@ def _scenario_of_the_day(
     assert a_api.get(f"/api/runs/{run_id}").json()["reviews"][0]["status"] == "VERIFIED"
     assert "VERIFIED" in alice.get(f"/runs/{run_id}").text
 
+    # A's CI drives a run through the API, its requests spread over both workers
+    made = a_api.post("/api/runs", json={"scenario": SCENARIO, "inputs": {"base_url": simulator}})
+    assert made.status_code == 201, made.text
+    ci_run = made.headers["location"]
+    assert a_api.post(f"{ci_run}/resume").json()["waiting"] == "source-log"
+    for path in (f"{ci_run}/resume", f"{ci_run}/evidence/source-log"):
+        assert b_api.post(path, content=b"log").status_code == 404, path
+    uploaded = a_api.post(
+        f"{ci_run}/evidence/source-log", files={"source-log": ("ci.log", b"GET 200\n")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    finished = a_api.post(f"{ci_run}/resume").json()
+    assert finished["status"] == "done", finished
+    assert a_api.get(f"{ci_run}/bundle").status_code == 200
+    assert b_api.get(f"{ci_run}/bundle").status_code == 404
+
 
 class _LabView:
     """What `_consumer_retrieves` reads of a lab: the store, the PKI, the issuer, the URL."""

@@ -1,5 +1,5 @@
 """The REST API, modelled on Gazelle EVS: submit a file or a raw message to a validator and
-get the report by a permanent link; read exchanges and scenario runs; export a run's bundle.
+get the report by a permanent link; read exchanges. Scenario runs are in `api_runs`.
 
 Described by `openapi.yaml` beside this module (served at `/api/openapi.yaml`; a test checks
 every route against it both ways). A validation takes the same path as `drimlab validate`
@@ -25,13 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
 from drimlab.portal.context import QUEUE, VALIDATE_UPLOAD, Portal, portal_of
 from drimlab.portal.reports import MEDIA, rule_catalogue, stored_report
-from drimlab.portal.scenarios import export_run_bundle
 from drimlab.portal.uploads import is_file, safe_name, save_upload
 from drimlab.portal.validators import KINDS, Done, run_validation, selection_of
 from drimlab.portal.viewer import LAB, account_of, csrf_of, organisation_scope, require_visible
@@ -39,10 +38,8 @@ from drimlab.store.accounts import Account, token_account
 from drimlab.store.background import create_job, find_job
 from drimlab.store.credentials import same_secret
 from drimlab.store.listings import Cursor, page_reports
-from drimlab.store.ownership import MISSING, owner_of_exchange, owner_of_report, owner_of_run
+from drimlab.store.ownership import MISSING, owner_of_exchange, owner_of_report
 from drimlab.store.queries import report_ids_of, report_row, stored_exchange
-from drimlab.store.reviews import reviews_of
-from drimlab.store.scenario_runs import find_run_row
 from drimlab.validation.render import FORMATS, render
 
 SPEC = Path(__file__).parent / "openapi.yaml"
@@ -364,63 +361,6 @@ async def get_exchange(request: Request) -> Response:
     )
 
 
-async def _visible_run(request: Request) -> str:
-    await authenticated(request)
-    run_id = str(request.path_params["run_id"])
-    require_visible(
-        request, await run_in_threadpool(owner_of_run, portal_of(request).store, run_id)
-    )
-    return run_id
-
-
-async def get_run(request: Request) -> Response:
-    run_id = await _visible_run(request)
-    store = portal_of(request).store
-    row = await run_in_threadpool(find_run_row, store, run_id)
-    if row is None:
-        raise HTTPException(404, "not found")
-    reviews = await run_in_threadpool(reviews_of, store, run_id)
-    return JSONResponse(
-        {
-            "id": row.id,
-            "scenario": row.scenario_id,
-            "status": row.status,
-            "createdAt": row.created_at.isoformat(),
-            "finishedAt": row.finished_at.isoformat() if row.finished_at else None,
-            "steps": [
-                {
-                    "id": s.step_id,
-                    "kind": s.kind,
-                    "status": s.status,
-                    "reports": list(s.report_ids),
-                    "exchanges": list(s.exchange_ids),
-                }
-                for s in row.steps
-            ],
-            "reviews": [
-                {
-                    "status": r.status,
-                    "comment": r.comment,
-                    "monitor": r.monitor,
-                    "createdAt": r.created_at.isoformat(),
-                }
-                for r in reviews
-            ],
-            "links": {"bundle": f"/api/runs/{row.id}/bundle", "page": f"/runs/{row.id}"},
-        }
-    )
-
-
-async def get_bundle(request: Request) -> Response:
-    run_id = await _visible_run(request)
-    portal = portal_of(request)
-    try:
-        path = await run_in_threadpool(export_run_bundle, portal, run_id)
-    except InputError as exc:
-        raise HTTPException(409, (str(exc).splitlines() or ["cannot export"])[0]) from None
-    return FileResponse(path, media_type="application/zip", filename=path.name)
-
-
 async def spec(request: Request) -> Response:
     return Response(SPEC.read_text(encoding="utf-8"), media_type="application/yaml")
 
@@ -432,7 +372,5 @@ routes = [
     Route("/api/validations/{validation_id}", get_validation),
     Route("/api/validations/{validation_id}/report", get_report),
     Route("/api/exchanges/{exchange_id}", get_exchange),
-    Route("/api/runs/{run_id}", get_run),
-    Route("/api/runs/{run_id}/bundle", get_bundle),
     Route("/api/jobs/{job_id}", get_job),
 ]

@@ -25,6 +25,7 @@ from drimlab.errors import DrimlabError
 from drimlab.portal import (
     admin,
     api,
+    api_runs,
     auth,
     client,
     datasets,
@@ -134,6 +135,7 @@ def create_app(portal: Portal) -> Starlette:
         *admin.routes,
         *reviews.routes,
         *api.routes,
+        *api_runs.routes,
         Route("/lang/{language}", switch_language),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -306,6 +306,7 @@ def _run_trigger(ctx: RunContext, command: str, server_url: str, timeout: float)
 
 def serve(ctx: RunContext, step: Step) -> ActionResult:
     """The server simulator answers the consumer under test; its requests are recorded."""
+    from drimlab.simulators.address import public_host  # noqa: PLC0415
     from drimlab.simulators.serve import SourceOptions, source_in_thread  # noqa: PLC0415
 
     wanted = int(step.params.get("requests", 1))
@@ -326,7 +327,8 @@ def serve(ctx: RunContext, step: Step) -> ActionResult:
     facts: dict[str, Any] = {}
     with source_in_thread(ctx.store, ctx.env, options) as (setup, server):
         scheme = "http" if insecure else "https"
-        server_url = f"{scheme}://localhost:{server.port}{options.base_path}"
+        host = public_host(options.host, ctx.env)  # the certificate's and whitelist's host
+        server_url = f"{scheme}://{host}:{server.port}{options.base_path}"
         ctx.say(f"  server simulator listening on {server_url}")
         trigger = ctx.values.get("trigger", "").strip()
         if trigger:

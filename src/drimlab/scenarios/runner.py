@@ -40,7 +40,8 @@ from drimlab.scenarios.runs import (
     update_step,
 )
 from drimlab.scenarios.schema import Expectation, Role, Scenario, Step, StepKind
-from drimlab.scenarios.serving import address_run, serves
+from drimlab.scenarios.serving import LISTEN_HOST, address_run, serves
+from drimlab.simulators.address import public_host
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
 from drimlab.store import Store
 from drimlab.store.queries import first_peer
@@ -346,8 +347,9 @@ class Driver:
             self.values = {**self.values, "port": str(free_port())}
         if step.action == "serve":
             scheme = "http" if self._context().flag("insecure_http") else "https"
-            # localhost: the host name on the simulator's certificate and the bench whitelist
-            self.values["server_url"] = f"{scheme}://localhost:{self.values['port']}/dicom-web"
+            # the host name on the simulator's certificate and the bench whitelist
+            host = public_host(LISTEN_HOST, self.env)
+            self.values["server_url"] = f"{scheme}://{host}:{self.values['port']}/dicom-web"
         return actions.ACTIONS[step.action](self._context(), step)
 
     def _instruction(self, position: int, step: Step) -> bool:

@@ -38,6 +38,7 @@ from sqlalchemy import text
 
 from drimlab.config import Settings
 from drimlab.datasets.catalog import exam_series, list_exams
+from drimlab.domain import KOS_HEADER
 from drimlab.simulators.environment import SOURCE_CERT, BenchEnvironment
 from drimlab.store import accounts, open_store
 from drimlab.testing.nginx_front import PortalFront
@@ -305,7 +306,7 @@ class LoadedEnvironment:
                     session=session,
                     headers={
                         "Authorization": f"Bearer {self.issuer.issue()}",
-                        "KOS-SOPInstanceUID": self.kos_uid,
+                        KOS_HEADER: self.kos_uid,
                     },
                 )
                 got = client.retrieve_series(

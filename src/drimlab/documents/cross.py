@@ -1,7 +1,7 @@
 """One exam seen from every document: the facts the cross-validation (`XVAL`) compares.
 
 The `Kos` (read by `documents.kos`), `XdsFacts` (from its DocumentEntry), the `CdaHeader`, the
-HL7 v2 report message (`Hl7Report`, read by `documents.hl7v2`) and one `ImageFacts` per image
+HL7 v2 report message (`OruMessage`, read by `documents.hl7v2`) and one `ImageFacts` per image
 file form a `CrossSubject`. Only the DocumentEntry of the XDS metadata is compared: whether it
 agrees with its own SubmissionSet is the XDS rules' business (a registry rejects it).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from pydicom import Dataset, dcmread
 
 from drimlab.documents.cda import CdaHeader
-from drimlab.documents.hl7v2 import Hl7Report
+from drimlab.documents.hl7v2 import OruMessage
 from drimlab.documents.kos import Kos
 from drimlab.documents.part10 import quiet_values
 from drimlab.documents.xds import (
@@ -123,7 +123,7 @@ class CrossSubject:
     xds: XdsFacts | None
     cda: CdaHeader | None
     images: tuple[ImageFacts, ...]
-    hl7: Hl7Report | None = None
+    hl7: OruMessage | None = None
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,7 @@ order number), an OBX of type ED with the CDA, and one OBX per DMP flag of the M
 coding system (`MASQUE_PS`, `INVISIBLE_PATIENT`, ... valued `Y` or `N`). The Study Instance
 UID, when the message carries it, is ZDS-1 (IHE Radiology) or an OBX coded (113014, DCM).
 
-Segments are split and unescaped by `hl7` (python-hl7); `read_hl7` gives an `Hl7Report` or an
+Segments are split and unescaped by `hl7` (python-hl7); `read_hl7` gives an `OruMessage` or an
 InputError for a message that is not HL7 v2 at all.
 """
 
@@ -46,7 +46,7 @@ class Hl7Id:
 
 
 @dataclass(frozen=True)
-class Hl7Report:
+class OruMessage:
     """What an ORU^R01 says of the exam it announces."""
 
     label: str
@@ -134,7 +134,7 @@ def _observations(message: Any) -> tuple[dict[str, bool], bool, str]:
     return flags, has_cda, study
 
 
-def read_hl7(data: bytes, label: str = "<hl7>") -> Hl7Report:
+def read_hl7(data: bytes, label: str = "<hl7>") -> OruMessage:
     """Read an ORU^R01; InputError when the bytes are not an HL7 v2 message with a PID."""
     try:
         text = data.decode("utf-8")
@@ -158,7 +158,7 @@ def read_hl7(data: bytes, label: str = "<hl7>") -> Hl7Report:
     accession = _component(_field(message, obr, 18), 1) if obr is not None else ""
     flags, has_cda, observed_study = _observations(message)
     study = _component(_field(message, zds, 1), 1) if zds is not None else ""
-    return Hl7Report(
+    return OruMessage(
         label=label,
         message_type=_field(message, msh, 9) if msh is not None else "",
         patient_ids=_ids(message, pid),
@@ -173,4 +173,4 @@ def read_hl7(data: bytes, label: str = "<hl7>") -> Hl7Report:
     )
 
 
-__all__ = ["DMP_FLAGS", "Hl7Id", "Hl7Report", "read_hl7"]
+__all__ = ["DMP_FLAGS", "Hl7Id", "OruMessage", "read_hl7"]

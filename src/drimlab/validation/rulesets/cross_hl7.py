@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drimlab.documents.cross import CrossSubject
-from drimlab.documents.hl7v2 import Hl7Report
+from drimlab.documents.hl7v2 import OruMessage
 from drimlab.validation.findings import Finding, Location, Severity
 from drimlab.validation.rules import CATALOGUE
 from drimlab.validation.rulesets.cross import DRIM_M
@@ -26,13 +26,13 @@ CISIS = "ANS CI-SIS, Transmission de documents CDA en HL7 v2 (ORU^R01, OBX MetaD
 FLAG_CODES = {"MASQUE_PS": "MASQUE_PS", "INVISIBLE_PATIENT": "INVISIBLE_PATIENT"}
 
 
-def _hl7(subject: CrossSubject) -> Hl7Report:
+def _hl7(subject: CrossSubject) -> OruMessage:
     if subject.hl7 is None:
         raise NotApplicable
     return subject.hl7
 
 
-def _differ(code: str, fact: str, kos: str, hl7: tuple[str, str], report: Hl7Report) -> Finding:
+def _differ(code: str, fact: str, kos: str, hl7: tuple[str, str], report: OruMessage) -> Finding:
     return CATALOGUE[code].finding(
         f"{fact}: KOS = {kos or '(empty)'} but HL7 {hl7[0]} = {hl7[1] or '(empty)'}",
         Location(path=report.label),

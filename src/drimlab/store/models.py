@@ -367,13 +367,15 @@ class BackgroundJob(Base):
     __tablename__ = "background_jobs"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))  # validation
+    kind: Mapped[str] = mapped_column(String(32))  # validation|retrieve|probes|bundle
     state: Mapped[str] = mapped_column(String(16), index=True)  # queued|running|done|failed
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True, index=True
     )
     inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     report_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # progress and what came of it besides reports: exchange ids, counters, verdict, file
+    outcome: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     error: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -6,6 +6,7 @@ kept and done when one starts; a stopped worker's jobs go to the other.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -21,11 +22,14 @@ from starlette.testclient import TestClient
 
 from drimlab.cli import run
 from drimlab.config import Settings
+from drimlab.datasets.catalog import list_exams
 from drimlab.portal import SimulatorLink, create_app
 from drimlab.portal.queue import apply_queue_schema, queue_app
 from drimlab.portal.serve import build_portal
 from drimlab.store import accounts, open_store
+from drimlab.store.listings import page_exchanges
 from drimlab.testing.postgres import PostgresServer
+from drimlab.testing.process import ChildProcess, free_port, port_accepts
 
 from .conftest import PASSWORD
 
@@ -210,3 +214,68 @@ def test_a_worker_killed_during_a_job_loses_nothing_the_job_finishes_on_another(
         if second is not None:
             _stop(second)
         store.close()
+
+
+def test_client_simulator_runs_are_done_by_a_task_worker_and_shown_by_any_portal(
+    pg: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=pg.create_database("client"))
+    monkeypatch.setenv("DRIMLAB_HOME", str(settings.home))
+    monkeypatch.setenv("DRIMLAB_DATABASE_URL", settings.database_url)
+    port = free_port()
+    serve = ChildProcess(
+        [DRIMLAB, "serve", "--port", str(port), "--crl-port", "0"],
+        log_path=tmp_path / "serve.log",
+        cwd=tmp_path,
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    store = open_store(settings)
+    try:
+        serve.wait_until(functools.partial(port_accepts, port), timeout=WAIT_SECONDS, what="serve")
+        link = SimulatorLink(base_url=f"https://localhost:{port}/dicom-web")
+        portals = [build_portal(store, settings, link, prepare_dataset=False) for _ in range(2)]
+        for each in portals:  # each portal its own connection pool, as separate workers
+            each.queue = queue_app(settings)
+            apply_queue_schema(each.queue)
+        exam = list_exams(store)[0]
+        with (
+            TestClient(create_app(portals[0]), base_url="https://testserver") as first,
+            TestClient(create_app(portals[1]), base_url="https://testserver") as second,
+        ):
+            form = {
+                "source": "exam",
+                "exam": exam.name,
+                "base_url": link.base_url,
+                "level": "series",
+                "accept_preset": "drim-m",
+                "certificate": "consumer",
+                "mode": "retrieve",
+                "profile": "drim-m",
+            }
+            answer = first.post("/client", data=form, follow_redirects=False)
+            assert answer.status_code == 303, answer.text[:300]
+            location = answer.headers["location"]
+            queued = second.get(location, headers={"Accept": "application/json"}).json()
+            assert queued["state"] == "queued"  # no worker yet: kept in PostgreSQL
+            assert portals[0].jobs.get(location.rsplit("/", 1)[1]) is None  # not in-process
+            worker = _worker(settings, tmp_path / "worker.log")
+            job = _settled(second, location, {"Accept": "application/json"})
+            assert job["state"] == "done" and job["verdict"] == "PASSED", job
+            assert job["parts"] > 0 and job["steps_done"] == job["steps_total"]
+            page = second.get(location)
+            stored = page_exchanges(store).items
+            client_side = [e for e in stored if e.origin == "client"]
+            assert client_side and f"/exchanges/{client_side[0].id}" in page.text
+            # a KOS that does not parse fails the form at once, before any job is queued
+            bad = first.post(
+                "/client",
+                data={**form, "source": "upload"},
+                files={"kos": ("kos.dcm", b"not DICOM")},
+            )
+            assert bad.status_code == 400 and 'role="alert"' in bad.text
+    finally:
+        if worker is not None:
+            _stop(worker)
+        serve.stop()
+        store.close()
+    assert "Traceback" not in (tmp_path / "worker.log").read_text(errors="replace")

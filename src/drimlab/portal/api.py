@@ -29,13 +29,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
-from drimlab.portal.context import QUEUE, VALIDATE_UPLOAD, Portal, portal_of
+from drimlab.portal.context import VALIDATE_UPLOAD, Portal, portal_of
 from drimlab.portal.reports import MEDIA, rule_catalogue, stored_report
 from drimlab.portal.uploads import is_file, safe_name, save_upload
 from drimlab.portal.validators import KINDS, Done, run_validation, selection_of
 from drimlab.portal.viewer import LAB, account_of, csrf_of, organisation_scope, require_visible
 from drimlab.store.accounts import Account, token_account
-from drimlab.store.background import create_job, find_job
+from drimlab.store.background import find_job
 from drimlab.store.credentials import same_secret
 from drimlab.store.listings import Cursor, page_reports
 from drimlab.store.ownership import MISSING, owner_of_exchange, owner_of_report
@@ -242,13 +242,7 @@ async def _defer(
         "files": {f: [str(p.relative_to(folder)) for p in paths] for f, paths in files.items()},
         "values": {k: v for k, v in values.items() if k != "csrf"},
     }
-    job_id = await run_in_threadpool(
-        create_job, portal.store, "validation", account.organisation_id, inputs
-    )
-    assert portal.queue is not None
-    task = portal.queue.configure_task(VALIDATE_UPLOAD, queue=QUEUE)
-    await task.defer_async(job_id=job_id)
-    return job_id
+    return await portal.enqueue(VALIDATE_UPLOAD, "validation", account.organisation_id, inputs)
 
 
 def _job(portal: Portal, job_id: str) -> dict[str, Any]:

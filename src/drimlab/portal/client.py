@@ -1,11 +1,19 @@
 """The client simulator: a form (a KOS uploaded or an exam picked, base URL, level, Accept
 preset, token, certificate) that runs `simulators.consumer.retrieve` or `run_probes` in the
 background with a progress bar, then shows the stored exchanges and reports.
+
+The background is the portal's small in-process executor in the lab, and the task queue in a
+shared environment (`--task-queue`): the form's values go in the job's row, any `drimlab
+worker` runs `run_queued`, which keeps the progress in the row for whichever portal worker
+shows the page.
 """
 
 from __future__ import annotations
 
+import shutil
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,7 @@ from starlette.routing import Route
 from drimlab.datasets import catalog
 from drimlab.errors import DrimlabError, InputError
 from drimlab.portal.auth import read_form
-from drimlab.portal.context import Portal, portal_of
+from drimlab.portal.context import RUN_CLIENT, Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.i18n import mark
 from drimlab.portal.jobs import Job
@@ -30,6 +38,7 @@ from drimlab.portal.validators import selection_of
 from drimlab.portal.viewer import viewer
 from drimlab.simulators.consumer import DRIM_M_ACCEPT, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.retrieval import resolve_target
+from drimlab.store.background import find_job, finish_job, record_progress, start_job
 from drimlab.store.ownership import claim
 from drimlab.store.queries import stored_exchange
 from drimlab.store.records import load_report
@@ -149,14 +158,34 @@ def options_of(portal: Portal, values: dict[str, str], kos_path: Path | None) ->
     )
 
 
-def _run(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None:
+def _run(
+    portal: Portal,
+    options: RetrieveOptions,
+    mode: str,
+    job: Job,
+    tick: Callable[[], None] | None = None,
+) -> None:
     try:
-        _work(portal, options, mode, job)
+        _work(portal, options, mode, job, tick)
     finally:  # what it stored belongs to the organisation it ran for, even when it failed
         claim(portal.store, job.owner, exchange_ids=job.exchange_ids, report_ids=job.report_ids)
+        _forget_upload(portal, options.kos_path)
 
 
-def _work(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None:
+def _forget_upload(portal: Portal, kos_path: Path | None) -> None:
+    """Remove the KOS uploaded for one run once the run is over (an exam's KOS stays)."""
+    uploads = portal.uploads_dir / "client"
+    if kos_path is not None and kos_path.parent.parent == uploads:
+        shutil.rmtree(kos_path.parent, ignore_errors=True)
+
+
+def _work(
+    portal: Portal,
+    options: RetrieveOptions,
+    mode: str,
+    job: Job,
+    tick: Callable[[], None] | None = None,
+) -> None:
     target = resolve_target(options)
     if target.kos is not None:
         job.steps_total = sum(
@@ -177,6 +206,8 @@ def _work(portal: Portal, options: RetrieveOptions, mode: str, job: Job) -> None
         job.parts = counted["base"] + parts
         job.steps_done = job.parts
         job.bytes = size
+        if tick is not None:
+            tick()
 
     result = retrieve(portal.store, portal.settings, options, progress=progress)
     job.exchange_ids.extend(r.exchange_id for r in result.records)
@@ -209,8 +240,54 @@ async def start(request: Request) -> Response:
         mode = "retrieve"
     label = f"{mode} {options.base_url or ''}".strip()
     owner = viewer(request).organisation_id
+    if portal.queue is not None:  # a shared environment: any task worker runs it
+        inputs = {
+            "label": label,
+            "mode": mode,
+            "values": {k: v for k, v in values.items() if k != "csrf"},
+            "kos": str(kos_path.relative_to(portal.settings.home)) if kos_path else None,
+        }
+        job_id = await portal.enqueue(RUN_CLIENT, mode, owner, inputs)
+        return RedirectResponse(f"/client/jobs/{job_id}", status_code=303)
     job = portal.jobs.submit(mode, label, lambda job: _run(portal, options, mode, job), owner)
     return RedirectResponse(f"/client/jobs/{job.id}", status_code=303)
+
+
+PROGRESS_EVERY = 0.5  # seconds between two progress records of a queued run
+
+
+def run_queued(portal: Portal, job_id: str) -> None:
+    """Run a client-simulator job of the task queue and settle its row (a worker's side).
+
+    A job retried after its worker died runs again from the start; a job already done is
+    not run twice. What fails is said in the row in one line, as the in-process jobs do.
+    """
+    row = start_job(portal.store, job_id)
+    if row is None or row.state == "done":
+        return
+    job = Job.from_row(row)
+    job.exchange_ids.clear()
+    job.report_ids.clear()
+    values = {str(k): str(v) for k, v in dict(row.inputs.get("values", {})).items()}
+    kos = row.inputs.get("kos")
+    last = [0.0]
+
+    def tick() -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY:
+            last[0] = now
+            record_progress(portal.store, job_id, job.outcome())
+
+    try:
+        options = options_of(portal, values, portal.settings.home / str(kos) if kos else None)
+        _run(portal, options, str(row.inputs.get("mode", "retrieve")), job, tick)
+    except Exception as exc:  # the run's page shows its one-line reason
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        finish_job(
+            portal.store, job_id, report_ids=job.report_ids, error=reason, outcome=job.outcome()
+        )
+        return
+    finish_job(portal.store, job_id, report_ids=job.report_ids, outcome=job.outcome())
 
 
 def _results(portal: Portal, job: Job) -> list[dict[str, Any]]:
@@ -234,6 +311,9 @@ def _results(portal: Portal, job: Job) -> list[dict[str, Any]]:
 async def job_page(request: Request) -> Response:
     portal = portal_of(request)
     job = portal.jobs.get(request.path_params["job_id"])
+    if job is None:  # a job of the task queue, run by any worker
+        row = await run_in_threadpool(find_job, portal.store, request.path_params["job_id"])
+        job = Job.from_row(row) if row is not None and row.kind in MODES else None
     if job is not None and not viewer(request).sees_everything:
         job = job if job.owner == viewer(request).organisation_id else None
     if job is None:

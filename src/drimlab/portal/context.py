@@ -9,9 +9,10 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from drimlab.config import Settings
@@ -21,6 +22,7 @@ from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.faults import FaultRule
 from drimlab.simulators.source import SourceApp
 from drimlab.store import Store
+from drimlab.store.background import create_job
 
 if TYPE_CHECKING:
     import procrastinate
@@ -29,6 +31,9 @@ DEFAULT_UPLOAD_LIMIT = 512 * 1024 * 1024
 DEFAULT_BACKGROUND_ABOVE = 16 * 1024 * 1024
 QUEUE = "drimlab"  # the task queue's queue, and the name of its validation task
 VALIDATE_UPLOAD = "drimlab:validate_upload"
+RUN_CLIENT = "drimlab:run_client"  # a client-simulator retrieval or probe battery
+EXPORT_BUNDLE = "drimlab:export_bundle"  # a run's signed evidence bundle
+RESUME_RUN = "drimlab:resume_run"  # a scenario run advanced through the API
 
 
 @dataclass
@@ -107,6 +112,24 @@ class Portal:
     @property
     def uploads_dir(self) -> Path:
         return self.settings.home / "uploads"
+
+    async def enqueue(
+        self,
+        task: str,
+        kind: str,
+        organisation_id: int | None,
+        inputs: dict[str, Any],
+        *,
+        subject: str | None = None,
+    ) -> str:
+        """Hand work to the task queue: its `BackgroundJob` row first, then the job that
+        names it, so any portal worker can say where it is. Returns the row's id."""
+        assert self.queue is not None, "the portal runs without a task queue"
+        job_id = await run_in_threadpool(
+            create_job, self.store, kind, organisation_id, inputs, subject=subject
+        )
+        await self.queue.configure_task(task, queue=QUEUE).defer_async(job_id=job_id)
+        return job_id
 
 
 def portal_of(request: Request) -> Portal:

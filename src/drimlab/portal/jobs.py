@@ -3,7 +3,8 @@ in-process executor with a progress record per job.
 
 This is the lab portal's stand-in for a task queue: one machine, one process, at most
 `MAX_WORKERS` jobs at once, jobs forgotten when the process stops (their exchanges and
-reports are in the store). The shared environment runs them on a real task queue instead.
+reports are in the store). The shared environment (`drimlab portal --task-queue`) runs them
+on the task queue instead (`portal.queue`); `Job.from_row` shows such a job the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from drimlab.store.background import JobRow
 
 MAX_WORKERS = 2
 KEPT_JOBS = 200
@@ -46,6 +49,38 @@ class Job:
     owner: int | None = None  # the organisation it runs for (accounts on)
     verdict: str = ""
     started_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> Job:
+        """The page's view of a job of the task queue, from its stored row."""
+        outcome = row.outcome
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            label=str(row.inputs.get("label", row.kind)),
+            state=JobState(row.state),
+            parts=int(outcome.get("parts", 0)),
+            bytes=int(outcome.get("bytes", 0)),
+            steps_done=int(outcome.get("steps_done", 0)),
+            steps_total=int(outcome.get("steps_total", 0)),
+            error=row.error,
+            exchange_ids=[str(e) for e in outcome.get("exchange_ids", [])],
+            report_ids=list(row.report_ids),
+            owner=row.organisation_id,
+            verdict=str(outcome.get("verdict", "")),
+            started_at=row.created_at.timestamp(),
+        )
+
+    def outcome(self) -> dict[str, object]:
+        """What a job of the task queue keeps in its row besides its reports."""
+        return {
+            "parts": self.parts,
+            "bytes": self.bytes,
+            "steps_done": self.steps_done,
+            "steps_total": self.steps_total,
+            "exchange_ids": list(self.exchange_ids),
+            "verdict": self.verdict,
+        }
 
     @property
     def finished(self) -> bool:

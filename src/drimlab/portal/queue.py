@@ -21,6 +21,7 @@ from sqlalchemy import make_url
 
 from drimlab.config import Settings
 from drimlab.errors import ConfigurationError, DrimlabError
+from drimlab.portal import client
 from drimlab.portal.context import QUEUE, Portal
 from drimlab.portal.validators import run_validation, selection_of
 from drimlab.store.background import finish_job, start_job
@@ -91,6 +92,12 @@ def _tasks() -> procrastinate.Blueprint:
         portal = context.additional_context["portal"]
         assert isinstance(portal, Portal)
         validate_inputs(portal, job_id)
+
+    @tasks.task(name="run_client", queue=QUEUE, pass_context=True)
+    def run_client(context: procrastinate.JobContext, job_id: str) -> None:
+        portal = context.additional_context["portal"]
+        assert isinstance(portal, Portal)
+        client.run_queued(portal, job_id)
 
     @tasks.periodic(cron="* * * * * */15", periodic_id="retry-stalled")  # every 15 s
     @tasks.task(

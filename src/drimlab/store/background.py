@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from drimlab.store.db import Store
 from drimlab.store.models import BackgroundJob, utcnow
 
@@ -24,9 +26,11 @@ class JobRow:
     id: str
     kind: str
     state: str
+    subject: str | None
     organisation_id: int | None
     inputs: Mapping[str, Any]
     report_ids: tuple[str, ...]
+    outcome: Mapping[str, Any]
     error: str
     attempts: int
     created_at: datetime
@@ -38,9 +42,11 @@ def _row(row: BackgroundJob) -> JobRow:
         row.id,
         row.kind,
         row.state,
+        row.subject,
         row.organisation_id,
         dict(row.inputs),
         tuple(str(r) for r in row.report_ids),
+        dict(row.outcome or {}),
         row.error,
         row.attempts,
         row.created_at,
@@ -49,9 +55,14 @@ def _row(row: BackgroundJob) -> JobRow:
 
 
 def create_job(
-    store: Store, kind: str, organisation_id: int | None, inputs: Mapping[str, Any]
+    store: Store,
+    kind: str,
+    organisation_id: int | None,
+    inputs: Mapping[str, Any],
+    *,
+    subject: str | None = None,
 ) -> str:
-    """A new queued job's row; returns its id."""
+    """A new queued job's row; returns its id. `subject`: the stored thing it works on."""
     job_id = str(uuid.uuid4())
     with store.session() as session:
         session.add(
@@ -59,9 +70,11 @@ def create_job(
                 id=job_id,
                 kind=kind,
                 state="queued",
+                subject=subject,
                 organisation_id=organisation_id,
                 inputs=dict(inputs),
                 report_ids=[],
+                outcome={},
                 error="",
                 attempts=0,
             )
@@ -75,23 +88,54 @@ def find_job(store: Store, job_id: str) -> JobRow | None:
         return _row(row) if row is not None else None
 
 
+def latest_job(store: Store, kind: str, subject: str) -> JobRow | None:
+    """The newest job of `kind` on `subject` (a run's bundle, say), whatever its state."""
+    with store.session() as session:
+        row = session.scalars(
+            select(BackgroundJob)
+            .where(BackgroundJob.kind == kind, BackgroundJob.subject == subject)
+            .order_by(BackgroundJob.created_at.desc())
+            .limit(1)
+        ).first()
+        return _row(row) if row is not None else None
+
+
 def start_job(store: Store, job_id: str) -> JobRow | None:
-    """Mark a job running (one more attempt); None if it is unknown."""
+    """Mark a job running (one more attempt); None if it is unknown. A job already done is
+    returned as it is (a retried job does not run twice)."""
     with store.session() as session:
         row = session.get(BackgroundJob, job_id[:36], with_for_update=True)
         if row is None:
             return None
+        if row.state == "done":
+            return _row(row)
         row.state, row.attempts = "running", row.attempts + 1
         return _row(row)
 
 
+def record_progress(store: Store, job_id: str, outcome: Mapping[str, Any]) -> None:
+    """Keep a running job's progress (counters, the exchanges stored so far) for any worker
+    that shows it; the last value wins."""
+    with store.session() as session:
+        row = session.get(BackgroundJob, job_id[:36], with_for_update=True)
+        if row is not None and row.state == "running":
+            row.outcome = dict(outcome)
+
+
 def finish_job(
-    store: Store, job_id: str, *, report_ids: Sequence[str] = (), error: str = ""
+    store: Store,
+    job_id: str,
+    *,
+    report_ids: Sequence[str] = (),
+    error: str = "",
+    outcome: Mapping[str, Any] | None = None,
 ) -> None:
-    """Settle a job: done with its reports, or failed with a one-line reason."""
+    """Settle a job: done with its reports (and outcome), or failed with a one-line reason."""
     with store.session() as session:
         row = session.get(BackgroundJob, job_id[:36], with_for_update=True)
         if row is None:
             return
         row.state = "failed" if error else "done"
         row.report_ids, row.error, row.finished_at = list(report_ids), error, utcnow()
+        if outcome is not None:
+            row.outcome = dict(outcome)

@@ -374,6 +374,8 @@ class BackgroundJob(Base):
     )
     inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     report_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # what it works on, when that is one stored thing (a run's id for a bundle or a resume)
+    subject: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     # progress and what came of it besides reports: exchange ids, counters, verdict, file
     outcome: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     error: Mapped[str] = mapped_column(Text, default="")

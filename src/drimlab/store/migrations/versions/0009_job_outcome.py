@@ -1,4 +1,4 @@
-"""background jobs: their progress and outcome (exchanges, counters, verdict, file)
+"""background jobs: their subject, progress and outcome (exchanges, counters, verdict, file)
 
 Revision ID: 0009
 Revises: 0008
@@ -19,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("background_jobs") as batch:
         batch.add_column(sa.Column("outcome", sa.JSON(), nullable=False, server_default="{}"))
+        batch.add_column(sa.Column("subject", sa.String(64), nullable=True))
+        batch.create_index("ix_background_jobs_subject", ["subject"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("background_jobs") as batch:
+        batch.drop_index("ix_background_jobs_subject")
+        batch.drop_column("subject")
         batch.drop_column("outcome")

@@ -7,12 +7,14 @@ input is a 4xx with a one-line JSON reason.
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from drimlab.portal.api_runs import _resume
 from drimlab.scenarios.monitor import MonitorVerdict, verify_bundle
 from drimlab.simulators.serve import SourceOptions, source_in_thread
 from drimlab.store import accounts
@@ -219,3 +221,69 @@ def test_without_accounts_the_lab_drives_runs_through_the_api(portal: PortalUnde
     assert [s["status"] for s in done["steps"]] == ["skipped", "skipped", "failed", "done"]
     assert done["status"] == "failed" and _step(done, "retrieve-series")["detail"]
     assert portal.client.get(f"/api/runs/{run_id}/bundle").status_code == 200
+
+
+def test_concurrent_resumes_of_one_run_settle_each_step_once(
+    shared: SharedPortal, source_url: str
+) -> None:
+    auth = _tokens(shared)
+    api = shared.client()
+    started = api.post(
+        "/api/runs",
+        json={"scenario": SCENARIO, "inputs": {"base_url": source_url}},
+        headers=auth["alice"],
+    ).json()
+    run_id = started["id"]
+    steps = len(started["steps"])
+    alone = api.post(
+        "/api/runs",
+        json={"scenario": SCENARIO, "inputs": {"base_url": source_url}},
+        headers=auth["alice"],
+    ).json()
+    _resume(shared.portal, alone["id"], steps, False)
+    baseline = api.get(f"/api/runs/{alone['id']}", headers=auth["alice"]).json()
+    one_retrieval = len(_step(baseline, "retrieve-series")["exchanges"])
+    failures: list[BaseException] = []
+
+    def resume() -> None:
+        try:
+            _resume(shared.portal, run_id, steps, False)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=resume) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    run = api.get(f"/api/runs/{run_id}", headers=auth["alice"]).json()
+    assert [s["status"] for s in run["steps"]] == ["done", "done", "done", "waiting"], run
+    retrieval = _step(run, "retrieve-series")
+    # one retrieval, not one per resume: as many exchanges as a run resumed alone
+    assert len(set(retrieval["exchanges"])) == one_retrieval > 0, retrieval
+
+
+def test_a_step_form_shown_before_another_page_settled_it_is_refused(
+    shared: SharedPortal, source_url: str
+) -> None:
+    alice = shared.login("alice")
+    page = alice.get(f"/scenarios/{SCENARIO}")
+    started = alice.post(
+        f"/scenarios/{SCENARIO}/runs",
+        data={"csrf": csrf_of(page), "base_url": source_url},
+        follow_redirects=False,
+    )
+    run_page = started.headers["location"]
+    first, second = alice.get(run_page), alice.get(run_page)  # two tabs on the same step
+    done = alice.post(
+        f"{run_page}/step", data={"csrf": csrf_of(first), "action": "done", "step": "load-exam"}
+    )
+    assert done.status_code == 200
+    stale = alice.post(
+        f"{run_page}/step", data={"csrf": csrf_of(second), "action": "done", "step": "load-exam"}
+    )
+    assert "settled meanwhile" in stale.text
+    run_id = run_page.rsplit("/", 1)[1]
+    run = shared.client().get(f"/api/runs/{run_id}", headers=_tokens(shared)["alice"]).json()
+    assert [s["status"] for s in run["steps"]][:2] == ["done", "waiting"], run

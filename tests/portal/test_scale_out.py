@@ -93,11 +93,30 @@ def _login(base: str, ca: Path, login: str) -> httpx.Client:
 def _settled(client: httpx.Client, location: str) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        job = client.get(location).json()
+        job = client.get(location, headers={"Accept": "application/json"}).json()
         if job["state"] in {"done", "failed"}:
             return dict(job)
         time.sleep(0.3)
     pytest.fail(f"{location} not settled")
+
+
+def _when_made(client: httpx.Client, path: str) -> httpx.Response:
+    """GET `path`; while a task worker makes it (202 and its job), wait for the job."""
+    answer = client.get(path)
+    if answer.status_code == 202:
+        job = _settled(client, answer.headers.get("location", path))
+        assert job["state"] == "done", job
+        answer = client.get(path)
+    return answer
+
+
+def _resumed(client: httpx.Client, run: str) -> dict[str, Any]:
+    """Resume a run through the API: a task worker drives it, the job links the run."""
+    answer = client.post(f"{run}/resume")
+    assert answer.status_code == 202, answer.text
+    job = _settled(client, answer.headers["location"])
+    assert job["state"] == "done" and job["links"]["run"] == run, job
+    return dict(client.get(run).json())
 
 
 def test_a_shared_environment_of_real_processes_behind_nginx(
@@ -242,8 +261,14 @@ def _scenario_of_the_day(
     for path in (f"/api/runs/{run_id}", f"/api/runs/{run_id}/bundle"):
         assert b_api.get(path).status_code == 404, path
     assert bob.get(f"/runs/{run_id}").status_code == 404
-    bundle = a_api.get(f"/api/runs/{run_id}/bundle")
+    # the bundle is exported by the task worker: the portal's page waits for it, then serves it
+    waiting = alice.get(f"/runs/{run_id}/evidence.zip")
+    assert waiting.status_code == 202 and 'data-job="/runs/' in waiting.text
+    assert bob.get(f"/runs/{run_id}/evidence.zip").status_code == 404
+    bundle = _when_made(alice, f"/runs/{run_id}/evidence.zip")
     assert bundle.status_code == 200 and zipfile.ZipFile(BytesIO(bundle.content)).namelist()
+    again = a_api.get(f"/api/runs/{run_id}/bundle")  # the run has not moved: the same zip
+    assert again.status_code == 200 and again.content == bundle.content
     assert run_id[:8] in monica.get("/worklist").text
     review = monica.post(
         f"/runs/{run_id}/review",
@@ -262,17 +287,34 @@ def _scenario_of_the_day(
     made = a_api.post("/api/runs", json={"scenario": SCENARIO, "inputs": {"base_url": simulator}})
     assert made.status_code == 201, made.text
     ci_run = made.headers["location"]
-    assert a_api.post(f"{ci_run}/resume").json()["waiting"] == "source-log"
+    assert _resumed(a_api, ci_run)["waiting"] == "source-log"
     for path in (f"{ci_run}/resume", f"{ci_run}/evidence/source-log"):
         assert b_api.post(path, content=b"log").status_code == 404, path
     uploaded = a_api.post(
         f"{ci_run}/evidence/source-log", files={"source-log": ("ci.log", b"GET 200\n")}
     )
     assert uploaded.status_code == 201, uploaded.text
-    finished = a_api.post(f"{ci_run}/resume").json()
+    finished = _resumed(a_api, ci_run)
     assert finished["status"] == "done", finished
-    assert a_api.get(f"{ci_run}/bundle").status_code == 200
+    assert _when_made(a_api, f"{ci_run}/bundle").status_code == 200
     assert b_api.get(f"{ci_run}/bundle").status_code == 404
+
+    # A's client-simulator run from the portal: a task worker retrieves, A sees it, B does not
+    exam = re.search(r'name="exam"[^>]*>\s*<option value="([^"]+)"', alice.get("/client").text)
+    form = {"csrf": _csrf(alice.get("/client")), "source": "exam", "base_url": simulator}
+    form |= {"level": "series", "accept_preset": "drim-m", "certificate": "consumer"}
+    form |= {"mode": "retrieve", "profile": "drim-m", "exam": exam.group(1) if exam else ""}
+    started = alice.post("/client", data=form, follow_redirects=False)
+    assert started.status_code == 303, started.text[:300]
+    job_page = started.headers["location"]
+    job = _settled(alice, job_page)
+    assert job["state"] == "done" and job["verdict"] == "PASSED", job
+    assert bob.get(job_page).status_code == 404
+    shown = alice.get(job_page).text
+    client_exchange = re.search(r'href="/exchanges/([0-9a-f-]+)"', shown)
+    assert client_exchange is not None, shown[:500]
+    assert bob.get(f"/exchanges/{client_exchange.group(1)}").status_code == 404
+    assert monica.get(f"/exchanges/{client_exchange.group(1)}").status_code == 200
 
 
 class _LabView:

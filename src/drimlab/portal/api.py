@@ -213,7 +213,7 @@ async def submit(request: Request) -> Response:
         if done is None and deferred is None:
             shutil.rmtree(folder, ignore_errors=True)
     if deferred is not None:  # a worker of the task queue validates it
-        job = await run_in_threadpool(_job, portal, deferred)
+        job = await run_in_threadpool(job_document, portal, deferred)
         return JSONResponse(job, status_code=202, headers={"Location": job["links"]["self"]})
     assert done is not None
     validations = [await run_in_threadpool(_validation, portal, r) for r in done.report_ids]
@@ -245,19 +245,32 @@ async def _defer(
     return await portal.enqueue(VALIDATE_UPLOAD, "validation", account.organisation_id, inputs)
 
 
-def _job(portal: Portal, job_id: str) -> dict[str, Any]:
+JOB_LINKS = {  # where what a job of each kind made is read
+    "bundle": "/api/runs/{subject}/bundle",
+    "resume": "/api/runs/{subject}",
+}
+
+
+def job_document(portal: Portal, job_id: str) -> dict[str, Any]:
+    """A job of the task queue as the API shows it."""
     job = find_job(portal.store, job_id)
     if job is None:
         raise HTTPException(404, "not found")
+    links = {"self": f"/api/jobs/{job.id}"}
+    if job.kind in JOB_LINKS and job.subject:
+        links[job.kind if job.kind != "resume" else "run"] = JOB_LINKS[job.kind].format(
+            subject=job.subject
+        )
     return {
         "id": job.id,
+        "kind": job.kind,
         "state": job.state,
         "error": job.error or None,
         "attempts": job.attempts,
         "createdAt": job.created_at.isoformat(),
         "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
         "validations": [{"id": r, "links": _links(r)} for r in job.report_ids],
-        "links": {"self": f"/api/jobs/{job.id}"},
+        "links": links,
     }
 
 
@@ -266,7 +279,8 @@ async def get_job(request: Request) -> Response:
     portal = portal_of(request)
     found = await run_in_threadpool(find_job, portal.store, request.path_params["job_id"])
     require_visible(request, found.organisation_id if found is not None else MISSING)
-    return JSONResponse(await run_in_threadpool(_job, portal, request.path_params["job_id"]))
+    job_id = request.path_params["job_id"]
+    return JSONResponse(await run_in_threadpool(job_document, portal, job_id))
 
 
 async def list_validations(request: Request) -> Response:

@@ -24,16 +24,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
-from drimlab.portal.api import authenticated
-from drimlab.portal.context import Portal, portal_of
-from drimlab.portal.scenarios import WebPrompter, claim_run, export_run_bundle
+from drimlab.portal.api import authenticated, job_document
+from drimlab.portal.bundles import bundle_or_job
+from drimlab.portal.context import RESUME_RUN, Portal, portal_of
+from drimlab.portal.scenarios import WebPrompter, claim_run, run_lock
 from drimlab.portal.uploads import is_file, safe_name, save_upload
 from drimlab.portal.validators import selection_of
-from drimlab.portal.viewer import require_visible
+from drimlab.portal.viewer import require_visible, viewer
 from drimlab.scenarios.loader import get_scenario
 from drimlab.scenarios.runner import drive_run, start_run
 from drimlab.scenarios.runs import RunState, RunStatus, StepStatus, load_run
 from drimlab.scenarios.schema import Scenario, StepKind
+from drimlab.store.background import finish_job, start_job
 from drimlab.store.ownership import owner_of_run
 from drimlab.store.reviews import reviews_of
 
@@ -289,12 +291,18 @@ async def upload_evidence(request: Request) -> Response:
 
 
 def _resume(portal: Portal, run_id: str, max_steps: int, skip: bool) -> None:
-    """Settle up to `max_steps` waiting steps, one at a time as the portal does.
+    """Settle up to `max_steps` waiting steps, one at a time as the portal does, as the run's
+    one driver (a second resume of the run waits for this one, then goes on from there).
 
     An INSTRUCTION step is confirmed done (skipped with `skip`); a PREUVE step takes the files
     uploaded for it, and stops the resume while one is missing (skipped with `skip`); a
     VALIDATION step runs its action.
     """
+    with run_lock(portal, run_id):
+        _resume_locked(portal, run_id, max_steps, skip)
+
+
+def _resume_locked(portal: Portal, run_id: str, max_steps: int, skip: bool) -> None:
     for _ in range(max_steps):
         run = load_run(portal.store, run_id)
         waiting = run.next_waiting()
@@ -347,11 +355,18 @@ async def resume(request: Request) -> Response:
     skip = body.get("skip", False)
     if not isinstance(skip, bool):
         raise HTTPException(400, "'skip' must be true or false")
+    steps = min(max_steps, count)
     try:
         run = await run_in_threadpool(load_run, portal.store, run_id)
         if run.status is not RunStatus.RUNNING:
             raise HTTPException(409, f"run {run.id} is finished ({run.status.value})")
-        await run_in_threadpool(_resume, portal, run_id, min(max_steps, count), skip)
+        if portal.queue is not None:  # a shared environment: a task worker drives it
+            owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
+            inputs = {"run_id": run_id, "max_steps": steps, "skip": skip, "label": run_id[:8]}
+            job_id = await portal.enqueue(RESUME_RUN, "resume", owner, inputs, subject=run_id)
+            job = await run_in_threadpool(job_document, portal, job_id)
+            return JSONResponse(job, status_code=202, headers={"Location": job["links"]["self"]})
+        await run_in_threadpool(_resume, portal, run_id, steps, skip)
     except DrimlabError as exc:
         raise HTTPException(400, _one_line(exc)) from None
     finally:
@@ -360,14 +375,37 @@ async def resume(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(_run, portal, run_id))
 
 
+def resume_queued(portal: Portal, job_id: str) -> None:
+    """Resume the run a job names, and settle the job (a task worker's side)."""
+    row = start_job(portal.store, job_id)
+    if row is None or row.state == "done":
+        return
+    run_id = str(row.inputs["run_id"])
+    try:
+        _resume(portal, run_id, int(row.inputs["max_steps"]), bool(row.inputs["skip"]))
+    except Exception as exc:  # the job says it in one line
+        finish_job(portal.store, job_id, error=_one_line(exc))
+        return
+    finally:
+        claim_run(portal, run_id, owner_of_run(portal.store, run_id))
+    finish_job(portal.store, job_id, outcome={"run": run_id})
+
+
 async def get_bundle(request: Request) -> Response:
+    """GET /api/runs/{id}/bundle: the signed zip; with the task queue, 202 and its job until
+    a worker has made it (the job's `links.bundle` is this URL again)."""
     run_id = await _visible_run(request)
     portal = portal_of(request)
     try:
-        path = await run_in_threadpool(export_run_bundle, portal, run_id)
+        made = await bundle_or_job(portal, run_id, viewer(request).organisation_id)
     except InputError as exc:
         raise HTTPException(409, _one_line(exc)) from None
-    return FileResponse(path, media_type="application/zip", filename=path.name)
+    if isinstance(made, Path):
+        return FileResponse(made, media_type="application/zip", filename=made.name)
+    if made.state == "failed":
+        raise HTTPException(409, made.error)
+    job = await run_in_threadpool(job_document, portal, made.id)
+    return JSONResponse(job, status_code=202, headers={"Location": job["links"]["self"]})
 
 
 routes = [

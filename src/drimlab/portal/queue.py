@@ -21,7 +21,7 @@ from sqlalchemy import make_url
 
 from drimlab.config import Settings
 from drimlab.errors import ConfigurationError, DrimlabError
-from drimlab.portal import client
+from drimlab.portal import api_runs, bundles, client
 from drimlab.portal.context import QUEUE, Portal
 from drimlab.portal.validators import run_validation, selection_of
 from drimlab.store.background import finish_job, start_job
@@ -98,6 +98,18 @@ def _tasks() -> procrastinate.Blueprint:
         portal = context.additional_context["portal"]
         assert isinstance(portal, Portal)
         client.run_queued(portal, job_id)
+
+    @tasks.task(name="export_bundle", queue=QUEUE, pass_context=True)
+    def export_bundle(context: procrastinate.JobContext, job_id: str) -> None:
+        portal = context.additional_context["portal"]
+        assert isinstance(portal, Portal)
+        bundles.export_queued(portal, job_id)
+
+    @tasks.task(name="resume_run", queue=QUEUE, pass_context=True)
+    def resume_run(context: procrastinate.JobContext, job_id: str) -> None:
+        portal = context.additional_context["portal"]
+        assert isinstance(portal, Portal)
+        api_runs.resume_queued(portal, job_id)
 
     @tasks.periodic(cron="* * * * * */15", periodic_id="retry-stalled")  # every 15 s
     @tasks.task(

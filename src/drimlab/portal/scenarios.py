@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +16,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from drimlab.errors import DrimlabError, InputError
 from drimlab.portal import i18n
 from drimlab.portal.auth import read_form
+from drimlab.portal.bundles import bundle_or_job
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
+from drimlab.portal.jobs import Job, JobState
 from drimlab.portal.templating import page
-from drimlab.portal.uploads import is_file, save_upload
+from drimlab.portal.uploads import is_file, safe_name, save_upload
 from drimlab.portal.validators import selection_of
 from drimlab.portal.viewer import organisation_scope, require_visible, viewer
-from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Driver, drive_run, fill, start_run
 from drimlab.scenarios.runs import RunState, RunStatus, list_runs, load_run
 from drimlab.scenarios.schema import Scenario, StepKind
-from drimlab.scenarios.signing import Signer
 from drimlab.store.ownership import claim, owner_of_run, run_ids_of
 from drimlab.store.reviews import STATUSES, reviews_of
 from drimlab.store.scenario_runs import find_run_row
@@ -187,8 +188,22 @@ async def run_page(request: Request) -> Response:
     return page(request, "run.html.j2", error=request.query_params.get("error"), **view)
 
 
-def _settle(portal: Portal, run_id: str, answers: list[str]) -> None:
-    run = load_run(portal.store, run_id)
+def run_lock(portal: Portal, run_id: str) -> AbstractContextManager[None]:
+    """One driver of a run at a time, across the portal's and the task queue's workers."""
+    return portal.store.lock(f"run-{safe_name(run_id)}")
+
+
+def _settle(portal: Portal, run_id: str, step_id: str, answers: list[str]) -> None:
+    """Settle `step_id` with `answers`, unless another request settled it meanwhile."""
+    with run_lock(portal, run_id):
+        run = load_run(portal.store, run_id)
+        waiting = run.next_waiting()
+        if run.status is not RunStatus.RUNNING or waiting is None or waiting.step_id != step_id:
+            raise InputError(_("this step was settled meanwhile (by another page or request)"))
+        _drive_one(portal, run, answers)
+
+
+def _drive_one(portal: Portal, run: RunState, answers: list[str]) -> None:
     scenario = _scenario(portal, run.scenario_id)
     drive_run(
         portal.store,
@@ -220,6 +235,8 @@ async def settle_step(request: Request) -> Response:
         waiting = run.next_waiting()
         if waiting is None:
             raise InputError(_("this run has no waiting step"))
+        if form.get("step", waiting.step_id) != waiting.step_id:  # a page shown before
+            raise InputError(_("this step was settled meanwhile (by another page or request)"))
         scenario = _scenario(portal, run.scenario_id)
         step = scenario.steps[waiting.position]
         skip = form.get("action") == "skip"
@@ -235,7 +252,7 @@ async def settle_step(request: Request) -> Response:
                 folder.mkdir(parents=True, exist_ok=True)
                 saved = await save_upload(upload, folder, portal.upload_limit, what=name)
                 answers.append(str(saved))
-        await run_in_threadpool(_settle, portal, run_id, answers)
+        await run_in_threadpool(_settle, portal, run_id, waiting.step_id, answers)
         owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
         await run_in_threadpool(claim_run, portal, run_id, owner)
     except DrimlabError as exc:
@@ -251,24 +268,26 @@ async def settle_step(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def export_run_bundle(portal: Portal, run_id: str) -> Path:
-    """Export a finished run's signed evidence bundle; return the zip's path."""
-    run = load_run(portal.store, run_id)
-    folder = portal.settings.home / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"evidence-{run.scenario_id}-{run.id[:8]}.zip"
-    export_bundle(portal.store, run.id, target, Signer.from_pki(portal.env.pki))
-    return target
-
-
 async def export(request: Request) -> Response:
+    """The run's bundle; with the task queue, a page that waits for it until it is made."""
     portal = portal_of(request)
-    await visible_run(request, request.path_params["run_id"])
+    run_id = request.path_params["run_id"]
+    await visible_run(request, run_id)
     try:
-        path = await run_in_threadpool(export_run_bundle, portal, request.path_params["run_id"])
+        made = await bundle_or_job(portal, run_id, viewer(request).organisation_id)
     except InputError as exc:
         raise HTTPException(404, str(exc)) from None
-    return FileResponse(path, media_type="application/zip", filename=path.name)
+    wants_state = "application/json" in request.headers.get("accept", "")  # the page's poll
+    if isinstance(made, Path):
+        if wants_state:
+            return JSONResponse({"state": "done", "finished": True, "percent": 100})
+        return FileResponse(made, media_type="application/zip", filename=made.name)
+    job = Job.from_row(made)
+    if job.state is JobState.FAILED:
+        raise HTTPException(409, _("The bundle could not be exported") + f": {job.error}")
+    if wants_state:
+        return JSONResponse(job.as_dict(), status_code=202)
+    return page(request, "bundle_job.html.j2", status_code=202, job=job, run_id=run_id)
 
 
 routes = [

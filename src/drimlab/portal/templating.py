@@ -101,6 +101,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             query=lambda **changes: query(request, **changes),
             account=account_of(request),
             accounts=bool(getattr(request.app.state.portal, "accounts", False)),
+            task_queue=getattr(request.app.state.portal, "queue", None) is not None,
             csrf=csrf_of(request),
             **context,
         )

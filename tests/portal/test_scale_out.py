@@ -31,6 +31,7 @@ import pytest
 from drimlab.config import Settings
 from drimlab.simulators.environment import SOURCE_CERT
 from drimlab.store import open_store
+from drimlab.store.background import latest_job
 from drimlab.testing.nginx_front import PortalFront
 from drimlab.testing.postgres import PostgresServer
 from drimlab.testing.process import ChildProcess, free_port, port_accepts
@@ -251,6 +252,18 @@ def _scenario_of_the_day(
     run_id = started.headers["location"].rsplit("/", 1)[1]
     for _ in range(3):  # two instructions, then the retrieval the page launches
         alice.post(f"/runs/{run_id}/step", data={"csrf": _csrf(alice.get("/")), "action": "done"})
+    # the retrieval is a task worker's job, which the run page follows while it runs
+    store = open_store(settings)
+    try:
+        job = latest_job(store, "resume", run_id)
+    finally:
+        store.close()
+    assert job is not None and job.inputs["step"] == "retrieve-series"
+    shown = alice.get(f"/runs/{run_id}").text
+    if not alice.get(f"/jobs/{job.id}").json()["finished"]:  # so it was not when shown
+        assert f'data-job="/jobs/{job.id}"' in shown
+    assert bob.get(f"/jobs/{job.id}").status_code == 404
+    assert _settled(alice, f"/jobs/{job.id}")["state"] == "done"
     alice.post(
         f"/runs/{run_id}/step",
         data={"csrf": _csrf(alice.get("/")), "action": "done"},

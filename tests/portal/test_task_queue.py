@@ -27,6 +27,7 @@ from drimlab.portal import SimulatorLink, create_app
 from drimlab.portal.queue import apply_queue_schema, queue_app
 from drimlab.portal.serve import build_portal
 from drimlab.store import accounts, open_store
+from drimlab.store.background import latest_job
 from drimlab.store.listings import page_exchanges
 from drimlab.testing.postgres import PostgresServer
 from drimlab.testing.process import ChildProcess, free_port, port_accepts
@@ -279,3 +280,37 @@ def test_client_simulator_runs_are_done_by_a_task_worker_and_shown_by_any_portal
         serve.stop()
         store.close()
     assert "Traceback" not in (tmp_path / "worker.log").read_text(errors="replace")
+
+
+def test_a_validation_step_of_a_run_page_is_queued_and_the_page_follows_it(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=pg.create_database("steps"))
+    store = open_store(settings)
+    link = SimulatorLink(base_url="https://localhost:1/dicom-web")
+    portal = build_portal(store, settings, link, prepare_dataset=True)
+    portal.queue = queue_app(settings)
+    apply_queue_schema(portal.queue)
+    scenario = "DRIM-M_SO_REPONSE_WADO"
+    try:
+        with TestClient(create_app(portal), base_url="https://testserver") as client:
+            started = client.post(
+                f"/scenarios/{scenario}/runs",
+                data={"base_url": link.base_url},
+                follow_redirects=False,
+            )
+            run_page = started.headers["location"]
+            for step in ("load-exam", "trust-bench", "retrieve-series"):
+                client.post(f"{run_page}/step", data={"action": "done", "step": step})
+            job = latest_job(store, "resume", run_page.rsplit("/", 1)[1])
+            assert job is not None and job.state == "queued"  # no worker runs
+            shown = client.get(run_page).text
+            assert f'data-job="/jobs/{job.id}"' in shown and 'id="step-form"' not in shown
+            assert client.get(f"/jobs/{job.id}").json()["state"] == "queued"
+            again = client.post(
+                f"{run_page}/step", data={"action": "done", "step": "retrieve-series"}
+            )
+            assert "a task worker is running a step" in again.text
+            assert latest_job(store, "resume", run_page.rsplit("/", 1)[1]) == job  # not twice
+    finally:
+        store.close()

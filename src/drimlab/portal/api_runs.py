@@ -290,15 +290,20 @@ async def upload_evidence(request: Request) -> Response:
     )
 
 
-def _resume(portal: Portal, run_id: str, max_steps: int, skip: bool) -> None:
+def _resume(
+    portal: Portal, run_id: str, max_steps: int, skip: bool, step: str | None = None
+) -> None:
     """Settle up to `max_steps` waiting steps, one at a time as the portal does, as the run's
     one driver (a second resume of the run waits for this one, then goes on from there).
 
     An INSTRUCTION step is confirmed done (skipped with `skip`); a PREUVE step takes the files
     uploaded for it, and stops the resume while one is missing (skipped with `skip`); a
-    VALIDATION step runs its action.
+    VALIDATION step runs its action. With `step`, only if that step is the one waiting.
     """
     with run_lock(portal, run_id):
+        waiting = load_run(portal.store, run_id).next_waiting()
+        if step is not None and (waiting is None or waiting.step_id != step):
+            raise InputError(f"step {step} was settled meanwhile (by another page or request)")
         _resume_locked(portal, run_id, max_steps, skip)
 
 
@@ -382,7 +387,14 @@ def resume_queued(portal: Portal, job_id: str) -> None:
         return
     run_id = str(row.inputs["run_id"])
     try:
-        _resume(portal, run_id, int(row.inputs["max_steps"]), bool(row.inputs["skip"]))
+        step = row.inputs.get("step")
+        _resume(
+            portal,
+            run_id,
+            int(row.inputs["max_steps"]),
+            bool(row.inputs["skip"]),
+            str(step) if step else None,
+        )
     except Exception as exc:  # the job says it in one line
         finish_job(portal.store, job_id, error=_one_line(exc))
         return

@@ -35,11 +35,11 @@ from drimlab.portal.reports import rule_catalogue
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, save_upload
 from drimlab.portal.validators import selection_of
-from drimlab.portal.viewer import viewer
+from drimlab.portal.viewer import require_visible, viewer
 from drimlab.simulators.consumer import DRIM_M_ACCEPT, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.retrieval import resolve_target
 from drimlab.store.background import find_job, finish_job, record_progress, start_job
-from drimlab.store.ownership import claim
+from drimlab.store.ownership import MISSING, claim
 from drimlab.store.queries import stored_exchange
 from drimlab.store.records import load_report
 
@@ -324,7 +324,16 @@ async def job_page(request: Request) -> Response:
     return page(request, "client_job.html.j2", job=job, results=results, catalogue=rule_catalogue())
 
 
+async def job_state(request: Request) -> Response:
+    """GET /jobs/{id}: where a job of the task queue stands, for the page that follows it."""
+    row = await run_in_threadpool(find_job, portal_of(request).store, request.path_params["job_id"])
+    require_visible(request, row.organisation_id if row is not None else MISSING)
+    assert row is not None
+    return JSONResponse(Job.from_row(row).as_dict())
+
+
 routes = [
+    Route("/jobs/{job_id}", job_state),
     Route("/client", form_page),
     Route("/client", start, methods=["POST"]),
     Route("/client/jobs/{job_id}", job_page),

@@ -23,7 +23,7 @@ from drimlab.errors import DrimlabError, InputError
 from drimlab.portal import i18n
 from drimlab.portal.auth import read_form
 from drimlab.portal.bundles import bundle_or_job
-from drimlab.portal.context import Portal, portal_of
+from drimlab.portal.context import RESUME_RUN, Portal, portal_of
 from drimlab.portal.i18n import gettext as _
 from drimlab.portal.jobs import Job, JobState
 from drimlab.portal.templating import page
@@ -34,6 +34,7 @@ from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Driver, drive_run, fill, start_run
 from drimlab.scenarios.runs import RunState, RunStatus, list_runs, load_run
 from drimlab.scenarios.schema import Scenario, StepKind
+from drimlab.store.background import latest_job
 from drimlab.store.ownership import claim, owner_of_run, run_ids_of
 from drimlab.store.reviews import STATUSES, reviews_of
 from drimlab.store.scenario_runs import find_run_row
@@ -171,7 +172,9 @@ def _run_view(portal: Portal, run_id: str) -> dict[str, Any]:
         for step, state in zip(scenario.steps, run.steps, strict=False)
     ]
     waiting = run.next_waiting()
+    busy = latest_job(portal.store, "resume", run.id) if portal.queue is not None else None
     return {
+        "busy": busy if busy is not None and busy.state in ("queued", "running") else None,
         "run": run,
         "scenario": scenario,
         "steps": steps,
@@ -252,6 +255,16 @@ async def settle_step(request: Request) -> Response:
                 folder.mkdir(parents=True, exist_ok=True)
                 saved = await save_upload(upload, folder, portal.upload_limit, what=name)
                 answers.append(str(saved))
+        busy = await run_in_threadpool(latest_job, portal.store, "resume", run_id)
+        if busy is not None and busy.state in ("queued", "running"):
+            raise InputError(_("a task worker is running a step of this run: wait for it"))
+        if portal.queue is not None and step.kind is StepKind.VALIDATION:
+            # a shared environment: the step's retrieval is a task worker's job
+            owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
+            inputs = {"run_id": run_id, "max_steps": 1, "skip": False, "step": step.id}
+            inputs["label"] = f"{scenario.id} {step.id}"
+            await portal.enqueue(RESUME_RUN, "resume", owner, inputs, subject=run_id)
+            return RedirectResponse(f"/runs/{run_id}", status_code=303)
         await run_in_threadpool(_settle, portal, run_id, waiting.step_id, answers)
         owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
         await run_in_threadpool(claim_run, portal, run_id, owner)

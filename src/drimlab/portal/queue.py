@@ -1,10 +1,14 @@
 """Background work of a shared environment on a proven task queue: procrastinate on the
 store's PostgreSQL database.
 
-The portal (or API) worker that receives a large validation saves its inputs under the
-shared data directory, records a `BackgroundJob` row and defers `validate_upload` with the
-row's id; any `drimlab worker` process takes it, validates the inputs with the same
-`run_validation` as everything else, and settles the row. Jobs live in PostgreSQL: a portal
+The portal (or API) worker that receives the work saves its inputs under the shared data
+directory, records a `BackgroundJob` row (`Portal.enqueue`) and defers a task with the row's
+id; any `drimlab worker` process takes it, does it with the same code as the lab does in
+process, and settles the row. The tasks: `validate_upload` (a larger validation,
+`run_validation`), `run_client` (a client-simulator retrieval or probe battery,
+`client.run_queued`), `export_bundle` (a run's signed bundle, `bundles.export_queued`) and
+`resume_run` (a run advanced through the API or a run page's VALIDATION step,
+`api_runs.resume_queued`). Jobs live in PostgreSQL: a portal
 worker or a task worker can be stopped or added at any time, and a job whose worker died
 (no heartbeat) is put back in the queue by `retry_stalled_jobs`, which every worker runs
 every 15 seconds. The lab portal without a database server keeps its in-process executor.

@@ -27,7 +27,7 @@ from drimlab.portal import SimulatorLink, create_app
 from drimlab.portal.queue import apply_queue_schema, queue_app
 from drimlab.portal.serve import build_portal
 from drimlab.store import accounts, open_store
-from drimlab.store.background import latest_job
+from drimlab.store.background import find_job, latest_job
 from drimlab.store.listings import page_exchanges
 from drimlab.testing.postgres import PostgresServer
 from drimlab.testing.process import ChildProcess, free_port, port_accepts
@@ -252,10 +252,13 @@ def test_client_simulator_runs_are_done_by_a_task_worker_and_shown_by_any_portal
                 "certificate": "consumer",
                 "mode": "retrieve",
                 "profile": "drim-m",
+                "token": portals[0].env.issuer.issue(),  # typed in the form: a secret
             }
             answer = first.post("/client", data=form, follow_redirects=False)
             assert answer.status_code == 303, answer.text[:300]
             location = answer.headers["location"]
+            row = find_job(store, location.rsplit("/", 1)[1])
+            assert row is not None and form["token"] not in json.dumps(dict(row.inputs))
             queued = second.get(location, headers={"Accept": "application/json"}).json()
             assert queued["state"] == "queued"  # no worker yet: kept in PostgreSQL
             assert portals[0].jobs.get(location.rsplit("/", 1)[1]) is None  # not in-process

@@ -38,7 +38,14 @@ from drimlab.portal.validators import selection_of
 from drimlab.portal.viewer import require_visible, viewer
 from drimlab.simulators.consumer import DRIM_M_ACCEPT, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.retrieval import resolve_target
-from drimlab.store.background import find_job, finish_job, record_progress, start_job
+from drimlab.store.background import (
+    find_job,
+    finish_job,
+    record_progress,
+    seal,
+    start_job,
+    unseal,
+)
 from drimlab.store.ownership import MISSING, claim
 from drimlab.store.queries import stored_exchange
 from drimlab.store.records import load_report
@@ -244,7 +251,8 @@ async def start(request: Request) -> Response:
         inputs = {
             "label": label,
             "mode": mode,
-            "values": {k: v for k, v in values.items() if k != "csrf"},
+            "values": {k: v for k, v in values.items() if k not in ("csrf", "token")},
+            "token": seal(portal.settings.home, values["token"]) if values.get("token") else "",
             "kos": str(kos_path.relative_to(portal.settings.home)) if kos_path else None,
         }
         job_id = await portal.enqueue(RUN_CLIENT, mode, owner, inputs)
@@ -270,6 +278,11 @@ def run_queued(portal: Portal, job_id: str) -> None:
     job.report_ids.clear()
     values = {str(k): str(v) for k, v in dict(row.inputs.get("values", {})).items()}
     kos = row.inputs.get("kos")
+    try:
+        values["token"] = unseal(portal.settings.home, str(row.inputs.get("token") or ""))
+    except InputError as exc:
+        finish_job(portal.store, job_id, error=str(exc))
+        return
     last = [0.0]
 
     def tick() -> None:

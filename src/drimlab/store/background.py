@@ -7,14 +7,18 @@ Settling is idempotent: a job retried after its worker died settles the same row
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
+from drimlab.errors import InputError
 from drimlab.store.db import Store
 from drimlab.store.models import BackgroundJob, utcnow
 
@@ -139,3 +143,42 @@ def finish_job(
         row.report_ids, row.error, row.finished_at = list(report_ids), error, utcnow()
         if outcome is not None:
             row.outcome = dict(outcome)
+
+
+SEALED = "sealed:"
+
+
+def _job_key(home: Path) -> bytes:
+    """The key that seals the secrets a job carries (under the shared data directory, 0600;
+    made once, by whichever process needs it first)."""
+    path = home / "secrets" / "jobs.key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it meanwhile
+        return path.read_bytes().strip()
+    with os.fdopen(handle, "wb") as out:
+        out.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+def seal(home: Path, secret: str) -> str:
+    """A secret (a bearer token typed in a form) as a job's row may keep it: encrypted with
+    the data directory's job key, so the database never holds it in clear."""
+    return SEALED + Fernet(_job_key(home)).encrypt(secret.encode()).decode()
+
+
+def unseal(home: Path, value: str) -> str:
+    """The secret `seal` made (a value that is not sealed is returned as it is)."""
+    if not value.startswith(SEALED):
+        return value
+    try:
+        return Fernet(_job_key(home)).decrypt(value[len(SEALED) :].encode()).decode()
+    except InvalidToken:
+        raise InputError(
+            "the job's sealed secret cannot be read with this data directory's key"
+        ) from None

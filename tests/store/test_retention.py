@@ -156,7 +156,8 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def test_finished_jobs_and_old_uploads_are_removed_with_their_folders(store: Store) -> None:
+def test_finished_jobs_and_old_uploads_are_removed_with_their_folders(any_store: Store) -> None:
+    store = any_store
     home = store.settings.home
     folders = {}
     for name in ("finished", "queued", "loose"):
@@ -170,6 +171,11 @@ def test_finished_jobs_and_old_uploads_are_removed_with_their_folders(store: Sto
     past = utcnow() - OLD
     with store.session() as session:
         session.execute(update(BackgroundJob).values(created_at=past))
+        session.execute(
+            update(BackgroundJob)
+            .where(BackgroundJob.finished_at.is_not(None))
+            .values(finished_at=past)
+        )
     for folder in folders.values():
         os.utime(folder, (past.timestamp(), past.timestamp()))
     done = purge(store, store.settings, timedelta(days=30))

@@ -288,13 +288,13 @@ def _tree_size(path: Path) -> int:
 
 
 def _purge_jobs(store: Store, settings: Settings, cutoff: datetime, summary: PurgeSummary) -> None:
-    """Finished background jobs older than the cut-off, with their input folders."""
+    """Background jobs finished before the cut-off, with their input folders."""
     while True:
         with store.session() as session:
             rows = session.execute(
                 select(BackgroundJob.id, BackgroundJob.inputs)
-                .where(BackgroundJob.state.in_(FINISHED), BackgroundJob.created_at < cutoff)
-                .order_by(BackgroundJob.created_at, BackgroundJob.id)
+                .where(BackgroundJob.state.in_(FINISHED), BackgroundJob.finished_at < cutoff)
+                .order_by(BackgroundJob.finished_at, BackgroundJob.id)
                 .limit(BATCH)
                 .offset(summary.jobs.count if summary.dry_run else 0)
             ).all()

@@ -4,9 +4,11 @@ handshakes from one peer is a handful of records, each saying its count."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +17,10 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from drimlab.config import Settings
+from drimlab.facts.tls import CertificateFacts
 from drimlab.simulators.environment import CONSUMER_CERT, BenchEnvironment
+from drimlab.simulators.quota_gate import QuotaGate
+from drimlab.simulators.refusals import Refusal
 from drimlab.simulators.serve import SourceOptions, source_in_thread
 from drimlab.store import Store, accounts, open_store
 from drimlab.store.models import ExchangeRecord
@@ -123,3 +128,38 @@ def test_a_flood_of_refused_handshakes_from_one_peer_is_a_handful_of_records(
     assert sum(_count(r) for r in rows) == FLOOD
     assert any(f"{FLOOD - 5} more request(s)" in r.note for r in rows)
     assert all(rec.report.facts["kind"] == "handshake" for rec in setup.recorder.recorded)
+
+
+def test_the_gate_answers_from_its_cache_and_renews_it_in_the_background(store: Store) -> None:
+    now = datetime.now(UTC)
+    certificate = CertificateFacts(
+        subject="CN=consumer.vendor-a.test,O=Vendor A,C=FR",
+        issuer="CN=TEST",
+        serial="02",
+        sha256="11" * 32,
+        not_before=now,
+        not_after=now,
+        common_name="consumer.vendor-a.test",
+    )
+    accounts.create_organisation(store, "Vendor A", ("vendor-a.test",))
+    set_quota(store, "Vendor A", exchanges=0)
+    clock = [0.0]
+    gate = QuotaGate(store, ttl=5, clock=lambda: clock[0])
+
+    async def ask() -> Refusal | None:
+        return await gate.refusal(certificate)
+
+    try:
+        first = asyncio.run(ask())  # first sight: asks the store
+        assert first is not None and first.status == 503 and first.cause.value == "quota-exceeded"
+        assert dict(first.headers)["Retry-After"].isdigit() and "quota" in first.reason
+        assert gate.key_of(certificate) == "organisation 'Vendor A'"
+        set_quota(store, "Vendor A", exchanges=None)  # raised: no quota any more
+        assert asyncio.run(ask()) is not None  # still the cached answer
+        clock[0] = 6.0
+        assert asyncio.run(ask()) is not None  # stale: answered at once, renewed behind
+        gate.close()  # waits for the renewal
+        assert asyncio.run(ask()) is None
+        assert asyncio.run(gate.refusal(None)) is None  # no client certificate: no quota
+    finally:
+        gate.close()

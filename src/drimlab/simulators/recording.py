@@ -249,11 +249,7 @@ class Recorder:
         """The 503 to answer when the client certificate's organisation has reached its
         storage quota (asked before the request is journaled: nothing of it is stored but
         the aggregated refusal)."""
-        peer = tls.peer if tls is not None else None
-        if peer is None:
-            return None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.quotas.refusal, peer)
+        return await self.quotas.refusal(tls.peer if tls is not None else None)
 
     def open(self, request_id: str, exchange: Exchange) -> Refusal | None:
         """Journal a request before it is answered; the refusal to answer when it cannot be."""
@@ -431,6 +427,7 @@ class Recorder:
 
     def close(self) -> int:
         """Wait for the stores under way, release the journal; how many it still holds."""
+        self.quotas.close()
         self.executor.shutdown(wait=True)
         if self.journal is None:
             return 0

@@ -5,13 +5,21 @@ and the recorded bodies; `DRIMLAB_DATABASE_URL` points the store at another data
 (PostgreSQL for a shared environment) while files stay under the home;
 `DRIMLAB_WADO_BASE_URL` is the WADO-RS base URL written in the KOS drimlab builds
 (everything before `/studies` in each series' Retrieve URL).
+
+The limits that protect a shared store (none by default: the lab keeps everything):
+`DRIMLAB_QUOTA_EXCHANGES` and `DRIMLAB_QUOTA_BYTES` (`500M`, `2G`) are each organisation's
+default quota, `DRIMLAB_RETENTION_DAYS` the age past which exchanges and reports are purged.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from drimlab.errors import ConfigurationError
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -47,6 +55,43 @@ def private_file(path: Path) -> Path:
     return path
 
 
+_SIZE = re.compile(r"(\d+)\s*([KMGT]?)(I?B)?", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+NO_LIMIT = ("", "none", "unlimited")
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `1048576`, `500M`, `2G` (K, M, G, T are powers of 1024); ValueError if not."""
+    found = _SIZE.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a size (a number of bytes, or like 500M, 2G)")
+    return int(found.group(1)) * _UNITS[found.group(2).upper()]
+
+
+def parse_count(text: str) -> int:
+    """A count of 0 or more: ValueError otherwise."""
+    if not text.strip().isdigit():
+        raise ValueError(f"{text!r} is not a whole number of 0 or more")
+    return int(text.strip())
+
+
+def _limit(env: Mapping[str, str], name: str, parse: Callable[[str], int]) -> int | None:
+    value = env.get(name, "")
+    if value.strip().lower() in NO_LIMIT:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}: {exc} (or 'none' for no limit)") from None
+
+
+def _days(text: str) -> int:
+    days = parse_count(text)
+    if days < 1:
+        raise ValueError(f"{text!r} is not a number of days of 1 or more")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     """The locations one drimlab process works with."""
@@ -54,6 +99,9 @@ class Settings:
     home: Path
     database_url: str
     wado_base_url: str = "https://localhost:8443/dicom-web"
+    quota_exchanges: int | None = None  # each organisation's default; None: unlimited
+    quota_bytes: int | None = None
+    retention_days: int | None = None  # None: keep everything
 
     @property
     def datasets_dir(self) -> Path:
@@ -77,9 +125,16 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("DRIMLAB_HOME") or "drimlab-data").expanduser().resolve()
         url = env.get("DRIMLAB_DATABASE_URL") or f"sqlite:///{home / 'drimlab.db'}"
         base = env.get("DRIMLAB_WADO_BASE_URL") or cls.wado_base_url
-        return cls(home=home, database_url=url, wado_base_url=base.rstrip("/"))
+        return cls(
+            home=home,
+            database_url=url,
+            wado_base_url=base.rstrip("/"),
+            quota_exchanges=_limit(env, "DRIMLAB_QUOTA_EXCHANGES", parse_count),
+            quota_bytes=_limit(env, "DRIMLAB_QUOTA_BYTES", parse_size),
+            retention_days=_limit(env, "DRIMLAB_RETENTION_DAYS", _days),
+        )

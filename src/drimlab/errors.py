@@ -2,6 +2,7 @@
 
 DrimlabError              base of everything drimlab raises on purpose
 ├── InputError            unusable input: a file, an argument, a URL (CLI exit 2)
+│   └── QuotaExceeded     the organisation has reached its storage quota (HTTP 429)
 ├── StoreError            the store cannot be opened, migrated or written
 └── ConfigurationError    missing or inconsistent setup (no PKI yet, no dataset, ...)
 """
@@ -15,6 +16,10 @@ class DrimlabError(Exception):
 
 class InputError(DrimlabError):
     """An input cannot be used: a missing or corrupt file, a bad argument."""
+
+
+class QuotaExceeded(InputError):
+    """The organisation has reached its storage quota: nothing more is stored for it."""
 
 
 class StoreError(DrimlabError):

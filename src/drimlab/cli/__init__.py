@@ -74,13 +74,13 @@ def root(
     env = {}
     if home is not None:
         env["DRIMLAB_HOME"] = str(home)
-    base = Settings.from_env()
-    settings = Settings.from_env({**_database_env(base), **env}) if env else base
+    # the rest of the environment (quotas, retention) applies to any home
+    settings = Settings.from_env({**os.environ, **_database_env(), **env})
     ctx.obj = CliState(settings)
     ctx.call_on_close(ctx.obj.close)
 
 
-def _database_env(settings: Settings) -> dict[str, str]:
+def _database_env() -> dict[str, str]:
     url = os.environ.get("DRIMLAB_DATABASE_URL")
     return {"DRIMLAB_DATABASE_URL": url} if url else {}
 

@@ -1,4 +1,5 @@
-"""`drimlab admin`: the accounts of a shared environment (organisations, users, API tokens).
+"""`drimlab admin`: the accounts of a shared environment (organisations, users, API tokens),
+their storage quotas, and the purge of what is older than the retention period.
 
 The first admin is made here; the others can then be made in the portal's Accounts page.
 A password is never taken from the command line (it would stay in the shell's history and
@@ -9,14 +10,22 @@ with `--password-stdin`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 from drimlab.cli._common import console, fail, state
-from drimlab.store import accounts
+from drimlab.config import NO_LIMIT, parse_count, parse_size
+from drimlab.store import accounts, quotas
+from drimlab.store.quotas import KEEP, Keep, QuotaState, format_size
+from drimlab.store.retention import purge
 
-admin_app = typer.Typer(help="Organisations, users and API tokens of a shared environment.")
+admin_app = typer.Typer(
+    help="Organisations, users, API tokens, quotas and retention of a shared environment."
+)
+MAX_DAYS = 36_500
 
 
 def _password(from_stdin: bool) -> str:
@@ -128,7 +137,7 @@ def create_token(
 
 @admin_app.command("list")
 def list_accounts(ctx: typer.Context) -> None:
-    """List the organisations and the users."""
+    """List the organisations and the users (`list-organisations` adds usage and quotas)."""
     store = state(ctx).store
     for row in accounts.organisations(store):
         console.print(f"organisation {row.name}: {', '.join(row.identities) or '-'}", markup=False)
@@ -136,6 +145,93 @@ def list_accounts(ctx: typer.Context) -> None:
         status = "" if account.active else " (disabled)"
         where = f" {account.organisation}" if account.organisation else ""
         console.print(f"user {account.login}: {account.role}{where}{status}", markup=False)
+
+
+def _quota_value(option: str, text: str | None, parse: Callable[[str], int]) -> int | Keep | None:
+    if text is None:
+        return KEEP
+    if text.strip().lower() in NO_LIMIT:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc} (or 'none' for the environment's default)")
+
+
+def _quota_line(row: QuotaState) -> str:
+    def of(used: str, limit: int | None, shown: str) -> str:
+        return f"{used} of {shown}" if limit is not None else f"{used} (no quota)"
+
+    exchanges = of(str(row.usage.exchanges), row.quota_exchanges, str(row.quota_exchanges))
+    size = of(format_size(row.usage.bytes), row.quota_bytes, format_size(row.quota_bytes or 0))
+    over = " - OVER QUOTA" if row.over else ""
+    return f"{row.organisation}: exchanges {exchanges}, bytes {size}{over}"
+
+
+@admin_app.command("set-quota")
+def set_quota(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The organisation.")],
+    exchanges: Annotated[
+        str | None,
+        typer.Option(
+            help="How many exchanges it may keep; 'none' for the environment's default "
+            "(DRIMLAB_QUOTA_EXCHANGES)."
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            "--bytes",
+            help="How many bytes it may keep on disk (500M, 2G); 'none' for the environment's "
+            "default (DRIMLAB_QUOTA_BYTES).",
+        ),
+    ] = None,
+) -> None:
+    """Set or remove an organisation's own quotas."""
+    if exchanges is None and size is None:
+        fail("give --exchanges N, --bytes SIZE, or both")
+    row = quotas.set_quota(
+        state(ctx).store,
+        name,
+        exchanges=_quota_value("--exchanges", exchanges, parse_count),
+        size=_quota_value("--bytes", size, parse_size),
+    )
+    console.print(_quota_line(row), markup=False)
+
+
+@admin_app.command("list-organisations")
+def list_organisations(ctx: typer.Context) -> None:
+    """List the organisations with what they keep and their quotas."""
+    for row in quotas.all_quotas(state(ctx).store):
+        console.print(_quota_line(row), markup=False)
+
+
+@admin_app.command("purge")
+def purge_command(
+    ctx: typer.Context,
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than",
+            min=1,
+            max=MAX_DAYS,
+            help="Remove what is older than this many days (default DRIMLAB_RETENTION_DAYS).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Remove exchanges, reports, finished jobs and uploads older than the retention period,
+    except what a scenario run holds."""
+    cli = state(ctx)
+    days = older_than if older_than is not None else cli.settings.retention_days
+    if days is None:
+        fail("no retention period: give --older-than DAYS or set DRIMLAB_RETENTION_DAYS")
+    summary = purge(cli.store, cli.settings, timedelta(days=days), dry_run=dry_run)
+    for line in summary.lines():
+        console.print(line, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -51,6 +51,8 @@ class Cause(StrEnum):
     OUTSIDE_SERVICE = "outside-service"
     HEADER_TIMEOUT = "header-timeout"
     CONNECTION_LIMIT = "connection-limit"
+    # the client certificate's organisation has reached its storage quota on the bench (503)
+    QUOTA_EXCEEDED = "quota-exceeded"
     # the bench itself could not serve (not a fault of the consumer)
     STORE_UNAVAILABLE = "store-unavailable"
     SHUTTING_DOWN = "shutting-down"

@@ -28,11 +28,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from drimlab.errors import DrimlabError, InputError
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded
 from drimlab.portal.context import VALIDATE_UPLOAD, Portal, portal_of
 from drimlab.portal.reports import MEDIA, rule_catalogue, stored_report
 from drimlab.portal.uploads import is_file, safe_name, save_upload
-from drimlab.portal.validators import KINDS, Done, run_validation, selection_of
+from drimlab.portal.validators import KINDS, Done, check_quota_of, run_validation, selection_of
 from drimlab.portal.viewer import LAB, account_of, csrf_of, organisation_scope, require_visible
 from drimlab.store.accounts import Account, token_account
 from drimlab.store.background import find_job
@@ -165,10 +165,24 @@ async def _raw_file(request: Request, folder: Path) -> tuple[dict[str, str], dic
     return values, {"file": [target]}
 
 
+def _over_quota(exc: QuotaExceeded) -> JSONResponse:
+    """429: the organisation may store nothing more (a problem with a one-line detail)."""
+    detail = (str(exc).splitlines() or ["storage quota reached"])[0]
+    return JSONResponse(
+        {"error": detail, "status": 429, "title": "storage quota reached", "detail": detail},
+        status_code=429,
+    )
+
+
 async def submit(request: Request) -> Response:
-    """POST /api/validations: validate a file or a raw message; 201 with the report's link."""
+    """POST /api/validations: validate a file or a raw message; 201 with the report's link
+    (429 when the caller's organisation has reached its storage quota: nothing is stored)."""
     account = await authenticated(request, changes=True)
     portal = portal_of(request)
+    try:
+        await run_in_threadpool(check_quota_of, portal, account.organisation_id)
+    except QuotaExceeded as exc:
+        return _over_quota(exc)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     folder = portal.uploads_dir / "validations" / uuid.uuid4().hex
     folder.mkdir(parents=True)
@@ -206,6 +220,8 @@ async def submit(request: Request) -> Response:
                 values.get("bench") in {"1", "true", "on"},
                 organisation_id=account.organisation_id,
             )
+    except QuotaExceeded as exc:  # reached while this request was read
+        return _over_quota(exc)
     except DrimlabError as exc:
         message = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise HTTPException(400, message.replace(str(folder) + "/", "")) from None

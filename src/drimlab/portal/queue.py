@@ -129,6 +129,20 @@ def _tasks() -> procrastinate.Blueprint:
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
             await manager.retry_job(job)
 
+    @tasks.periodic(cron="7 * * * *", periodic_id="purge-expired")  # hourly
+    @tasks.task(name="purge_expired", queue=QUEUE, queueing_lock="purge_expired", pass_context=True)
+    def purge_expired(context: procrastinate.JobContext, timestamp: int) -> None:
+        """Remove what is older than DRIMLAB_RETENTION_DAYS (nothing when it is not set)."""
+        from datetime import timedelta  # noqa: PLC0415 - this task's own needs
+
+        from drimlab.store.retention import purge  # noqa: PLC0415
+
+        portal = context.additional_context["portal"]
+        assert isinstance(portal, Portal)
+        days = portal.settings.retention_days
+        if days is not None:
+            purge(portal.store, portal.settings, timedelta(days=days))
+
     return tasks
 
 

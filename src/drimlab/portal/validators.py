@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from drimlab.dciodvfy import checker
 from drimlab.documents.kos import read_kos
-from drimlab.errors import DrimlabError, InputError
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded
 from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
@@ -34,6 +34,7 @@ from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, save_upload
 from drimlab.portal.viewer import organisation_scope, viewer
 from drimlab.store.listings import Cursor, page_reports
+from drimlab.store.quotas import QuotaState, format_size, over_quota
 from drimlab.store.records import save_exchange, save_report
 from drimlab.trust.pki_verify import RevocationList
 from drimlab.trust.whitelist import ANS_SIGNER, SignerExpectation, read_bytes
@@ -102,19 +103,52 @@ def selection_of(form: FormData | dict[str, str]) -> Selection:
         raise InputError(str(exc)) from None
 
 
+def quota_message(state: QuotaState) -> str:
+    """The one line a user of an organisation over its quota reads (translated)."""
+    reached = []
+    if state.over_exchanges:
+        reached.append(
+            _("%(used)s of %(quota)s exchanges")
+            % {"used": state.usage.exchanges, "quota": state.quota_exchanges}
+        )
+    if state.over_bytes:
+        reached.append(
+            _("%(used)s of %(quota)s on disk")
+            % {"used": format_size(state.usage.bytes), "quota": format_size(state.quota_bytes or 0)}
+        )
+    return _(
+        "Your organisation has reached its storage quota (%(reached)s): nothing more is stored "
+        "until an administrator raises it or old exchanges are purged."
+    ) % {"reached": ", ".join(reached)}
+
+
+def check_quota_of(portal: Portal, organisation_id: int | None) -> None:
+    """QuotaExceeded (one translated line) when the organisation may store nothing more."""
+    state = over_quota(portal.store, organisation_id)
+    if state is not None:
+        raise QuotaExceeded(quota_message(state))
+
+
 def _exchanges(
     portal: Portal,
     exchanges: list[Any],
     chosen: Selection,
     kos: Path | None,
     organisation_id: int | None,
+    *,
+    kept: int,
 ) -> Done:
     manifest = read_kos(kos) if kos is not None else None
-    ids = []
+    ids: list[str] = []
     for exchange in exchanges:
         report = validate_exchange(exchange, chosen, kos=manifest, checker=None)
         exchange_id = save_exchange(portal.store, exchange, organisation_id=organisation_id)
-        ids.append(save_report(portal.store, report, exchange_id=exchange_id))
+        # the uploaded files are counted once, with the first report
+        ids.append(
+            save_report(
+                portal.store, report, exchange_id=exchange_id, stored_bytes=0 if ids else kept
+            )
+        )
     return Done(tuple(ids))
 
 
@@ -135,24 +169,26 @@ def run_validation(
     organisation_id: int | None = None,
 ) -> Done:
     """Validate the saved uploads as `drimlab validate KIND` would; store every Report (for
-    `organisation_id` when given)."""
+    `organisation_id` when given). QuotaExceeded, before anything is stored, when that
+    organisation has reached its storage quota."""
     from drimlab.validation import documents  # noqa: PLC0415 - pydicom-heavy
 
+    check_quota_of(portal, organisation_id)
+    kept = sum(path.stat().st_size for paths in files.values() for path in paths)
     one = {name: paths[0] for name, paths in files.items() if paths}
     if kind == "request":
         return _exchanges(
-            portal, [load_request(one["file"])], chosen, one.get("kos"), organisation_id
+            portal, [load_request(one["file"])], chosen, one.get("kos"), organisation_id, kept=kept
         )
     if kind == "response":
         paired = load_request(one["request"]) if "request" in one else None
-        return _exchanges(
-            portal, [load_response(one["file"], paired)], chosen, one.get("kos"), organisation_id
-        )
+        exchange = load_response(one["file"], paired)
+        return _exchanges(portal, [exchange], chosen, one.get("kos"), organisation_id, kept=kept)
     if kind == "har":
         entries = load_har(one["file"])
         if not entries:
             raise InputError(_("the HAR file has no entries"))
-        return _exchanges(portal, entries, chosen, None, organisation_id)
+        return _exchanges(portal, entries, chosen, None, organisation_id, kept=kept)
     if kind == "kos":
         report = documents.validate_kos(one["file"], chosen, checker=checker())
     elif kind == "xds":
@@ -184,7 +220,10 @@ def run_validation(
         ).report
     else:
         raise InputError(_("unknown validation") + f": {kind!r}")
-    return Done((save_report(portal.store, report, kind=kind, organisation_id=organisation_id),))
+    saved = save_report(
+        portal.store, report, kind=kind, organisation_id=organisation_id, stored_bytes=kept
+    )
+    return Done((saved,))
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -211,9 +250,12 @@ async def validate(request: Request) -> Response:
     error: str | None = None
     folder = portal.uploads_dir / "validations" / uuid.uuid4().hex
     done: Done | None = None
+    status = 400
     try:
         if kind not in KINDS:
             raise InputError(_("unknown validation") + f": {kind!r}")
+        owner = viewer(request).organisation_id
+        await run_in_threadpool(check_quota_of, portal, owner)  # before any file is kept
         chosen = selection_of(values)
         folder.mkdir(parents=True)
         files: dict[str, list[Path]] = {}
@@ -228,11 +270,11 @@ async def validate(request: Request) -> Response:
                 saved = await save_upload(upload, target, portal.upload_limit, what=_(label))
                 files.setdefault(field, []).append(saved)
         bench = values.get("bench") == "on"
-        owner = viewer(request).organisation_id
         done = await run_in_threadpool(
             run_validation, portal, kind, files, chosen, bench, organisation_id=owner
         )
     except DrimlabError as exc:
+        status = 429 if isinstance(exc, QuotaExceeded) else 400
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         error = re.sub(re.escape(str(folder)) + r"/[^/]+/", "", error)  # the upload's own name
     finally:
@@ -243,7 +285,7 @@ async def validate(request: Request) -> Response:
         return page(
             request,
             "validate.html.j2",
-            status_code=400,
+            status_code=status,
             kinds=KINDS,
             kind=kind if kind in KINDS else "request",
             values=values,

@@ -40,6 +40,7 @@ from drimlab.facts.tls import TlsFacts
 from drimlab.simulators.faults import ResponsePlan
 from drimlab.simulators.index import CatalogIndex
 from drimlab.simulators.noise import NoiseAggregator
+from drimlab.simulators.quota_gate import QuotaGate
 from drimlab.simulators.refusals import Refusal
 from drimlab.simulators.streaming import SendStats
 from drimlab.store import Store
@@ -175,6 +176,7 @@ class Recorder:
         self._reason = ""
         self._since = time.time()
         self.noise = NoiseAggregator(self.submit)
+        self.quotas = QuotaGate(store)
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -243,6 +245,12 @@ class Recorder:
 
     # -- one request ---------------------------------------------------------------------------
 
+    async def quota_refusal(self, tls: TlsFacts | None) -> Refusal | None:
+        """The 503 to answer when the client certificate's organisation has reached its
+        storage quota (asked before the request is journaled: nothing of it is stored but
+        the aggregated refusal)."""
+        return await self.quotas.refusal(tls.peer if tls is not None else None)
+
     def open(self, request_id: str, exchange: Exchange) -> Refusal | None:
         """Journal a request before it is answered; the refusal to answer when it cannot be."""
         if self.stopping:
@@ -279,6 +287,11 @@ class Recorder:
         decision = exchange.decision
         if decision is not None and decision.cause is Cause.STORE_UNAVAILABLE:
             self.record_noise(exchange)  # refused while the store is down: aggregated
+            return
+        if decision is not None and decision.cause is Cause.QUOTA_EXCEEDED:
+            # refused over quota: aggregated per organisation and minute, nothing else kept
+            key = self.quotas.key_of(exchange.tls.peer if exchange.tls else None)
+            self.noise.add((key, decision.cause.value), exchange)
             return
         self.submit(exchange, request_id)
 
@@ -319,19 +332,24 @@ class Recorder:
         self.noise.add((host, cause), exchange)
 
     def record_refusal(self, facts: TlsFacts) -> None:
-        """Record a refused TLS handshake (no HTTP request ever arrived) as its own exchange.
+        """Record a refused TLS handshake (no HTTP request ever arrived) as its own exchange,
+        aggregating repeats per peer address and reason (a flood of bad handshakes from one
+        peer is a few exchanges, the last saying how many more there were).
 
         Called from the event loop's thread, inside the TLS handshake.
         """
         handshake = facts.handshake
         what = handshake.message if handshake is not None else "refused"
-        self.submit(
+        host = (facts.peer_address or "?").rsplit(":", 1)[0]
+        reason = handshake.reason if handshake is not None else ""
+        self.noise.add(
+            (host, f"handshake-refused:{reason}"),
             Exchange(
                 origin="server",
                 tls=facts,
                 label=f"TLS handshake refused: {what}",
                 timings={"started_at": time.time()},
-            )
+            ),
         )
 
     async def _judge_and_store(self, exchange_id: str, exchange: Exchange) -> None:
@@ -409,6 +427,7 @@ class Recorder:
 
     def close(self) -> int:
         """Wait for the stores under way, release the journal; how many it still holds."""
+        self.quotas.close()
         self.executor.shutdown(wait=True)
         if self.journal is None:
             return 0

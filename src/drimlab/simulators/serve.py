@@ -179,6 +179,8 @@ def source_in_thread(
     """Run the simulator (and its plain PKI listener when `crl_port` is set) in the background."""
     setup = build_source(store, env, options, notify=notify)
     with ExitStack() as stack:
+        # closed last: stopping the server drains the recorder (pending summaries included)
+        stack.callback(setup.recorder.close)
         server = stack.enter_context(
             serve_in_thread(
                 setup.app,
@@ -192,7 +194,6 @@ def source_in_thread(
             stack.enter_context(
                 serve_in_thread(setup.pki_app, host=options.host, port=options.crl_port)
             )
-        stack.callback(setup.recorder.close)
         yield setup, server
 
 

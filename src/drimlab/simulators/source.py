@@ -278,6 +278,9 @@ class SourceApp:
         recorder = self.recorder
         try:
             if recorder is not None:
+                over = await recorder.quota_refusal(tls)
+                if over is not None:
+                    raise over
                 unable = recorder.open(request_id, request_exchange(request, tls, started_at))
                 if unable is not None:
                     raise unable

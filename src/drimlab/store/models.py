@@ -164,6 +164,9 @@ class ExchangeRecord(Base):
         Index("ix_exchanges_origin_created", "origin", "created_at", "id"),
         Index("ix_exchanges_study_created", "study_instance_uid", "created_at", "id"),
         Index("ix_exchanges_organisation_created", "organisation_id", "created_at", "id"),
+        # which rows still name a body file (the purge keeps a file another exchange shares)
+        Index("ix_exchanges_request_body_path", "request_body_path"),
+        Index("ix_exchanges_response_body_path", "response_body_path"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -190,6 +193,8 @@ class ExchangeRecord(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
     )
+    # the bytes of the bodies written to disk for it (what its organisation's quota counts)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
     reports: Mapped[list[ReportRecord]] = relationship(back_populates="exchange")
 
@@ -218,6 +223,8 @@ class ReportRecord(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
     )
+    # the bytes of the uploaded inputs kept with it as evidence (under home/uploads)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
     exchange: Mapped[ExchangeRecord | None] = relationship(back_populates="reports")
 
@@ -286,6 +293,9 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     identities: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # None: the environment's default (DRIMLAB_QUOTA_EXCHANGES, DRIMLAB_QUOTA_BYTES)
+    quota_exchanges: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class UserAccount(Base):

@@ -40,6 +40,7 @@ def store_body(store: Store, source: BodySource) -> str:
         final = folder / digest.hexdigest()
         if final.exists():
             os.unlink(temp_name)
+            os.utime(final)  # used again now: the purge leaves a recently used body alone
         else:
             os.replace(temp_name, final)
     except OSError as exc:
@@ -106,6 +107,8 @@ def exchange_row(
     )
     kos = exchange.request_header(KOS_HEADER)
     peer = exchange.tls.peer if exchange.tls else None
+    home = store.settings.home
+    written = sum((home / p).stat().st_size for p in (request_body, response_body) if p)
     return ExchangeRecord(
         id=exchange_id or str(uuid.uuid4()),
         origin=exchange.origin,
@@ -125,6 +128,7 @@ def exchange_row(
         client_subject=peer.subject[:512] if peer and peer.subject else None,
         note=note or exchange.label,
         facts={**exchange.as_dict(), "method": (exchange.method or "")[:16] or None},
+        stored_bytes=written,
     )
 
 
@@ -204,13 +208,16 @@ def save_report(
     exchange_id: str | None = None,
     kind: str | None = None,
     organisation_id: int | None = None,
+    stored_bytes: int = 0,
 ) -> str:
     """Store a Report (whole, as JSON) linked to its exchange; return its id.
 
     It belongs to `organisation_id` when given, else to its exchange's organisation.
+    `stored_bytes` are the bytes of the uploaded inputs kept with it (its quota counts them).
     """
     record = report_row(report, exchange_id=exchange_id, kind=kind)
     record.organisation_id = organisation_id
+    record.stored_bytes = stored_bytes
     with store.session() as session:
         row = session.get(ExchangeRecord, exchange_id) if exchange_id is not None else None
         if organisation_id is None and row is not None:

@@ -69,6 +69,9 @@ ADVICE: dict[Cause, str] = {
     "within the source's header timeout",
     Cause.CONNECTION_LIMIT: "open fewer connections at once and reuse them (keep-alive); the "
     "source caps the connections of one address",
+    Cause.QUOTA_EXCEEDED: "the organisation of the client certificate has reached its storage "
+    "quota on this bench: ask the bench's administrator to raise it (`drimlab admin set-quota`) "
+    "or wait for the purge of old exchanges, then retry after the Retry-After delay",
     Cause.STORE_UNAVAILABLE: "nothing to change on the consumer's side: the bench could not "
     "write its evidence store (disk full, database down); retry once it is back",
     Cause.SHUTTING_DOWN: "nothing to change on the consumer's side: the bench was stopping; "
@@ -245,17 +248,29 @@ OVER_LIMIT = _rule(
     "REFUSAL-007",
     "refused-over-limit",
     "The consumer exceeded a limit of the source: header timeout (408), connections per "
-    "address (503)",
-    frozenset({Cause.HEADER_TIMEOUT, Cause.CONNECTION_LIMIT}),
+    "address (503), its organisation's storage quota (503)",
+    frozenset({Cause.HEADER_TIMEOUT, Cause.CONNECTION_LIMIT, Cause.QUOTA_EXCEEDED}),
     what="The server simulator cut a connection that did not deliver a whole request head "
-    "within its header timeout (408), or refused a connection beyond its cap of simultaneous "
-    "connections from one address (503). The limits are documented in docs/server.md.",
+    "within its header timeout (408), refused a connection beyond its cap of simultaneous "
+    "connections from one address (503), or refused a WADO-RS request because the "
+    "organisation its client certificate belongs to has reached its storage quota on a shared "
+    "bench (503 with Retry-After, cause quota-exceeded; repeats are recorded as one exchange "
+    "with their count per minute). The limits are documented in docs/server.md and "
+    "docs/limits.md.",
     why="A source bounds what one peer may hold open, or one slow or greedy client would starve "
     "every other consumer (slowloris); a consumer must send its requests promptly and reuse "
-    "its connections.",
-    bad="A client sending one header byte per second; 200 connections opened at once",
-    good="The whole head sent at once; a few keep-alive connections",
-    references=("RFC 9112 §9.3 (persistence)", "RFC 9110 §15.5.9 (408)", PS318),
+    "its connections. A shared bench bounds what each organisation keeps, so that one vendor "
+    "cannot fill the store every other vendor records its evidence in.",
+    bad="A client sending one header byte per second; 200 connections opened at once; "
+    "retrievals by a vendor whose quota of exchanges is reached",
+    good="The whole head sent at once; a few keep-alive connections; old exchanges purged or "
+    "the quota raised before the next test session",
+    references=(
+        "RFC 9112 §9.3 (persistence)",
+        "RFC 9110 §15.5.9 (408)",
+        "RFC 9110 §10.2.3 (Retry-After)",
+        PS318,
+    ),
 )
 BENCH_UNAVAILABLE = _rule(
     "REFUSAL-008",

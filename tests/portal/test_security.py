@@ -107,3 +107,169 @@ def test_failed_logins_are_throttled_per_address_across_account_names(
     # from another address the same account still logs in
     elsewhere = TestClient(shared.app, base_url="https://testserver", client=("10.0.0.2", 5000))
     assert _log_in(elsewhere).status_code == 303
+
+
+# -- every id-bearing URL across organisations ----------------------------------------------------
+
+# route -> the kind of Vendor A's object its path parameters name (filled by `_a_objects`)
+OWNED: dict[str, str] = {
+    "/exchanges/{exchange_id}": "exchange",
+    "/reports/{report_id}": "report",
+    "/reports/{report_id}/download/{fmt}": "report",
+    "/client/jobs/{job_id}": "client job",
+    "/runs/{run_id}": "run",
+    "/runs/{run_id}/step": "run",
+    "/runs/{run_id}/evidence.zip": "run",
+    "/runs/{run_id}/review": "run",
+    "/monitor/{summary_id}": "monitor summary",
+    "/admin/users/{login}/active": "user",
+    "/admin/users/{login}/password": "user",
+    "/account/tokens/{token_id:int}/revoke": "token",
+    "/api/validations/{validation_id}": "report",
+    "/api/validations/{validation_id}/report": "report",
+    "/api/exchanges/{exchange_id}": "exchange",
+    "/api/jobs/{job_id}": "background job",
+    "/api/runs/{run_id}": "run",
+    "/api/runs/{run_id}/evidence/{step}": "run",
+    "/api/runs/{run_id}/resume": "run",
+    "/api/runs/{run_id}/bundle": "run",
+}
+# route -> why every organisation may use it with any value of its parameters
+SHARED: dict[str, str] = {
+    "/downloads/{name}": "the environment's certificates (private keys: monitors only, by role)",
+    "/datasets/{name}": "the synthetic exams are every vendor's",
+    "/datasets/{name}/kos.dcm": "the synthetic exams are every vendor's",
+    "/datasets/{name}/xdm.zip": "the synthetic exams are every vendor's",
+    "/datasets/{name}/pnr.xml": "the synthetic exams are every vendor's",
+    "/series/{series}/thumbnail": "the synthetic exams are every vendor's",
+    "/scenarios/{scenario_id}": "scenario definitions are the bench's",
+    "/scenarios/{scenario_id}/runs": "starting a run of a shared scenario makes the caller's run",
+    "/rules/{code}": "the rule catalogue is the bench's",
+    "/lang/{language}": "the language switch sets a cookie of the caller's browser",
+    "/static/{path}": "the portal's own style sheet and script",
+}
+POST_FIELDS: dict[str, dict[str, str]] = {  # a plausible form, so only ownership can refuse it
+    "/runs/{run_id}/step": {"action": "done"},
+    "/runs/{run_id}/review": {"status": "VERIFIED", "comment": "stolen"},
+    "/admin/users/{login}/active": {"active": "off"},
+    "/admin/users/{login}/password": {"password": "another long password"},
+}
+
+
+def _routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, frozenset[str]]]:
+    """Every (path, methods) of the app, through its Mounts; a mounted app as GET."""
+    for route in routes:
+        if isinstance(route, Mount):
+            inner = route.routes
+            if inner:
+                yield from _routes(list(inner), prefix + route.path)
+            else:
+                yield prefix + route.path + "/{path}", frozenset({"GET"})
+        elif isinstance(route, Route):
+            yield prefix + route.path, frozenset(route.methods or {"GET"})
+
+
+def _id_bearing(shared: SharedPortal) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path, methods in _routes(list(shared.app.routes)):
+        if "{" in path:
+            found.setdefault(path, set()).update(methods - {"HEAD"})
+    return found
+
+
+def test_every_id_bearing_route_is_classified(shared: SharedPortal) -> None:
+    routes = set(_id_bearing(shared))
+    assert not OWNED.keys() & SHARED.keys()
+    unclassified = routes - OWNED.keys() - SHARED.keys()
+    assert not unclassified, (
+        f"say whose object these name (OWNED) or why not (SHARED): {unclassified}"
+    )
+    assert OWNED.keys() | SHARED.keys() == routes, "routes gone: " + str(
+        (OWNED.keys() | SHARED.keys()) - routes
+    )
+
+
+@dataclass
+class VendorAWork:
+    """One object of each kind Vendor A owns, as the values of the route parameters."""
+
+    params: dict[str, dict[str, str]]
+    alice_token: str
+    token_id: int
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _a_objects(shared: SharedPortal, alice: TestClient) -> VendorAWork:
+    users = {a.login: a for a in accounts.users(shared.store)}
+    organisation = users["alice"].organisation_id
+    exchange_id, _report = _a_consumer_exchange(shared)
+    report_id = _validate_a_kos(shared, alice)
+    run_id = _start_run(alice)
+    token, row = accounts.create_api_token(shared.store, users["alice"], "CI")
+    job = shared.portal.jobs.submit("retrieve", "a job of Vendor A", lambda job: None, organisation)
+    background = create_job(shared.store, "validation", organisation, {"validator": "kos"})
+    bundle = alice.get(f"/api/runs/{run_id}/bundle", headers=_bearer(token))
+    assert bundle.status_code == 200, bundle.text
+    monitor = alice.post(
+        "/monitor",
+        data={"csrf": csrf_of(alice.get("/monitor"))},
+        files={"bundle": ("bundle.zip", bundle.content, "application/zip")},
+    )
+    summary = re.search(r'href="/monitor/([0-9a-f]{32})"', monitor.text)
+    assert summary is not None, monitor.text[:2000]
+    return VendorAWork(
+        params={
+            "exchange": {"exchange_id": exchange_id},
+            "report": {"report_id": report_id, "validation_id": report_id, "fmt": "json"},
+            "client job": {"job_id": job.id},
+            "background job": {"job_id": background},
+            "run": {"run_id": run_id, "step": "source-log"},
+            "monitor summary": {"summary_id": summary.group(1)},
+            "user": {"login": "alice"},
+            "token": {"token_id:int": str(row.id)},
+        },
+        alice_token=token,
+        token_id=row.id,
+    )
+
+
+def _concrete(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], path)
+
+
+def test_another_vendor_gets_404_on_every_id_bearing_route(shared: SharedPortal) -> None:
+    alice, bob = shared.login("alice"), shared.login("bob")
+    work = _a_objects(shared, alice)
+    bob_token, _ = accounts.create_api_token(
+        shared.store, next(a for a in accounts.users(shared.store) if a.login == "bob"), "CI"
+    )
+    bob_csrf = csrf_of(bob.get("/"))
+    routes = _id_bearing(shared)
+    refused: dict[str, int] = {}
+    for path, kind in OWNED.items():
+        url = _concrete(path, work.params[kind])
+        api = path.startswith("/api/")
+        if "GET" in routes[path]:
+            owner = alice.get(url, headers=_bearer(work.alice_token) if api else None)
+            assert owner.status_code < 400 or kind == "user", (url, owner.status_code)
+            answer = bob.get(url, headers=_bearer(bob_token) if api else None)
+            assert answer.status_code in {403, 404}, (url, answer.status_code)
+            refused[f"GET {path}"] = answer.status_code
+        if "POST" in routes[path]:
+            if api:
+                answer = bob.post(url, content=b"a log\n", headers=_bearer(bob_token))
+            else:
+                data = {"csrf": bob_csrf, **POST_FIELDS.get(path, {})}
+                answer = bob.post(url, data=data, follow_redirects=False)
+            assert answer.status_code in {403, 404}, (url, answer.status_code, answer.text[:300])
+            refused[f"POST {path}"] = answer.status_code
+    assert len(refused) >= len(OWNED)
+    # nothing Bob tried changed Vendor A's work
+    assert accounts.token_account(shared.store, work.alice_token) is not None
+    assert _log_in(shared.client()).status_code == 303  # alice is active, her password unchanged
+    run = alice.get(f"/api/runs/{work.params['run']['run_id']}", headers=_bearer(work.alice_token))
+    assert all(s["status"] != "done" for s in run.json()["steps"]), run.json()["steps"]
+    assert bob.get("/server").status_code == 200  # Bob's session is still valid: not a CSRF refusal

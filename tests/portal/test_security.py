@@ -7,6 +7,7 @@ a real browser is in test_security_browser.py, the 2 GiB uploads in test_securit
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import zipfile
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 
@@ -23,7 +23,7 @@ from drimlab.store import accounts
 from drimlab.store.background import create_job
 
 from .conftest import PASSWORD, SharedPortal, csrf_of
-from .test_isolation import SCENARIO, _a_consumer_exchange, _start_run, _validate_a_kos
+from .test_isolation import _a_consumer_exchange, _start_run, _validate_a_kos
 
 SESSION = "drimlab_session"
 LOGIN = "drimlab_login"
@@ -273,3 +273,171 @@ def test_another_vendor_gets_404_on_every_id_bearing_route(shared: SharedPortal)
     run = alice.get(f"/api/runs/{work.params['run']['run_id']}", headers=_bearer(work.alice_token))
     assert all(s["status"] != "done" for s in run.json()["steps"]), run.json()["steps"]
     assert bob.get("/server").status_code == 200  # Bob's session is still valid: not a CSRF refusal
+
+
+# -- path traversal in upload names ---------------------------------------------------------------
+
+HOSTILE_NAMES = [
+    "../../etc/passwd",
+    "/abs/path",
+    "..\\..\\win",
+    "a/../../b",
+    "....//....//evil",
+    "nul\x00byte.txt",
+    "ctrl\x1b[31m\x07\t.txt",
+    "x" * 1000,
+    "",
+    ".",
+    "..",
+]
+RAW_REQUEST = b"GET /dicom-web/studies/1.2.3 HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n"
+BOUNDARY = "drimlab-test-boundary-7d1e"
+
+
+def _multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> bytes:
+    """A multipart body with the file names exactly as given (a client library would clean them)."""
+    body = b""
+    for name, value in fields.items():
+        body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        body += value.encode() + b"\r\n"
+    for field, filename, content in files:
+        body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; '.encode()
+        body += b'filename="' + filename.encode("utf-8") + b'"\r\n'
+        body += b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+MULTIPART = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def _hostile_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("../../zip-evil.dcm", "/abs-zip-evil.dcm", "a/../../b-zip-evil.dcm"):
+            archive.writestr(name, b"not DICOM")
+        link = zipfile.ZipInfo("link-evil.dcm")
+        link.external_attr = (0o120777 << 16) | 0x10  # a symlink member
+        archive.writestr(link, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+SAFE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def test_hostile_upload_names_write_nothing_outside_the_upload_folder(
+    shared: SharedPortal, tmp_path: Path
+) -> None:
+    home = shared.settings.home
+    uploads = shared.portal.uploads_dir
+    root = shared.login("root")
+    root_account = next(a for a in accounts.users(shared.store) if a.login == "root")
+    token, _ = accounts.create_api_token(shared.store, root_account, "CI")
+    run_id = _start_run(root)
+    before = _files(tmp_path)
+    answers: list[tuple[str, Any]] = []
+
+    def sent(what: str, answer: Any) -> None:
+        answers.append((what, answer))
+
+    csrf = csrf_of(root.get("/validate"))
+    for name in HOSTILE_NAMES:
+        sent(
+            f"import {name!r}",
+            root.post(
+                "/datasets/import",
+                content=_multipart({"csrf": csrf}, [("files", name, b"not DICOM")]),
+                headers=MULTIPART,
+            ),
+        )
+        form = {"csrf": csrf, "kind": "request", "profile": "drim-m"}
+        sent(
+            f"validator {name!r}",
+            root.post(
+                "/validate",
+                content=_multipart(form, [("file", name, RAW_REQUEST)]),
+                headers=MULTIPART,
+                follow_redirects=False,
+            ),
+        )
+        api = {**_bearer(token), **MULTIPART}
+        sent(
+            f"API multipart {name!r}",
+            root.post(
+                "/api/validations",
+                content=_multipart({"validator": "request"}, [("file", name, RAW_REQUEST)]),
+                headers=api,
+            ),
+        )
+        sent(
+            f"API ?name= {name!r}",
+            root.post(
+                "/api/validations",
+                params={"validator": "request", "name": name},
+                content=RAW_REQUEST,
+                headers=_bearer(token),
+            ),
+        )
+        objects = [
+            {
+                "name": "file",
+                "originalFileName": name,
+                "content": base64.b64encode(RAW_REQUEST).decode(),
+            }
+        ]
+        sent(
+            f"API JSON {name!r}",
+            root.post(
+                "/api/validations",
+                json={"validator": "request", "objects": objects},
+                headers=_bearer(token),
+            ),
+        )
+        evidence = f"/api/runs/{run_id}/evidence/source-log"
+        sent(
+            f"PREUVE ?filename= {name!r}",
+            root.post(
+                evidence, params={"filename": name}, content=b"a log\n", headers=_bearer(token)
+            ),
+        )
+        sent(
+            f"PREUVE multipart {name!r}",
+            root.post(
+                evidence,
+                content=_multipart({}, [("source-log", name, b"a log\n")]),
+                headers={**_bearer(token), **MULTIPART},
+            ),
+        )
+    sent(
+        "import zip",
+        root.post(
+            "/datasets/import",
+            data={"csrf": csrf},
+            files={"archive": ("../../evil.zip", _hostile_zip(), "application/zip")},
+        ),
+    )
+
+    for what, answer in answers:
+        assert answer.status_code < 500, (what, answer.status_code, answer.text[:500])
+        if answer.headers.get("content-type", "").startswith("application/json"):
+            error = answer.json().get("error")
+            assert error is None or (error and "\n" not in error), (what, error)
+        assert "/etc/passwd" not in answer.text or what.startswith("PREUVE"), what
+    assert all(a.status_code == 201 for w, a in answers if w.startswith("API JSON")), answers
+    assert any(a.status_code == 303 for w, a in answers if w.startswith("validator"))
+
+    written = _files(tmp_path) - before
+    for path in written:
+        inside = path.resolve().relative_to(home.resolve())  # ValueError: an escaped file
+        if inside.parts[0] == uploads.name:
+            for part in inside.parts[1:]:
+                assert SAFE_PART.fullmatch(part) and part not in {".", ".."}, path
+        else:
+            assert inside.name.startswith("drimlab.db") or inside.parts[0] == "exports", path
+    assert not any(p.is_symlink() for p in _files(tmp_path))
+    for escaped in ("passwd", "path", "win", "b", "evil", "zip-evil.dcm", "b-zip-evil.dcm"):
+        assert not (tmp_path / escaped).exists() and not (home / escaped).exists(), escaped
+    assert root.get("/server").status_code == 200

@@ -441,3 +441,55 @@ def test_hostile_upload_names_write_nothing_outside_the_upload_folder(
     for escaped in ("passwd", "path", "win", "b", "evil", "zip-evil.dcm", "b-zip-evil.dcm"):
         assert not (tmp_path / escaped).exists() and not (home / escaped).exists(), escaped
     assert root.get("/server").status_code == 200
+
+
+# -- headers of every answer; downloads -----------------------------------------------------------
+
+CSP = "script-src 'self'; object-src 'none'; frame-ancestors 'none'"
+
+
+def test_every_answer_forbids_inline_scripts_framing_and_sniffing(shared: SharedPortal) -> None:
+    alice = shared.login("alice")
+    report_id = _validate_a_kos(shared, alice)
+    run_id = _start_run(alice)
+    answers = {
+        "login page": shared.client().get("/login"),
+        "redirect to login": shared.client().get("/server", follow_redirects=False),
+        "page": alice.get("/server"),
+        "404 page": alice.get("/reports/no-such-report"),
+        "static": alice.get("/static/portal.js"),
+        "API error": alice.get("/api/validations"),
+        "413": alice.post("/validate", content=b"x", headers={"Content-Length": str(1 << 40)}),
+        "report download": alice.get(f"/reports/{report_id}/download/html"),
+        "evidence bundle": alice.get(f"/runs/{run_id}/evidence.zip"),
+    }
+    for what, answer in answers.items():
+        assert answer.headers.get("content-security-policy") == CSP, what
+        assert answer.headers.get("x-content-type-options") == "nosniff", what
+        assert answer.headers.get("referrer-policy") == "same-origin", what
+    assert answers["413"].status_code == 413
+    for fmt in ("text", "json", "html", "junit", "gazelle-json", "gazelle-xml"):
+        download = alice.get(f"/reports/{report_id}/download/{fmt}")
+        assert download.status_code == 200, fmt
+        assert download.headers["content-disposition"].startswith("attachment;"), fmt
+    # the files a vendor uploaded come back only inside a zip, as an attachment
+    bundle = answers["evidence bundle"]
+    assert bundle.status_code == 200 and bundle.headers["content-type"] == "application/zip"
+    assert bundle.headers["content-disposition"].startswith("attachment;")
+    templates = Path(__file__).parents[2] / "src" / "drimlab" / "portal" / "templates"
+    for template in templates.glob("*.j2"):  # no inline script the policy would block
+        source = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)", source), template.name
+        assert not re.search(r"\son[a-z]+\s*=", source), template.name
+
+
+def test_a_hostile_exam_name_is_refused_and_shown_escaped(shared: SharedPortal) -> None:
+    root = shared.login("root")
+    answer = root.post(
+        "/datasets/import",
+        data={"csrf": csrf_of(root.get("/datasets")), "name": '"><script>alert(1)</script>'},
+        files={"files": ("a.dcm", b"not DICOM", "application/dicom")},
+    )
+    assert answer.status_code == 400
+    assert "<script>alert(1)</script>" not in answer.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text

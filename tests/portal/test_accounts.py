@@ -32,7 +32,7 @@ def test_login_sets_a_secure_session_cookie_and_stores_only_its_digest(
     shared: SharedPortal,
 ) -> None:
     client = shared.client()
-    client.cookies.set("drimlab_session", "drl_chosen-by-an-attacker", domain="testserver")
+    client.cookies.set("drimlab_session", "drl_chosen-by-an-attacker", domain="testserver.local")
     form = client.get("/login")
     answer = client.post(
         "/login",
@@ -114,7 +114,7 @@ def test_logout_ends_the_session_on_the_server(shared: SharedPortal) -> None:
     )
     assert accounts.session_account(shared.store, str(token)) is None
     replay = shared.client()
-    replay.cookies.set("drimlab_session", str(token), domain="testserver")
+    replay.cookies.set("drimlab_session", str(token), domain="testserver.local")
     assert replay.get("/", follow_redirects=False).status_code == 303
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from drimlab.cli._common import err_console, state
-from drimlab.portal.context import SimulatorLink
+from drimlab.portal.context import DEFAULT_UPLOAD_LIMIT, SimulatorLink
 from drimlab.portal.serve import DEFAULT_PORT, build_portal, port_is_free, serve_foreground
 
 
@@ -57,6 +57,15 @@ def portal_command(
             "validated in the background (202).",
         ),
     ] = 16,
+    upload_limit: Annotated[
+        int,
+        typer.Option(
+            "--upload-limit",
+            min=1,
+            max=1024 * 1024,
+            help="Largest request body the portal takes (MB); larger uploads are refused (413).",
+        ),
+    ] = DEFAULT_UPLOAD_LIMIT // (1024 * 1024),
 ) -> None:
     """Serve the portal: environment, datasets, simulators, validators, scenarios, monitor."""
     cli = state(ctx)
@@ -71,6 +80,7 @@ def portal_command(
         queue.conninfo(cli.settings)  # the queue needs PostgreSQL: say so before preparing
     portal = build_portal(cli.store, cli.settings, link, prepare_dataset=True)
     portal.accounts, portal.cookie_secure = accounts, cookie_secure
+    portal.upload_limit = upload_limit * 1024 * 1024
     if task_queue:
         app = queue.queue_app(cli.settings)
         queue.apply_queue_schema(app)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drimlab.errors import DrimlabError
 from drimlab.portal import (
@@ -44,6 +44,33 @@ from drimlab.portal.templating import page
 from drimlab.portal.uploads import BodyLimit, TooLarge
 
 STATIC = Path(__file__).parent / "static"
+# Every answer's: no script but the portal's own file, no plugin, no framing, no sniffing.
+SECURITY_HEADERS = (
+    (b"content-security-policy", b"script-src 'self'; object-src 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP answer (a page, an error, a download, a 413)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class Language:
@@ -142,6 +169,7 @@ def create_app(portal: Portal) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(Language),
             Middleware(auth.Accounts, portal=portal),
             Middleware(BodyLimit, limit=portal.upload_limit),

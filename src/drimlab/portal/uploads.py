@@ -32,7 +32,7 @@ def safe_name(name: str | None, default: str = "upload") -> str:
     """A file name that is one plain path component, whatever the browser sent."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE.sub("_", base).strip("._")[:120]
-    return cleaned or default
+    return cleaned or _UNSAFE.sub("_", default).strip("._")[:120] or "upload"
 
 
 class BodyLimit:

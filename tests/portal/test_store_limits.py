@@ -128,3 +128,39 @@ def test_the_worker_purges_hourly_only_when_a_retention_period_is_set(
 def _exchanges(portal: PortalUnderTest) -> int:
     with portal.store.session() as session:
         return int(session.scalar(select(func.count(ExchangeRecord.id))) or 0)
+
+
+def test_client_runs_and_scenario_runs_answer_429_over_quota_and_store_nothing(
+    shared: SharedPortal,
+) -> None:
+    users = {a.login: a for a in accounts.users(shared.store)}
+    token, _ = accounts.create_api_token(shared.store, users["alice"], "CI")
+    api, auth = shared.client(), {"Authorization": f"Bearer {token}"}
+    scenario = "DRIM-M_SO_REPONSE_WADO"
+    run = api.post("/api/runs", json={"scenario": scenario}, headers=auth)
+    assert run.status_code == 201, run.text
+    set_quota(shared.store, "Vendor A", size=0)
+    before = _count(shared)
+    alice = shared.login("alice")
+    exam = list_exams(shared.store)[0]
+    client_form = alice.get("/client")
+    refused = alice.post(
+        "/client",
+        data={"csrf": csrf_of(client_form), "source": "exam", "exam": exam.name},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 429 and "storage quota" in refused.text
+    started = alice.post(
+        f"/scenarios/{scenario}/runs",
+        data={"csrf": csrf_of(alice.get(f"/scenarios/{scenario}"))},
+        follow_redirects=False,
+    )
+    assert started.status_code == 429 and "storage quota" in started.text
+    for answer in (
+        api.post("/api/runs", json={"scenario": scenario}, headers=auth),
+        api.post(f"/api/runs/{run.json()['id']}/resume", headers=auth),
+    ):
+        assert answer.status_code == 429, answer.text
+        assert "quota" in answer.json()["detail"]
+    assert _count(shared) == before
+    assert len(shared.portal.jobs._jobs) == 0  # no client job was started

@@ -165,7 +165,7 @@ async def _raw_file(request: Request, folder: Path) -> tuple[dict[str, str], dic
     return values, {"file": [target]}
 
 
-def _over_quota(exc: QuotaExceeded) -> JSONResponse:
+def over_quota(exc: QuotaExceeded) -> JSONResponse:
     """429: the organisation may store nothing more (a problem with a one-line detail)."""
     detail = (str(exc).splitlines() or ["storage quota reached"])[0]
     return JSONResponse(
@@ -182,7 +182,7 @@ async def submit(request: Request) -> Response:
     try:
         await run_in_threadpool(check_quota_of, portal, account.organisation_id)
     except QuotaExceeded as exc:
-        return _over_quota(exc)
+        return over_quota(exc)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     folder = portal.uploads_dir / "validations" / uuid.uuid4().hex
     folder.mkdir(parents=True)
@@ -221,7 +221,7 @@ async def submit(request: Request) -> Response:
                 organisation_id=account.organisation_id,
             )
     except QuotaExceeded as exc:  # reached while this request was read
-        return _over_quota(exc)
+        return over_quota(exc)
     except DrimlabError as exc:
         message = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise HTTPException(400, message.replace(str(folder) + "/", "")) from None

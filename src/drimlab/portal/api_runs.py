@@ -23,13 +23,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from drimlab.errors import DrimlabError, InputError
-from drimlab.portal.api import authenticated, job_document
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded
+from drimlab.portal.api import authenticated, job_document, over_quota
 from drimlab.portal.bundles import bundle_or_job
 from drimlab.portal.context import RESUME_RUN, Portal, portal_of
 from drimlab.portal.scenarios import WebPrompter, claim_run, run_lock
 from drimlab.portal.uploads import is_file, safe_name, save_upload
-from drimlab.portal.validators import selection_of
+from drimlab.portal.validators import check_quota_of, selection_of
 from drimlab.portal.viewer import require_visible, viewer
 from drimlab.scenarios.loader import get_scenario
 from drimlab.scenarios.runner import drive_run, start_run
@@ -109,6 +109,10 @@ async def create(request: Request) -> Response:
     account = await authenticated(request, changes=True)
     portal = portal_of(request)
     body = await _json_object(request)
+    try:
+        await run_in_threadpool(check_quota_of, portal, account.organisation_id)
+    except QuotaExceeded as exc:
+        return over_quota(exc)
     try:
         run = await run_in_threadpool(_start, portal, body)
     except DrimlabError as exc:
@@ -362,11 +366,15 @@ async def resume(request: Request) -> Response:
         raise HTTPException(400, "'skip' must be true or false")
     steps = min(max_steps, count)
     try:
+        owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
+        await run_in_threadpool(check_quota_of, portal, owner)
+    except QuotaExceeded as exc:
+        return over_quota(exc)
+    try:
         run = await run_in_threadpool(load_run, portal.store, run_id)
         if run.status is not RunStatus.RUNNING:
             raise HTTPException(409, f"run {run.id} is finished ({run.status.value})")
         if portal.queue is not None:  # a shared environment: a task worker drives it
-            owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
             inputs = {"run_id": run_id, "max_steps": steps, "skip": skip, "label": run_id[:8]}
             job_id = await portal.enqueue(RESUME_RUN, "resume", owner, inputs, subject=run_id)
             job = await run_in_threadpool(job_document, portal, job_id)
@@ -387,6 +395,7 @@ def resume_queued(portal: Portal, job_id: str) -> None:
         return
     run_id = str(row.inputs["run_id"])
     try:
+        check_quota_of(portal, row.organisation_id)  # reached while the job waited?
         step = row.inputs.get("step")
         _resume(
             portal,

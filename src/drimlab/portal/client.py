@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from drimlab.datasets import catalog
-from drimlab.errors import DrimlabError, InputError
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded
 from drimlab.portal.auth import read_form
 from drimlab.portal.context import RUN_CLIENT, Portal, portal_of
 from drimlab.portal.i18n import gettext as _
@@ -34,7 +34,7 @@ from drimlab.portal.jobs import Job
 from drimlab.portal.reports import rule_catalogue
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, save_upload
-from drimlab.portal.validators import selection_of
+from drimlab.portal.validators import check_quota_of, selection_of
 from drimlab.portal.viewer import require_visible, viewer
 from drimlab.simulators.consumer import DRIM_M_ACCEPT, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.retrieval import resolve_target
@@ -227,6 +227,14 @@ async def start(request: Request) -> Response:
     form = await read_form(request, max_files=2, max_fields=30)
     values = {**_defaults(portal), **{k: str(v) for k, v in form.items() if isinstance(v, str)}}
     values["insecure_http"] = "on" if form.get("insecure_http") == "on" else ""
+    owner = viewer(request).organisation_id
+    try:
+        await run_in_threadpool(check_quota_of, portal, owner)
+    except QuotaExceeded as exc:  # nothing is run, nothing stored: 429
+        await form.close()
+        answer = await run_in_threadpool(_form, request, portal, values, str(exc))
+        answer.status_code = 429
+        return answer
     try:
         kos_path = None
         upload = form.get("kos")
@@ -246,7 +254,6 @@ async def start(request: Request) -> Response:
     if mode not in MODES:
         mode = "retrieve"
     label = f"{mode} {options.base_url or ''}".strip()
-    owner = viewer(request).organisation_id
     if portal.queue is not None:  # a shared environment: any task worker runs it
         inputs = {
             "label": label,
@@ -292,6 +299,7 @@ def run_queued(portal: Portal, job_id: str) -> None:
             record_progress(portal.store, job_id, job.outcome())
 
     try:
+        check_quota_of(portal, row.organisation_id)  # reached while the job waited?
         options = options_of(portal, values, portal.settings.home / str(kos) if kos else None)
         _run(portal, options, str(row.inputs.get("mode", "retrieve")), job, tick)
     except Exception as exc:  # the run's page shows its one-line reason

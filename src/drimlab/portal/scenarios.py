@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from drimlab.errors import DrimlabError, InputError
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded
 from drimlab.portal import i18n
 from drimlab.portal.auth import read_form
 from drimlab.portal.bundles import bundle_or_job
@@ -28,7 +28,7 @@ from drimlab.portal.i18n import gettext as _
 from drimlab.portal.jobs import Job, JobState
 from drimlab.portal.templating import page
 from drimlab.portal.uploads import is_file, safe_name, save_upload
-from drimlab.portal.validators import selection_of
+from drimlab.portal.validators import check_quota_of, selection_of
 from drimlab.portal.viewer import organisation_scope, require_visible, viewer
 from drimlab.scenarios.loader import get_scenario, load_all
 from drimlab.scenarios.runner import Driver, drive_run, fill, start_run
@@ -136,13 +136,14 @@ async def start(request: Request) -> Response:
     scenario = _scenario(portal, request.path_params["scenario_id"])
     values = {k: str(v) for k, v in form.items()}
     try:
+        await run_in_threadpool(check_quota_of, portal, viewer(request).organisation_id)
         run = await run_in_threadpool(_start, portal, scenario, values)
         await run_in_threadpool(claim_run, portal, run.id, viewer(request).organisation_id)
     except DrimlabError as exc:
         return page(
             request,
             "scenario.html.j2",
-            status_code=400,
+            status_code=429 if isinstance(exc, QuotaExceeded) else 400,
             scenario=scenario,
             values=values,
             error=str(exc).splitlines()[0],
@@ -255,12 +256,13 @@ async def settle_step(request: Request) -> Response:
                 folder.mkdir(parents=True, exist_ok=True)
                 saved = await save_upload(upload, folder, portal.upload_limit, what=name)
                 answers.append(str(saved))
+        owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
+        await run_in_threadpool(check_quota_of, portal, owner)  # a step stores its evidence
         busy = await run_in_threadpool(latest_job, portal.store, "resume", run_id)
         if busy is not None and busy.state in ("queued", "running"):
             raise InputError(_("a task worker is running a step of this run: wait for it"))
         if portal.queue is not None and step.kind is StepKind.VALIDATION:
             # a shared environment: the step's retrieval is a task worker's job
-            owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
             inputs = {"run_id": run_id, "max_steps": 1, "skip": False, "step": step.id}
             inputs["label"] = f"{scenario.id} {step.id}"
             await portal.enqueue(RESUME_RUN, "resume", owner, inputs, subject=run_id)

@@ -143,6 +143,12 @@ def read_bounded(path: Path, limit: int, what: str, label: str | None = None) ->
     return data
 
 
+def is_folder(member: zipfile.ZipInfo) -> bool:
+    """Whether a ZIP member is a folder; a member with an empty name (a damaged or crafted
+    archive) counts as one, so it is never read as a file (`ZipInfo.is_dir` fails on it)."""
+    return not member.filename or member.filename.endswith("/")
+
+
 def check_archive(archive: zipfile.ZipFile, label: str, *, stored_size: int | None = None) -> None:
     """Refuse a ZIP whose entries could not be read within bounds (a zip bomb, say).
 

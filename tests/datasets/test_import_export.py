@@ -91,6 +91,9 @@ def test_import_a_zip_names_its_members_as_given(
                 zipped.write(path, f"DICOM/{path.relative_to(exported)}")
         zipped.writestr("../escape.dcm", b"outside")
         zipped.writestr("LISEZMOI.txt", b"not DICOM")
+        nameless = zipfile.ZipInfo("x")
+        nameless.filename = ""  # a damaged or crafted member: read as no file at all
+        zipped.writestr(nameless, b"data")
     summary = import_path(store, settings, archive)
     (exam,) = summary.imported
     assert exam.name == "examen-radio"

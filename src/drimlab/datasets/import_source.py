@@ -21,7 +21,7 @@ from drimlab.config import Settings
 from drimlab.datasets.importer import ImportSummary, SkippedFile, import_directory
 from drimlab.datasets.staging import Progress, staging_area
 from drimlab.errors import InputError
-from drimlab.limits import check_archive
+from drimlab.limits import check_archive, is_folder
 from drimlab.store import Store
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -58,7 +58,7 @@ def _extract(archive: Path, into: Path) -> tuple[dict[Path, str], list[SkippedFi
     try:
         with zipfile.ZipFile(archive) as zipped:
             check_archive(zipped, str(archive))  # entries, inflated size, ratio, overlaps
-            members = [m for m in zipped.infolist() if not m.is_dir()]
+            members = [m for m in zipped.infolist() if not is_folder(m)]
             needed = sum(m.file_size for m in members)
             free = shutil.disk_usage(into).free
             if needed > free:

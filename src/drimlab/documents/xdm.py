@@ -23,7 +23,7 @@ from drimlab.documents.xds import Submission, parse_submission
 from drimlab.documents.xds_build import DocumentFile, xdm_metadata
 from drimlab.domain import KOS_MIME_TYPE
 from drimlab.errors import InputError
-from drimlab.limits import DOCUMENT_BYTES, check_archive, size_text
+from drimlab.limits import DOCUMENT_BYTES, check_archive, is_folder, size_text
 from drimlab.version import __version__
 
 XDM_ROOT = "IHE_XDM/"
@@ -235,7 +235,7 @@ def _images(archive: XdmArchive) -> None:
     listed = {d.member for d in archive.listed}
     for info in archive.zip.infolist():
         name = info.filename
-        if name in listed or name in archive.unsafe or info.is_dir() or info.file_size < 132:
+        if name in listed or name in archive.unsafe or is_folder(info) or info.file_size < 132:
             continue
         try:
             with archive.zip.open(info) as handle:

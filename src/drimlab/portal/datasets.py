@@ -21,7 +21,7 @@ from drimlab.datasets import catalog
 from drimlab.datasets.importer import ImportSummary, import_directory
 from drimlab.dicomweb.transfer_syntax import name_of
 from drimlab.errors import DrimlabError, InputError
-from drimlab.limits import check_archive
+from drimlab.limits import check_archive, is_folder
 from drimlab.portal.auth import read_form
 from drimlab.portal.context import Portal, portal_of
 from drimlab.portal.i18n import gettext as _
@@ -154,7 +154,7 @@ def _extract_zip(archive: Path, target: Path, limit: int) -> None:
                 ) from None
             total = 0
             for number, member in enumerate(members):
-                if member.is_dir():
+                if is_folder(member):
                     continue
                 total += member.file_size
                 if total > limit:

@@ -129,6 +129,7 @@ OWNED: dict[str, str] = {
     "/api/validations/{validation_id}/report": "report",
     "/api/exchanges/{exchange_id}": "exchange",
     "/api/jobs/{job_id}": "background job",
+    "/jobs/{job_id}": "background job",
     "/api/runs/{run_id}": "run",
     "/api/runs/{run_id}/evidence/{step}": "run",
     "/api/runs/{run_id}/resume": "run",

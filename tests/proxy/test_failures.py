@@ -251,3 +251,31 @@ def test_a_source_certificate_the_proxy_does_not_trust_is_refused_and_recorded(
     assert item.exchange.relay is not None
     assert item.exchange.relay.ended is RelayEnd.SOURCE_TLS_FAILED
     assert item.report is not None and item.report.verdict is Verdict.FAILED
+
+
+FLOOD = 60
+
+
+def test_a_flood_of_refused_handshakes_from_one_consumer_is_a_handful_of_records(
+    bench: ProxyBench,
+) -> None:
+    pki = bench.env.pki
+    rogue = ssl.create_default_context(cafile=str(pki.bundle_path))
+    rogue.load_cert_chain(str(pki.chain_path("rogue")), str(pki.key_path("rogue")))
+    with bench.proxy() as running:
+        for _ in range(FLOOD):  # bounded: FLOOD handshakes on loopback
+            with socket.create_connection(("127.0.0.1", bench.proxy_port), timeout=10) as raw:
+                try:
+                    with rogue.wrap_socket(raw, server_hostname="localhost") as tls:
+                        tls.sendall(_get("/dicom-web/studies/1.2.3"))
+                        tls.recv(1)
+                except (ssl.SSLError, OSError):
+                    pass  # refused, as expected
+    refused = [r for r in running.recorder.recorded if "handshake refused" in r.exchange.subject]
+    assert 1 <= len(refused) <= 6, [r.exchange.subject for r in refused]
+    assert sum(int(r.exchange.timings.get("repeats", 1)) for r in refused) == FLOOD
+    assert any(f"{FLOOD - 5} more request(s)" in r.exchange.subject for r in refused)
+    for item in refused:
+        handshake = item.exchange.tls.handshake if item.exchange.tls else None
+        assert handshake is not None and handshake.refused_by is RefusedBy.BENCH
+        assert item.report is not None and item.report.verdict is Verdict.FAILED

@@ -1,7 +1,8 @@
 """Assembling the recording proxy: the TLS listener, the relay, the live validation, the store.
 
 `RecordingProxy` wires the pieces for one process: a TLS server (`trust.tls.serve_tls`, so a
-refused handshake sends its alert and is recorded as an exchange of its own), a `Relay` for
+refused handshake sends its alert and is recorded as an exchange of its own, repeats from one
+peer aggregated as the server simulator does: `simulators.noise`), a `Relay` for
 every consumer connection, the `ValidationPool` and the `ProxyRecorder`. `drimlab proxy` runs
 it in the foreground (`serve_until_cancelled`); `proxy_in_thread` runs it in the background for
 tests, benchmarks and scenarios.
@@ -23,9 +24,12 @@ from drimlab.proxy.connections import READ_LIMIT, Relay
 from drimlab.proxy.live import ValidationPool
 from drimlab.proxy.recording import ExchangeKos, ProxyRecorder, RecordedSink
 from drimlab.proxy.relay import ConsumerConnection
+from drimlab.simulators.noise import NoiseAggregator
 from drimlab.store import Store
 from drimlab.trust.enforce import HandshakeRefusals
 from drimlab.trust.tls import serve_tls
+
+NOISE_TICK_SECONDS = 5.0
 
 
 class RecordingProxy:
@@ -50,13 +54,25 @@ class RecordingProxy:
             workers=config.validation_workers,
         )
         self.relay = Relay(config, self.pool)
+        # a flood of bad handshakes from one peer is a few exchanges, the last with the count
+        self.noise = NoiseAggregator(self.pool.judge)
         refusals = HandshakeRefusals(sink=self._refused, trust_hint=config.trust_hint)
         self.context = config.server_context(on_failure=refusals.record)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
 
     def _refused(self, facts: TlsFacts) -> None:
-        self.pool.judge(self.recorder.refusal_exchange(facts))
+        handshake = facts.handshake
+        host = (facts.peer_address or "?").rsplit(":", 1)[0]
+        reason = handshake.reason if handshake is not None else ""
+        self.noise.add((host, f"handshake-refused:{reason}"), self.recorder.refusal_exchange(facts))
+
+    async def _tick(self) -> None:
+        """Record the aggregated refusals of the windows that have ended, every few seconds."""
+        while True:
+            await asyncio.sleep(NOISE_TICK_SECONDS)
+            self.noise.tick()
 
     def _protocol(self) -> asyncio.BaseProtocol:
         reader = asyncio.StreamReader(limit=READ_LIMIT)
@@ -87,9 +103,12 @@ class RecordingProxy:
             raise ConfigurationError(
                 f"cannot listen on {config.host}:{config.port}: {exc.strerror}"
             ) from exc
+        self._ticker = asyncio.create_task(self._tick())
 
     async def stop(self) -> None:
         """Stop listening and end the connections in flight."""
+        if self._ticker is not None:
+            self._ticker.cancel()
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
@@ -102,7 +121,8 @@ class RecordingProxy:
                     await self._server.wait_closed()
 
     def close(self) -> None:
-        """Validate and store what is still queued (after `stop`)."""
+        """Validate and store what is still queued (after `stop`), aggregated refusals too."""
+        self.noise.flush()
         self.pool.close()
         self.recorder.close()
 

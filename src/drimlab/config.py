@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drimlab.errors import ConfigurationError
@@ -92,6 +92,21 @@ def _days(text: str) -> int:
     return days
 
 
+FRONT_SECRET_LENGTH = 32
+
+
+def _front_secret(env: Mapping[str, str]) -> str | None:
+    secret = env.get("DRIMLAB_FRONT_SECRET", "").strip()
+    if not secret:
+        return None
+    if len(secret) < FRONT_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"DRIMLAB_FRONT_SECRET: at least {FRONT_SECRET_LENGTH} characters "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    return secret
+
+
 @dataclass(frozen=True)
 class Settings:
     """The locations one drimlab process works with."""
@@ -102,6 +117,9 @@ class Settings:
     quota_exchanges: int | None = None  # each organisation's default; None: unlimited
     quota_bytes: int | None = None
     retention_days: int | None = None  # None: keep everything
+    # shared by the HTTPS front (nginx) and the portal workers: the front proves with it that
+    # it verified the client certificate it passes on (login by client certificate)
+    front_secret: str | None = field(default=None, repr=False)
 
     @property
     def datasets_dir(self) -> Path:
@@ -137,4 +155,5 @@ class Settings:
             quota_exchanges=_limit(env, "DRIMLAB_QUOTA_EXCHANGES", parse_count),
             quota_bytes=_limit(env, "DRIMLAB_QUOTA_BYTES", parse_size),
             retention_days=_limit(env, "DRIMLAB_RETENTION_DAYS", _days),
+            front_secret=_front_secret(env),
         )

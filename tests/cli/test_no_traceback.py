@@ -78,6 +78,7 @@ POSITIONAL: dict[str, dict[str, str]] = {
     "whitelist verify": {"file": "@whitelist"},
     "whitelist sign": {"source": "@whitelist", "output": "@new_file"},
     "scenario run": {"scenario_id": SOURCE},
+    "admin bind-certificate": {"login": "nobody", "certificate": "@cert"},
     "scenario resume": {"run_id": "@run"},
     "evidence export": {"run_id": "@run", "target": "@new_file"},
     "evidence verify": {"bundle": "@bundle"},
@@ -116,6 +117,7 @@ CLIENTS = ("retrieve", "probe", "health")
 # what each file parameter is: the kind of input it reads, or an output
 INPUTS: dict[tuple[str, str], str] = {
     ("serve", "jwks"): "jwks",
+    ("admin bind-certificate", "certificate"): "cert",
     ("dataset import", "source"): "image",
     ("dataset read-kos", "file"): "kos",
     ("validate request", "file"): "request",

@@ -21,13 +21,13 @@ def _blocks(language: str) -> list[str]:
 
 def _directives(text: str) -> set[str]:
     """The proxy and TLS directives of a location or server block, whitespace-normalised."""
-    kept = ("proxy_", "ssl_protocols", "client_max_body_size")
-    lines = (" ".join(line.split()) for line in text.splitlines())
+    kept = ("proxy_", "ssl_protocols", "ssl_verify", "ssl_client", "client_max_body_size")
+    lines = (" ".join(line.split("#")[0].split()) for line in text.splitlines())
     return {line for line in lines if line.startswith(kept) and "_temp_path" not in line}
 
 
 def test_the_documented_nginx_front_is_the_one_the_tests_run() -> None:
-    (documented,) = _blocks("nginx")
+    documented, with_certificates = _blocks("nginx")
     tested = front_conf(
         prefix=Path("/p"),
         port=443,
@@ -37,6 +37,17 @@ def test_the_documented_nginx_front_is_the_one_the_tests_run() -> None:
     )
     assert _directives(documented) == _directives(tested)
     assert "proxy_next_upstream" in documented and "ssl_verify_client" not in documented
+    secret = "S" * 32
+    tested = front_conf(
+        prefix=Path("/p"),
+        port=443,
+        upstreams=["127.0.0.1:8001"],
+        cert_file=Path("c.pem"),
+        key_file=Path("k.pem"),
+        client_ca=Path("/srv/drimlab/pki/ca/bundle.pem"),
+        front_secret=secret,
+    )
+    assert _directives(with_certificates.replace("THE-FRONT-SECRET", secret)) == _directives(tested)
 
 
 def test_every_documented_command_and_option_exists() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,8 @@ from drimlab.config import NO_LIMIT, parse_count, parse_size
 from drimlab.store import accounts, quotas
 from drimlab.store.quotas import KEEP, Keep, QuotaState, format_size
 from drimlab.store.retention import purge
+from drimlab.trust.pki_verify import load_certificates
+from drimlab.trust.pki_x509 import fingerprint
 
 admin_app = typer.Typer(
     help="Organisations, users, API tokens, quotas and retention of a shared environment."
@@ -133,6 +136,29 @@ def create_token(
         fail(f"no user {login!r}")
     token, _row = accounts.create_api_token(store, found[0], name)
     typer.echo(token)
+
+
+@admin_app.command("bind-certificate")
+def bind_certificate(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="The user.")],
+    certificate: Annotated[
+        Path | None,
+        typer.Argument(help="Their client certificate (PEM or DER; the first of a chain)."),
+    ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Unbind the user's certificate instead.")
+    ] = False,
+) -> None:
+    """Let a user log in with their client certificate (behind a front that verifies it)."""
+    if remove == (certificate is not None):
+        fail("give the certificate file, or --remove (not both)")
+    digest = None
+    if certificate is not None:
+        digest = fingerprint(load_certificates(certificate)[0])
+    accounts.bind_certificate(state(ctx).store, login, digest)
+    said = f"certificate sha256:{digest[:16]}… bound" if digest else "certificate unbound"
+    console.print(f"user {login!r}: {said}")
 
 
 @admin_app.command("list")

@@ -7,14 +7,19 @@ thing stored; it is `HttpOnly`, `SameSite=Lax` and `Secure` (unless the portal i
 served over plain HTTP), and replaced at every login (no session fixation). Every form that
 changes something carries a CSRF token bound to the session (`read_form` checks it); the
 login form, before any session exists, a token bound to a short-lived cookie.
+
+Behind an HTTPS front that verifies client certificates (nginx, `DRIMLAB_FRONT_SECRET`
+shared with it), a user whose certificate an admin bound to their account
+(`drimlab admin bind-certificate`) may log in with it instead of a password.
 """
 
 from __future__ import annotations
 
 import secrets
 from http.cookies import SimpleCookie
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+from cryptography import x509
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -29,13 +34,16 @@ from drimlab.portal.templating import page
 from drimlab.portal.viewer import LAB, csrf_of
 from drimlab.store.accounts import (
     SESSION_LIFETIME,
+    Account,
     Throttled,
     authenticate,
+    certificate_account,
     close_session,
     open_session,
     session_account,
 )
 from drimlab.store.credentials import csrf_token, same_secret
+from drimlab.trust.pki_x509 import fingerprint
 
 SESSION_COOKIE = "drimlab_session"
 LOGIN_COOKIE = "drimlab_login"
@@ -54,7 +62,9 @@ def _cookies(scope: Scope) -> SimpleCookie:
 
 
 def _is_public(path: str) -> bool:
-    return path == "/login" or any(path.startswith(p) for p in PUBLIC if p.endswith("/"))
+    if path in ("/login", "/login/certificate"):
+        return True
+    return any(path.startswith(p) for p in PUBLIC if p.endswith("/"))
 
 
 class Accounts:
@@ -136,6 +146,7 @@ def _login_page(request: Request, status: int, error: str | None, login: str = "
         login=login,
         login_csrf=nonce,
         next=_safe_next(request.query_params.get("next")),
+        certificate_login=bool(portal.settings.front_secret),
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -174,11 +185,58 @@ async def login(request: Request) -> Response:
         )
     if account is None:
         return _login_page(request, 401, _("wrong login or password"), login_name)
+    return await _logged_in(request, account, str(form.get("next") or "/"))
+
+
+def presented_certificate(request: Request) -> str | None:
+    """The SHA-256 of the client certificate the HTTPS front verified for this request.
+
+    Only a front that knows the environment's `DRIMLAB_FRONT_SECRET` is believed: it sends
+    the secret in `X-Drimlab-Front`, its verdict in `X-Client-Verify` and the certificate in
+    `X-Client-Cert` (nginx's `$ssl_client_escaped_cert`). Without the secret, or from anyone
+    else, those headers are ignored.
+    """
+    secret = portal_of(request).settings.front_secret
+    if not secret or not same_secret(request.headers.get("x-drimlab-front", ""), secret):
+        return None
+    if request.headers.get("x-client-verify") != "SUCCESS":
+        return None
+    pem = unquote(request.headers.get("x-client-cert", ""))
+    try:
+        return fingerprint(x509.load_pem_x509_certificate(pem.encode("ascii", "replace")))
+    except ValueError:
+        return None
+
+
+async def certificate_login(request: Request) -> Response:
+    """POST /login/certificate: log in with the client certificate bound to one's account."""
+    portal = portal_of(request)
+    if not portal.accounts:
+        return RedirectResponse("/", status_code=303)
+    form = await request.form(max_files=0, max_fields=3)
+    nonce = request.cookies.get(LOGIN_COOKIE) or ""
+    given = form.get("csrf")
+    if not nonce or not isinstance(given, str) or not same_secret(given, nonce):
+        return _login_page(request, 403, _("the form has expired: try again"))
+    digest = presented_certificate(request)
+    if digest is None:
+        return _login_page(request, 401, _("no verified client certificate came with this request"))
+    account = await run_in_threadpool(certificate_account, portal.store, digest)
+    if account is None:
+        return _login_page(
+            request, 401, _("this certificate opens no account: ask an administrator to bind it")
+        )
+    return await _logged_in(request, account, str(form.get("next") or "/"))
+
+
+async def _logged_in(request: Request, account: Account, target: str) -> Response:
+    """A new session for `account` (the one before it closed), and on to `target`."""
+    portal = portal_of(request)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         await run_in_threadpool(close_session, portal.store, previous)
     token = await run_in_threadpool(open_session, portal.store, account)
-    response = RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
+    response = RedirectResponse(_safe_next(target), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -207,5 +265,6 @@ async def logout(request: Request) -> Response:
 routes = [
     Route("/login", login_form),
     Route("/login", login, methods=["POST"]),
+    Route("/login/certificate", certificate_login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
 ]

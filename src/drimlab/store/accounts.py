@@ -192,6 +192,40 @@ def set_active(store: Store, login: str, active: bool) -> None:
             session.execute(delete(LoginSession).where(LoginSession.user_id == row.id))
 
 
+def bind_certificate(store: Store, login: str, sha256: str | None) -> None:
+    """Let a user log in with the client certificate of this SHA-256 (None: with none).
+
+    One certificate opens one account: binding it to a second user is refused.
+    """
+    digest = sha256.lower() if sha256 is not None else None
+    if digest is not None and not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise InputError(f"{sha256!r} is not the SHA-256 of a certificate (64 hex digits)")
+    with store.session() as session:
+        row = session.scalar(select(UserAccount).where(UserAccount.login == login))
+        if row is None:
+            raise InputError(f"no user {login!r}")
+        if digest is not None:
+            other = session.scalar(
+                select(UserAccount.login).where(
+                    UserAccount.certificate_sha256 == digest, UserAccount.id != row.id
+                )
+            )
+            if other is not None:
+                raise InputError(f"this certificate already opens the account {other!r}")
+        row.certificate_sha256 = digest
+
+
+def certificate_account(store: Store, sha256: str) -> Account | None:
+    """The active account a client certificate (its SHA-256) is bound to, if any."""
+    with store.session() as session:
+        row = session.scalar(
+            select(UserAccount).where(UserAccount.certificate_sha256 == sha256.lower())
+        )
+        if row is None or not row.active:
+            return None
+        return _account(session, row)
+
+
 def _throttled(session: Session, key: str, now: datetime) -> bool:
     row = session.get(LoginThrottle, key)
     limit = MAX_ADDRESS_FAILURES if key.startswith("address:") else MAX_FAILURES

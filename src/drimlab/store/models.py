@@ -312,6 +312,10 @@ class UserAccount(Base):
     password_hash: Mapped[str] = mapped_column(String(256))  # argon2id, never the password
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # the SHA-256 of the client certificate (DER) the user may log in with, bound by an admin
+    certificate_sha256: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
 
 
 class LoginSession(Base):

@@ -4,7 +4,9 @@
         ...
 
 Like `MtlsProxy`, it runs in the foreground as one process with its own prefix on a free
-loopback port. It terminates TLS (no client certificate: people log in), spreads requests
+loopback port. It terminates TLS (people log in; with `client_ca` and `front_secret` a client
+certificate may be presented too, and is passed on, verified, for login by certificate;
+the client's own `X-Client-*` and `X-Drimlab-Front` headers never pass), spreads requests
 over the workers round-robin, passes the client address in `X-Forwarded-For` and the scheme
 in `X-Forwarded-Proto` (uvicorn trusts them from the loopback address), streams bodies both
 ways, and retries a request on the next worker when one does not answer (a stopped worker).
@@ -52,7 +54,7 @@ http {{
         ssl_certificate "{cert_file}";
         ssl_certificate_key "{key_file}";
         ssl_protocols TLSv1.2 TLSv1.3;
-        client_max_body_size {body_limit};
+{client_tls}        client_max_body_size {body_limit};
 
         location / {{
             proxy_pass http://drimlab_portal;
@@ -61,7 +63,7 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto https;
-            proxy_next_upstream error timeout http_502 http_503;
+{client_headers}            proxy_next_upstream error timeout http_502 http_503;
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_read_timeout 300s;
@@ -86,7 +88,14 @@ class PortalFront(ManagedPeer):
         program: str = NGINX_PROGRAM,
         startup_timeout: float = 15.0,
         body_limit: str = "600m",
+        client_ca: Path | None = None,
+        front_secret: str | None = None,
     ) -> None:
+        if (client_ca is None) != (front_secret is None):
+            raise ConfigurationError("a client CA and the front secret go together")
+        if client_ca is not None and not Path(client_ca).is_file():
+            raise ConfigurationError(f"nginx client CA file not found: {client_ca}")
+        self._client = (Path(client_ca).resolve(), front_secret) if client_ca else None
         if not upstreams or any(not _UPSTREAM.match(u) for u in upstreams):
             raise ConfigurationError(f"upstreams must be host:port values: {list(upstreams)}")
         for what, path in (("certificate", cert_file), ("key", key_file)):
@@ -129,6 +138,8 @@ class PortalFront(ManagedPeer):
             cert_file=cert_file,
             key_file=key_file,
             body_limit=self._body_limit,
+            client_ca=self._client[0] if self._client else None,
+            front_secret=self._client[1] if self._client else None,
         )
         path = self.workdir / "nginx.conf"
         path.write_text(text)
@@ -143,10 +154,36 @@ def front_conf(
     cert_file: Path,
     key_file: Path,
     body_limit: str = "600m",
+    client_ca: Path | None = None,
+    front_secret: str | None = None,
 ) -> str:
-    """The nginx configuration of the front (docs/deploy.md shows the same directives)."""
+    """The nginx configuration of the front (docs/deploy.md shows the same directives).
+
+    With `client_ca` (and the `front_secret` the portal workers know), a client certificate
+    may be presented; nginx verifies it and passes it on with its verdict and the secret. In
+    every case the headers a client sent under those names are replaced, never passed on.
+    """
     servers = "".join(f"        server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
+    client_tls = ""
+    passed = ('""', '""', '""')
+    if client_ca is not None and front_secret is not None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{32,}", front_secret):
+            raise ConfigurationError("the front secret: 32 or more letters, digits, - or _")
+        client_tls = (
+            f'        ssl_client_certificate "{client_ca}";\n'
+            "        ssl_verify_client optional;\n"
+            "        ssl_verify_depth 3;\n"
+        )
+        passed = ("$ssl_client_verify", "$ssl_client_escaped_cert", f'"{front_secret}"')
+    client_headers = "".join(
+        f"            proxy_set_header {name} {value};\n"
+        for name, value in zip(
+            ("X-Client-Verify", "X-Client-Cert", "X-Drimlab-Front"), passed, strict=True
+        )
+    )
     return _CONF.format(
+        client_tls=client_tls,
+        client_headers=client_headers,
         prefix=prefix,
         port=port,
         servers=servers,

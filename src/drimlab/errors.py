@@ -28,3 +28,10 @@ class StoreError(DrimlabError):
 
 class ConfigurationError(DrimlabError):
     """Something the command needs is not set up (no PKI yet, no dataset, ...)."""
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an error's message, for a user (`default`, else the error's class
+    name, when it has none)."""
+    lines = str(exc).splitlines()
+    return lines[0] if lines else default or type(exc).__name__

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from drimlab.errors import DrimlabError, InputError, QuotaExceeded
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded, first_line
 from drimlab.portal.context import VALIDATE_UPLOAD, Portal, portal_of
 from drimlab.portal.reports import MEDIA, rule_catalogue, stored_report
 from drimlab.portal.uploads import is_file, safe_name, save_upload
@@ -167,7 +167,7 @@ async def _raw_file(request: Request, folder: Path) -> tuple[dict[str, str], dic
 
 def over_quota(exc: QuotaExceeded) -> JSONResponse:
     """429: the organisation may store nothing more (a problem with a one-line detail)."""
-    detail = (str(exc).splitlines() or ["storage quota reached"])[0]
+    detail = first_line(exc, "storage quota reached")
     return JSONResponse(
         {"error": detail, "status": 429, "title": "storage quota reached", "detail": detail},
         status_code=429,
@@ -223,7 +223,7 @@ async def submit(request: Request) -> Response:
     except QuotaExceeded as exc:  # reached while this request was read
         return over_quota(exc)
     except DrimlabError as exc:
-        message = (str(exc).splitlines() or [type(exc).__name__])[0]
+        message = first_line(exc)
         raise HTTPException(400, message.replace(str(folder) + "/", "")) from None
     finally:
         if done is None and deferred is None:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from drimlab.errors import DrimlabError, InputError, QuotaExceeded
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded, first_line
 from drimlab.portal.api import authenticated, job_document, over_quota
 from drimlab.portal.bundles import bundle_or_job
 from drimlab.portal.context import RESUME_RUN, Portal, portal_of
@@ -35,7 +35,7 @@ from drimlab.scenarios.loader import get_scenario
 from drimlab.scenarios.runner import drive_run, start_run
 from drimlab.scenarios.runs import RunState, RunStatus, StepStatus, load_run
 from drimlab.scenarios.schema import Scenario, StepKind
-from drimlab.store.background import finish_job, start_job
+from drimlab.store.background import JobResult, JobRow, run_job
 from drimlab.store.ownership import owner_of_run
 from drimlab.store.reviews import reviews_of
 
@@ -47,10 +47,6 @@ def _scenario(portal: Portal, scenario_id: str) -> Scenario:
         return get_scenario(scenario_id, portal.settings)
     except InputError:
         raise HTTPException(404, f"no such scenario {scenario_id!r}") from None
-
-
-def _one_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -116,7 +112,7 @@ async def create(request: Request) -> Response:
     try:
         run = await run_in_threadpool(_start, portal, body)
     except DrimlabError as exc:
-        raise HTTPException(400, _one_line(exc)) from None
+        raise HTTPException(400, first_line(exc)) from None
     await run_in_threadpool(claim_run, portal, run.id, account.organisation_id)
     answer = await run_in_threadpool(_run, portal, run.id)
     return JSONResponse(answer, status_code=201, headers={"Location": answer["links"]["self"]})
@@ -279,7 +275,7 @@ async def upload_evidence(request: Request) -> Response:
     except DrimlabError as exc:
         if saved is not None:
             saved.unlink(missing_ok=True)
-        raise HTTPException(400, _one_line(exc)) from None
+        raise HTTPException(400, first_line(exc)) from None
     answer = await run_in_threadpool(_run, portal, run_id)
     return JSONResponse(
         {
@@ -381,7 +377,7 @@ async def resume(request: Request) -> Response:
             return JSONResponse(job, status_code=202, headers={"Location": job["links"]["self"]})
         await run_in_threadpool(_resume, portal, run_id, steps, skip)
     except DrimlabError as exc:
-        raise HTTPException(400, _one_line(exc)) from None
+        raise HTTPException(400, first_line(exc)) from None
     finally:
         owner = await run_in_threadpool(owner_of_run, portal.store, run_id)
         await run_in_threadpool(claim_run, portal, run_id, owner)
@@ -390,26 +386,24 @@ async def resume(request: Request) -> Response:
 
 def resume_queued(portal: Portal, job_id: str) -> None:
     """Resume the run a job names, and settle the job (a task worker's side)."""
-    row = start_job(portal.store, job_id)
-    if row is None or row.state == "done":
-        return
-    run_id = str(row.inputs["run_id"])
-    try:
-        check_quota_of(portal, row.organisation_id)  # reached while the job waited?
-        step = row.inputs.get("step")
-        _resume(
-            portal,
-            run_id,
-            int(row.inputs["max_steps"]),
-            bool(row.inputs["skip"]),
-            str(step) if step else None,
-        )
-    except Exception as exc:  # the job says it in one line
-        finish_job(portal.store, job_id, error=_one_line(exc))
-        return
-    finally:
-        claim_run(portal, run_id, owner_of_run(portal.store, run_id))
-    finish_job(portal.store, job_id, outcome={"run": run_id})
+
+    def resume(row: JobRow) -> JobResult:
+        run_id = str(row.inputs["run_id"])
+        try:
+            check_quota_of(portal, row.organisation_id)  # reached while the job waited?
+            step = row.inputs.get("step")
+            _resume(
+                portal,
+                run_id,
+                int(row.inputs["max_steps"]),
+                bool(row.inputs["skip"]),
+                str(step) if step else None,
+            )
+        finally:
+            claim_run(portal, run_id, owner_of_run(portal.store, run_id))
+        return JobResult(outcome={"run": run_id})
+
+    run_job(portal.store, job_id, resume)
 
 
 async def get_bundle(request: Request) -> Response:
@@ -420,7 +414,7 @@ async def get_bundle(request: Request) -> Response:
     try:
         made = await bundle_or_job(portal, run_id, viewer(request).organisation_id)
     except InputError as exc:
-        raise HTTPException(409, _one_line(exc)) from None
+        raise HTTPException(409, first_line(exc)) from None
     if isinstance(made, Path):
         return FileResponse(made, media_type="application/zip", filename=made.name)
     if made.state == "failed":

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drimlab.errors import DrimlabError
+from drimlab.errors import DrimlabError, first_line
 from drimlab.portal import (
     admin,
     api,
@@ -123,7 +123,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _input_error(request: Request, exc: Exception) -> Response:
     if _is_api(request):
-        return _api_error(400, (str(exc).splitlines() or ["bad input"])[0])
+        return _api_error(400, first_line(exc, "bad input"))
     return page(request, "error.html.j2", status_code=400, reason=str(exc))
 
 

@@ -18,7 +18,7 @@ from drimlab.portal.context import EXPORT_BUNDLE, Portal
 from drimlab.scenarios.bundle import export_bundle
 from drimlab.scenarios.runs import RunState, StepStatus, load_run
 from drimlab.scenarios.signing import Signer
-from drimlab.store.background import JobRow, find_job, finish_job, latest_job, start_job
+from drimlab.store.background import JobResult, JobRow, find_job, latest_job, run_job
 
 KIND = "bundle"
 
@@ -65,14 +65,12 @@ async def bundle_or_job(portal: Portal, run_id: str, organisation_id: int | None
 
 def export_queued(portal: Portal, job_id: str) -> None:
     """Export the bundle a job names and settle the job (a task worker's side)."""
-    row = start_job(portal.store, job_id)
-    if row is None or row.state == "done":
-        return
-    folder = portal.settings.home / "exports" / row.id
-    try:
-        made = export_run_bundle(portal, str(row.inputs["run_id"]), folder)
-    except Exception as exc:  # said in one line where the bundle was asked for
-        finish_job(portal.store, job_id, error=(str(exc).splitlines() or [type(exc).__name__])[0])
-        return
-    relative = str(made.relative_to(portal.settings.home))
-    finish_job(portal.store, job_id, outcome={"file": relative, "size": made.stat().st_size})
+
+    def export(row: JobRow) -> JobResult:
+        made = export_run_bundle(
+            portal, str(row.inputs["run_id"]), portal.settings.home / "exports" / row.id
+        )
+        relative = str(made.relative_to(portal.settings.home))
+        return JobResult(outcome={"file": relative, "size": made.stat().st_size})
+
+    run_job(portal.store, job_id, export)

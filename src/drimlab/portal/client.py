@@ -10,6 +10,7 @@ shows the page.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 import uuid
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from drimlab.datasets import catalog
-from drimlab.errors import DrimlabError, InputError, QuotaExceeded
+from drimlab.errors import DrimlabError, InputError, QuotaExceeded, first_line
 from drimlab.portal.auth import read_form
 from drimlab.portal.context import RUN_CLIENT, Portal, portal_of
 from drimlab.portal.i18n import gettext as _
@@ -39,11 +40,12 @@ from drimlab.portal.viewer import require_visible, viewer
 from drimlab.simulators.consumer import DRIM_M_ACCEPT, RetrieveOptions, retrieve, run_probes
 from drimlab.simulators.retrieval import resolve_target
 from drimlab.store.background import (
+    JobResult,
+    JobRow,
     find_job,
-    finish_job,
     record_progress,
+    run_job,
     seal,
-    start_job,
     unseal,
 )
 from drimlab.store.ownership import MISSING, claim
@@ -277,38 +279,32 @@ def run_queued(portal: Portal, job_id: str) -> None:
     A job retried after its worker died runs again from the start; a job already done is
     not run twice. What fails is said in the row in one line, as the in-process jobs do.
     """
-    row = start_job(portal.store, job_id)
-    if row is None or row.state == "done":
-        return
+    run_job(portal.store, job_id, functools.partial(_run_row, portal))
+
+
+def _run_row(portal: Portal, row: JobRow) -> JobResult:
     job = Job.from_row(row)
     job.exchange_ids.clear()
     job.report_ids.clear()
     values = {str(k): str(v) for k, v in dict(row.inputs.get("values", {})).items()}
+    values["token"] = unseal(portal.settings.home, str(row.inputs.get("token") or ""))
     kos = row.inputs.get("kos")
-    try:
-        values["token"] = unseal(portal.settings.home, str(row.inputs.get("token") or ""))
-    except InputError as exc:
-        finish_job(portal.store, job_id, error=str(exc))
-        return
     last = [0.0]
 
     def tick() -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY:
             last[0] = now
-            record_progress(portal.store, job_id, job.outcome())
+            record_progress(portal.store, row.id, job.outcome())
 
+    error = ""
     try:
         check_quota_of(portal, row.organisation_id)  # reached while the job waited?
         options = options_of(portal, values, portal.settings.home / str(kos) if kos else None)
         _run(portal, options, str(row.inputs.get("mode", "retrieve")), job, tick)
-    except Exception as exc:  # the run's page shows its one-line reason
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        finish_job(
-            portal.store, job_id, report_ids=job.report_ids, error=reason, outcome=job.outcome()
-        )
-        return
-    finish_job(portal.store, job_id, report_ids=job.report_ids, outcome=job.outcome())
+    except Exception as exc:  # the run's page shows its one-line reason, with what it stored
+        error = first_line(exc)
+    return JobResult(report_ids=job.report_ids, outcome=job.outcome(), error=error)
 
 
 def _results(portal: Portal, job: Job) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ every 15 seconds. The lab portal without a database server keeps its in-process 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from drimlab.errors import ConfigurationError, DrimlabError
 from drimlab.portal import api_runs, bundles, client
 from drimlab.portal.context import QUEUE, Portal
 from drimlab.portal.validators import run_validation, selection_of
-from drimlab.store.background import finish_job, start_job
+from drimlab.store.background import JobResult, JobRow, run_job
 
 STALLED_SECONDS = 60  # a running job whose worker has not beaten for this long is retried
 
@@ -63,9 +64,10 @@ def apply_queue_schema(app: procrastinate.App) -> None:
 
 def validate_inputs(portal: Portal, job_id: str) -> None:
     """Run one queued validation and settle its row (idempotent when retried)."""
-    job = start_job(portal.store, job_id)
-    if job is None or job.state == "done":
-        return
+    run_job(portal.store, job_id, functools.partial(_validate, portal))
+
+
+def _validate(portal: Portal, job: JobRow) -> JobResult:
     folder = portal.settings.home / str(job.inputs["folder"])
     files: dict[str, list[Path]] = {
         field: [folder / name for name in names] for field, names in job.inputs["files"].items()
@@ -80,11 +82,10 @@ def validate_inputs(portal: Portal, job_id: str) -> None:
             values.get("bench") in {"1", "true", "on"},
             organisation_id=job.organisation_id,
         )
-    except DrimlabError as exc:
-        finish_job(portal.store, job_id, error=(str(exc).splitlines() or ["failed"])[0])
+    except DrimlabError:
         shutil.rmtree(folder, ignore_errors=True)
-        return
-    finish_job(portal.store, job_id, report_ids=done.report_ids)
+        raise
+    return JobResult(report_ids=done.report_ids)
 
 
 def _tasks() -> procrastinate.Blueprint:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
-from drimlab.errors import InputError
+from drimlab.errors import InputError, first_line
 from drimlab.store.db import Store
 from drimlab.store.models import BackgroundJob, utcnow
 
@@ -143,6 +143,35 @@ def finish_job(
         row.report_ids, row.error, row.finished_at = list(report_ids), error, utcnow()
         if outcome is not None:
             row.outcome = dict(outcome)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a job made: its reports, what its row keeps besides, and why it failed if it did
+    (a job that fails after storing some reports says both)."""
+
+    report_ids: Sequence[str] = ()
+    outcome: Mapping[str, Any] | None = None
+    error: str = ""
+
+
+def run_job(store: Store, job_id: str, work: Callable[[JobRow], JobResult]) -> None:
+    """Do one job of the task queue and settle its row (a task worker's side).
+
+    A job already done is not done twice (a retried job); what `work` raises settles the row
+    failed with the error's first line, so a page or the API can say it.
+    """
+    row = start_job(store, job_id)
+    if row is None or row.state == "done":
+        return
+    try:
+        result = work(row)
+    except Exception as exc:  # said where the job is shown
+        finish_job(store, job_id, error=first_line(exc))
+        return
+    finish_job(
+        store, job_id, report_ids=result.report_ids, error=result.error, outcome=result.outcome
+    )
 
 
 SEALED = "sealed:"

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from drimlab.simulators.environment import BenchEnvironment
 from drimlab.simulators.runner import free_port
 from drimlab.store import open_store
 from drimlab.tokens import TokenIssuer
+from tests.output import read_until
 
 DRIMLAB = str(Path(sys.executable).with_name("drimlab"))
 
@@ -101,20 +101,6 @@ def test_token_issue_names_the_home_it_uses(
 # -- the printed notice, as a user runs it -------------------------------------------------
 
 
-def _wait_for(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        if marker in line:
-            return seen
-    raise AssertionError(f"{marker!r} never printed; output so far:\n{seen}")
-
-
 @pytest.fixture
 def started(prepared: Settings) -> Iterator[str]:
     """`drimlab start` in a subprocess; yields its notice."""
@@ -127,7 +113,7 @@ def started(prepared: Settings) -> Iterator[str]:
         text=True,
     )
     try:
-        yield _wait_for(process, "serving")
+        yield read_until(process, "serving")
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)

@@ -7,25 +7,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from drimlab.config import Settings
 from drimlab.simulators.runner import free_port
-
-
-def _wait_for(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        if marker in line:
-            return seen
-    raise AssertionError(f"{marker!r} never printed; output so far:\n{seen}")
+from tests.output import read_until
 
 
 def test_start_serves_the_default_exams_over_mtls_and_stops_cleanly(
@@ -42,7 +28,7 @@ def test_start_serves_the_default_exams_over_mtls_and_stops_cleanly(
         text=True,
     )
     try:
-        notice = _wait_for(process, "serving")
+        notice = read_until(process, "serving")
         example = next(line for line in notice.splitlines() if line.strip().startswith("curl "))
         # As a user pastes it: a shell in another directory, without .venv/bin on PATH and
         # without DRIMLAB_HOME (the command names its home).

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,10 @@ from drimlab.config import Settings
 from drimlab.simulators.environment import BenchEnvironment
 from drimlab.store import open_store
 from drimlab.testing.process import port_accepts
+from tests.output import read_until
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 DRIMLAB = str(Path(sys.executable).with_name("drimlab"))
-
-
-def _until(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        if marker in line:
-            return seen
-    raise AssertionError(f"{marker!r} never printed; output so far:\n{seen}")
 
 
 @pytest.mark.parametrize("mtls", [True, False], ids=["mtls", "plain"])
@@ -50,7 +36,7 @@ def test_peer_orthanc_then_the_printed_scenario_runs_end_to_end(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        notice = _until(peer, "Ctrl-C")
+        notice = read_until(peer, "Ctrl-C")
         base = next(line for line in notice.splitlines() if "WADO-RS base URL" in line).split()[-1]
         assert base.startswith("https://localhost:" if mtls else "http://127.0.0.1:")
         command = next(line for line in notice.splitlines() if " scenario run " in line).strip()

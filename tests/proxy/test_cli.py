@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from drimlab.store.queries import list_exchanges
 from drimlab.validation.assess import Selection
 from drimlab.validation.engine import validate_exchange
 from drimlab.validation.report import Verdict
+from tests.output import read_until
 
 from .conftest import ProxyBench
 
@@ -42,20 +42,6 @@ def _drimlab(bench: ProxyBench, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _read_until(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        if marker in line:
-            return seen
-    raise AssertionError(f"{marker!r} never printed; output so far:\n{seen}")
-
-
 def test_drimlab_proxy_prints_one_line_per_exchange_and_stores_them(bench: ProxyBench) -> None:
     env = {**os.environ, "DRIMLAB_HOME": str(bench.settings.home)}
     before = len(list_exchanges(bench.store, origin="proxy", limit=10_000))
@@ -69,11 +55,11 @@ def test_drimlab_proxy_prints_one_line_per_exchange_and_stores_them(bench: Proxy
             text=True,
         )
         try:
-            notice = _read_until(process, "Ctrl-C to stop")
+            notice = read_until(process, "Ctrl-C to stop")
             assert f"relaying to source    {upstream}" in notice
             result = retrieve(bench.store, bench.settings, RetrieveOptions(kos_path=bench.kos.path))
             assert result.verdict is Verdict.PASSED
-            lines = [_read_until(process, " s") for _ in result.records]
+            lines = [read_until(process, " s") for _ in result.records]
         finally:
             process.send_signal(signal.SIGINT)
             rest, _ = process.communicate(timeout=60)

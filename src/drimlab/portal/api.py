@@ -261,9 +261,9 @@ async def _defer(
     return await portal.enqueue(VALIDATE_UPLOAD, "validation", account.organisation_id, inputs)
 
 
-JOB_LINKS = {  # where what a job of each kind made is read
-    "bundle": "/api/runs/{subject}/bundle",
-    "resume": "/api/runs/{subject}",
+JOB_LINKS = {  # kind -> (the link's name, where what a job of that kind made is read)
+    "bundle": ("bundle", "/api/runs/{subject}/bundle"),
+    "resume": ("run", "/api/runs/{subject}"),
 }
 
 
@@ -274,9 +274,8 @@ def job_document(portal: Portal, job_id: str) -> dict[str, Any]:
         raise HTTPException(404, "not found")
     links = {"self": f"/api/jobs/{job.id}"}
     if job.kind in JOB_LINKS and job.subject:
-        links[job.kind if job.kind != "resume" else "run"] = JOB_LINKS[job.kind].format(
-            subject=job.subject
-        )
+        name, template = JOB_LINKS[job.kind]
+        links[name] = template.format(subject=job.subject)
     return {
         "id": job.id,
         "kind": job.kind,

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from drimlab.simulators.runner import free_port
-from tests.cli.test_start import _wait_for
+from tests.output import read_until
 
 
 def _mode(path: Path) -> int:
@@ -54,7 +54,7 @@ def test_start_under_umask_000_keeps_the_home_private_and_no_token_in_clear(
         preexec_fn=_open_umask,  # noqa: PLW1509 (the test starts no thread of its own)
     )
     try:
-        notice = _wait_for(process, "serving", timeout=300)
+        notice = read_until(process, "serving", timeout=300)
         example = next(line for line in notice.splitlines() if line.strip().startswith("curl "))
         token = run("token", "issue").strip()
         # the token we issued ourselves, so that we know what must never appear in clear
